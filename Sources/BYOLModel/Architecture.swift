@@ -1,0 +1,56 @@
+/// The shape of a BYOL network of the family in INTEROP section 2: a CIFAR-stem ResNet
+/// of BasicBlocks, a projector MLP and a predictor MLP.
+public struct Architecture: Equatable, Sendable, CustomStringConvertible {
+    /// Stage widths w0..w3.
+    public var widths: [Int]
+    /// Blocks per stage b0..b3.
+    public var blocks: [Int]
+    /// Projector hidden size H, output size D, predictor hidden size P.
+    public var projHidden: Int
+    public var projOut: Int
+    public var predHidden: Int
+
+    public init(widths: [Int], blocks: [Int], projHidden: Int, projOut: Int, predHidden: Int) {
+        self.widths = widths
+        self.blocks = blocks
+        self.projHidden = projHidden
+        self.projOut = projOut
+        self.predHidden = predHidden
+    }
+
+    /// The backbone's feature size w3.
+    public var featureSize: Int { widths[widths.count - 1] }
+
+    public static let resnet18 = Architecture(widths: [64, 128, 256, 512], blocks: [2, 2, 2, 2], projHidden: 4096, projOut: 256, predHidden: 4096)
+    /// For CPU training: ResNet-18's depth at half its width, smaller heads.
+    public static let small = Architecture(widths: [32, 64, 128, 256], blocks: [2, 2, 2, 2], projHidden: 1024, projOut: 128, predHidden: 1024)
+    /// For tests: every layer type (identity and downsample shortcuts) at a few channels.
+    public static let tiny = Architecture(widths: [4, 4, 8, 8], blocks: [1, 1, 1, 1], projHidden: 16, projOut: 8, predHidden: 16)
+
+    public static let presets: [(name: String, arch: Architecture)] = [("resnet18", resnet18), ("small", small), ("tiny", tiny)]
+
+    public static func preset(named name: String) -> Architecture? {
+        presets.first { $0.name == name }?.arch
+    }
+
+    /// Checks sizes; the message says which one is wrong.
+    public func validate() throws {
+        guard widths.count == 4 else { throw ModelError("widths: expected 4 stage widths, got \(widths.count)") }
+        guard blocks.count == 4 else { throw ModelError("blocks: expected 4 stage block counts, got \(blocks.count)") }
+        guard widths.allSatisfy({ $0 > 0 }) else { throw ModelError("widths must be positive: \(widths)") }
+        guard blocks.allSatisfy({ $0 > 0 }) else { throw ModelError("blocks must be positive: \(blocks)") }
+        guard projHidden > 0, projOut > 0, predHidden > 0 else {
+            throw ModelError("head sizes must be positive: H \(projHidden), D \(projOut), P \(predHidden)")
+        }
+    }
+
+    public var description: String {
+        "widths \(widths.map(String.init).joined(separator: ",")) blocks \(blocks.map(String.init).joined(separator: ",")) H \(projHidden) D \(projOut) P \(predHidden)"
+    }
+}
+
+/// A model-level error (architecture, state contents) with a one-line message.
+public struct ModelError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,93 @@
+import NumPyIO
+
+/// A BYOL training state as INTEROP section 2 lays it out: named arrays in a fixed order
+/// (online, target, step, optimizer buffers), plus the architecture they imply.
+public struct BYOLState {
+    public var arch: Architecture
+    /// Arrays by full name (`online.backbone.conv1.weight`, `step`, `optimizer....`).
+    public var arrays: [String: NDArray]
+
+    public init(arch: Architecture, arrays: [String: NDArray]) {
+        self.arch = arch
+        self.arrays = arrays
+    }
+
+    public var step: Int64 {
+        get { if case .int64(let v)? = arrays["step"]?.storage { return v[0] } else { return 0 } }
+        set { arrays["step"] = .scalar(newValue) }
+    }
+
+    /// Names in file order: online, target, step, then optimizer buffers in parameter
+    /// order, then anything else sorted (e.g. `loss`).
+    public var orderedNames: [String] {
+        var names = arch.onlineSpecs.map(\.name) + arch.targetSpecs.map(\.name) + ["step"]
+        for spec in arch.learnableSpecs {
+            for suffix in ["momentum_buffer", "exp_avg", "exp_avg_sq"] {
+                let n = "optimizer.\(spec.name).\(suffix)"
+                if arrays[n] != nil { names.append(n) }
+            }
+        }
+        let known = Set(names)
+        names += arrays.keys.filter { !known.contains($0) }.sorted()
+        return names.filter { arrays[$0] != nil }
+    }
+
+    public func write(to path: String) throws {
+        try NPZ.write(orderedNames.map { ($0, arrays[$0]!) }, to: path)
+    }
+
+    /// Reads and checks a state file: the architecture is inferred from the shapes, then
+    /// every array of INTEROP section 2 must be present with its shape and a finite
+    /// value. Float arrays keep their stored dtype; callers convert.
+    public static func read(_ path: String) throws -> BYOLState {
+        let file = try NPZ.load(path)
+        let arch = try inferArchitecture(file)
+        var arrays: [String: NDArray] = [:]
+        for spec in arch.onlineSpecs + arch.targetSpecs {
+            if spec.kind == .bnBatchCount {
+                arrays[spec.name] = try file.requireInt(spec.name, shape: [])
+            } else {
+                arrays[spec.name] = try file.requireFloat(spec.name, shape: spec.shape)
+            }
+        }
+        arrays["step"] = try file.requireInt("step", shape: [])
+        for spec in arch.learnableSpecs {
+            for suffix in ["momentum_buffer", "exp_avg", "exp_avg_sq"] {
+                let n = "optimizer.\(spec.name).\(suffix)"
+                if file[n] != nil { arrays[n] = try file.requireFloat(n, shape: spec.shape) }
+            }
+        }
+        let known = Set(arrays.keys)
+        for name in file.names where !known.contains(name) && name.hasPrefix("optimizer.") {
+            throw NumPyIOError(file: path, array: name, "optimizer array for no learnable parameter of this architecture")
+        }
+        return BYOLState(arch: arch, arrays: arrays)
+    }
+
+    /// Widths, blocks and head sizes from the shapes of a state's online arrays.
+    static func inferArchitecture(_ file: NPZFile) throws -> Architecture {
+        let p = "online.backbone."
+        var widths: [Int] = []
+        var blocks: [Int] = []
+        for s in 1...4 {
+            var b = 0
+            while file["\(p)layer\(s).\(b).conv1.weight"] != nil { b += 1 }
+            guard b > 0 else { throw NumPyIOError(file: file.path, array: "\(p)layer\(s).0.conv1.weight", "missing (cannot infer the architecture)") }
+            let w = try file.require("\(p)layer\(s).0.conv1.weight")
+            guard w.shape.count == 4 else { throw NumPyIOError(file: file.path, array: "\(p)layer\(s).0.conv1.weight", "shape \(fmt(w.shape)), expected 4 dimensions") }
+            widths.append(w.shape[0])
+            blocks.append(b)
+        }
+        func dims(_ name: String) throws -> [Int] {
+            let a = try file.require(name)
+            guard a.shape.count == 2 else { throw NumPyIOError(file: file.path, array: name, "shape \(fmt(a.shape)), expected 2 dimensions") }
+            return a.shape
+        }
+        let h = try dims("online.projector.0.weight")[0]
+        let d = try dims("online.projector.3.weight")[0]
+        let ph = try dims("online.predictor.0.weight")[0]
+        let arch = Architecture(widths: widths, blocks: blocks, projHidden: h, projOut: d, predHidden: ph)
+        do { try arch.validate() } catch { throw NumPyIOError(file: file.path, "inferred architecture is invalid: \(error)") }
+        return arch
+    }
+}

@@ -1,0 +1,237 @@
+import BYOLModel
+import Reference
+
+/// The finite-difference cases: every layer type (each input and parameter, BN in both
+/// modes), the loss, a residual block of each kind, an MLP head, and the whole online
+/// network plus loss. Layer objectives are L = sum(y * R) with a fixed random R, so
+/// backward runs with dy = R.
+public enum GradCheckCases {
+    /// Smallest |ReLU input| a drawn case must keep, far beyond the ~1e-6 moves that
+    /// finite-difference steps cause; the checker verifies the signs on every step anyway.
+    public static let reluMargin = 1e-4
+
+    static func dot(_ a: Tensor, _ b: Tensor) -> Double {
+        var s = 0.0
+        for i in 0..<a.count { s += a.data[i] * b.data[i] }
+        return s
+    }
+
+    static func vec(_ v: [Double]) -> Tensor { Tensor(shape: [v.count], data: v) }
+
+    // MARK: Single layers
+
+    public static func conv(stride: Int, pad: Int, kernel: Int, seed: UInt64 = 1) -> GradCheck.Case {
+        var rng = TestRandom(seed: seed)
+        let x = rng.tensor([3, 2, 6, 6])
+        let w = rng.tensor([3, 2, kernel, kernel])
+        let yShape = Conv2d.forward(x, w, stride: stride, pad: pad).shape
+        let r = rng.tensor(yShape)
+        let (dx, dw) = Conv2d.backward(r, x: x, w: w, stride: stride, pad: pad)
+        return GradCheck.Case(name: "conv2d \(kernel)x\(kernel) stride \(stride) pad \(pad)",
+                              inputs: [("x", x), ("weight", w)], analytic: ["x": dx, "weight": dw]) { t in
+            (dot(Conv2d.forward(t["x"]!, t["weight"]!, stride: stride, pad: pad), r), [])
+        }
+    }
+
+    public static func batchNorm(spatial: Bool, mode: BNMode, seed: UInt64 = 2) -> GradCheck.Case {
+        var rng = TestRandom(seed: seed)
+        let shape = spatial ? [3, 4, 3, 3] : [4, 6]
+        let c = shape[1]
+        var x = rng.tensor(shape, -2, 3)
+        x.data = x.data.map { $0 * 1.5 }
+        let gamma = rng.tensor([c], 0.5, 1.5)
+        let beta = rng.tensor([c], -0.5, 0.5)
+        let running = BatchNorm.Running(mean: rng.tensor([c], -0.5, 0.5).data, variance: rng.tensor([c], 0.5, 2).data, batches: 3)
+        let r = rng.tensor(shape)
+        let analytic: (dx: Tensor, dgamma: [Double], dbeta: [Double])
+        switch mode {
+        case .train:
+            let (_, cache, _) = BatchNorm.forwardTrain(x, gamma: gamma.data, beta: beta.data, running: running)
+            analytic = BatchNorm.backward(r, cache: cache)
+        case .eval:
+            analytic = BatchNorm.backwardEval(r, x: x, gamma: gamma.data, running: running)
+        }
+        return GradCheck.Case(name: "batchnorm\(spatial ? "2d" : "1d") \(mode)",
+                              inputs: [("x", x), ("weight", gamma), ("bias", beta)],
+                              analytic: ["x": analytic.dx, "weight": vec(analytic.dgamma), "bias": vec(analytic.dbeta)]) { t in
+            let y: Tensor
+            switch mode {
+            case .train: y = BatchNorm.forwardTrain(t["x"]!, gamma: t["weight"]!.data, beta: t["bias"]!.data, running: running).y
+            case .eval: y = BatchNorm.forwardEval(t["x"]!, gamma: t["weight"]!.data, beta: t["bias"]!.data, running: running)
+            }
+            return (dot(y, r), [])
+        }
+    }
+
+    public static func linear(seed: UInt64 = 3) -> GradCheck.Case {
+        var rng = TestRandom(seed: seed)
+        let x = rng.tensor([3, 5])
+        let w = rng.tensor([4, 5])
+        let b = rng.tensor([4])
+        let r = rng.tensor([3, 4])
+        let (dx, dw, db) = Linear.backward(r, x: x, w: w)
+        return GradCheck.Case(name: "linear", inputs: [("x", x), ("weight", w), ("bias", b)],
+                              analytic: ["x": dx, "weight": dw, "bias": vec(db)]) { t in
+            (dot(Linear.forward(t["x"]!, t["weight"]!, t["bias"]!.data), r), [])
+        }
+    }
+
+    public static func relu(seed: UInt64 = 4) -> GradCheck.Case {
+        var rng = TestRandom(seed: seed)
+        let x = rng.awayFromZero([3, 2, 4, 4], minMagnitude: 0.05)
+        let r = rng.tensor(x.shape)
+        return GradCheck.Case(name: "relu", inputs: [("x", x)], analytic: ["x": ReLU.backward(r, x: x)]) { t in
+            (dot(ReLU.forward(t["x"]!), r), [t["x"]!])
+        }
+    }
+
+    public static func globalAvgPool(seed: UInt64 = 5) -> GradCheck.Case {
+        var rng = TestRandom(seed: seed)
+        let x = rng.tensor([3, 2, 4, 4])
+        let r = rng.tensor([3, 2])
+        return GradCheck.Case(name: "global avg pool", inputs: [("x", x)],
+                              analytic: ["x": GlobalAvgPool.backward(r, inputShape: x.shape)]) { t in
+            (dot(GlobalAvgPool.forward(t["x"]!), r), [])
+        }
+    }
+
+    /// The loss w.r.t. p, with rows of quite different norms.
+    public static func loss(seed: UInt64 = 6) -> GradCheck.Case {
+        var rng = TestRandom(seed: seed)
+        var p = rng.tensor([3, 5])
+        for j in 0..<5 { p.data[5 + j] *= 10; p.data[10 + j] *= 0.1 }
+        let z = rng.tensor([3, 5])
+        return GradCheck.Case(name: "normalized MSE loss", inputs: [("p", p)],
+                              analytic: ["p": NormalizedMSE.backward(p, z)]) { t in
+            (NormalizedMSE.forward(t["p"]!, z), [])
+        }
+    }
+
+    // MARK: Composites (train-mode BN, ReLUs kept clear of their kinks)
+
+    /// Random parameters for `specs` (weights at PyTorch's init scale, BN affine away
+    /// from 1/0 so that their gradients are exercised).
+    static func randomParams(_ specs: [ParamSpec], _ rng: inout TestRandom) -> NetParams {
+        var p = NetParams()
+        for s in specs {
+            switch s.kind {
+            case .convWeight, .linearWeight, .linearBias:
+                let b = 1 / Double(s.fanIn).squareRoot()
+                p.tensors[s.name] = rng.tensor(s.shape, -b, b)
+            case .bnWeight: p.tensors[s.name] = rng.tensor(s.shape, 0.5, 1.5)
+            case .bnBias: p.tensors[s.name] = rng.tensor(s.shape, -0.5, 0.5)
+            case .bnRunningMean: p.tensors[s.name] = Tensor(zeros: s.shape)
+            case .bnRunningVar: p.tensors[s.name] = Tensor(shape: s.shape, data: [Double](repeating: 1, count: s.count))
+            case .bnBatchCount: p.batchCounts[s.name] = 0
+            }
+        }
+        return p
+    }
+
+    /// A case over `x` and every learnable parameter in `params`: the objective runs
+    /// `forward` on a copy of the parameters with the perturbed values.
+    static func composite(name: String, x: Tensor, params: NetParams, learnable: [String], analytic: [String: Tensor],
+                          forward: @escaping (Tensor, inout NetParams) -> (Double, [Tensor])) -> GradCheck.Case {
+        GradCheck.Case(name: name, inputs: [("x", x)] + learnable.map { ($0, params[$0]) }, analytic: analytic) { t in
+            var p = params
+            for n in learnable { p.tensors[n] = t[n]! }
+            return forward(t["x"]!, &p)
+        }
+    }
+
+    /// Draws seeds from `seed` on until the built case's ReLU inputs all clear the margin.
+    static func clearOfKinks(from seed: UInt64, _ build: (UInt64) -> (GradCheck.Case, margin: Double)) -> GradCheck.Case {
+        for s in seed..<seed + 1000 {
+            let (c, margin) = build(s)
+            if margin >= reluMargin { return c }
+        }
+        preconditionFailure("no seed in 1000 keeps every ReLU input \(reluMargin) away from 0")
+    }
+
+    public static func basicBlock(downsample: Bool, seed: UInt64 = 10) -> GradCheck.Case {
+        // layer1.0: 3 -> 3 channels, stride 1 (identity); layer2.0: 3 -> 4, stride 2.
+        let arch = Architecture(widths: [3, 4, 4, 4], blocks: [1, 1, 1, 1], projHidden: 1, projOut: 1, predHidden: 1)
+        let spec = arch.blockSpecs[downsample ? 1 : 0]
+        let specs = arch.specs(.backbone).filter { $0.name.hasPrefix(spec.prefix + ".") }
+        let learnable = specs.filter { $0.kind.isLearnable }.map { $0.name }
+        return clearOfKinks(from: seed) { s in
+            var rng = TestRandom(seed: s)
+            let x = rng.tensor([3, 3, 6, 6])
+            var params = randomParams(specs, &rng)
+            let (y, cache) = BasicBlock.forward(x, spec, prefix: "", &params, .train)
+            let r = rng.tensor(y.shape)
+            var grads = Gradients()
+            let dx = BasicBlock.backward(r, spec, prefix: "", cache, params, &grads)
+            grads["x"] = dx
+            let c = composite(name: "basic block (\(downsample ? "downsample" : "identity") shortcut)", x: x, params: params,
+                              learnable: learnable, analytic: grads) { x, p in
+                let (y, cache) = BasicBlock.forward(x, spec, prefix: "", &p, .train)
+                return (dot(y, r), cache.reluInputs)
+            }
+            return (c, margin(cache.reluInputs))
+        }
+    }
+
+    public static func mlpHead(seed: UInt64 = 20) -> GradCheck.Case {
+        let arch = Architecture(widths: [1, 1, 1, 6], blocks: [1, 1, 1, 1], projHidden: 5, projOut: 3, predHidden: 1)
+        let specs = arch.specs(.projector).map { s -> ParamSpec in var s = s; s.name = "projector." + s.name; return s }
+        let learnable = specs.filter { $0.kind.isLearnable }.map { $0.name }
+        return clearOfKinks(from: seed) { s in
+            var rng = TestRandom(seed: s)
+            let x = rng.tensor([4, 6])
+            var params = randomParams(specs, &rng)
+            let (y, cache) = MLPHead.forward(x, name: "projector", &params, .train)
+            let r = rng.tensor(y.shape)
+            var grads = Gradients()
+            grads["x"] = MLPHead.backward(r, name: "projector", cache, params, &grads)
+            let c = composite(name: "MLP head (linear, BN1d, ReLU, linear)", x: x, params: params, learnable: learnable, analytic: grads) { x, p in
+                let (y, cache) = MLPHead.forward(x, name: "projector", &p, .train)
+                return (dot(y, r), cache.reluInputs)
+            }
+            return (c, margin(cache.reluInputs))
+        }
+    }
+
+    /// The whole online network (backbone, projector, predictor) with the BYOL loss
+    /// against a target's projections, on an initialized state of `arch`.
+    public static func network(arch: Architecture = .tiny, batch: Int = 4, size: Int = 8, bnViews: BNViews, seed: UInt64 = 30) -> GradCheck.Case {
+        clearOfKinks(from: seed) { s in
+            let state = Initializer.initialState(arch: arch, seed: s)
+            let online = NetParams(state: state, network: "online")
+            var target = NetParams(state: state, network: "target")
+            var rng = TestRandom(seed: s)
+            let v1 = rng.tensor([batch, 3, size, size])
+            let v2 = rng.tensor([batch, 3, size, size])
+            // A target that differs from the online network, as after some training.
+            for (name, t) in target.tensors where !name.contains("running") {
+                target.tensors[name] = Tensor(shape: t.shape, data: t.data.map { $0 * rng.uniform(0.8, 1.2) })
+            }
+            let (z1, z2) = BYOLLoss.targetProjections(view1: v1, view2: v2, arch: arch, target: &target, bnViews: bnViews)
+            var o = online
+            let result = BYOLLoss.onlineStep(view1: v1, view2: v2, z1: z1, z2: z2, arch: arch, online: &o, bnViews: bnViews)
+            let learnable = arch.learnableSpecs.map { String($0.name.dropFirst("online.".count)) }
+            let c = GradCheck.Case(name: "online network + loss (\(arch == .tiny ? "tiny" : "\(arch)"), \(bnViews.rawValue) BN)",
+                                   inputs: learnable.map { ($0, online[$0]) }, analytic: result.grads) { t in
+                var p = online
+                for n in learnable { p.tensors[n] = t[n]! }
+                let r = BYOLLoss.onlineStep(view1: v1, view2: v2, z1: z1, z2: z2, arch: arch, online: &p, bnViews: bnViews)
+                return (r.loss, r.reluInputs)
+            }
+            return (c, margin(result.reluInputs))
+        }
+    }
+
+    static func margin(_ ts: [Tensor]) -> Double { ts.flatMap(\.data).map(abs).min() ?? .infinity }
+
+    /// Every single-layer case (cheap: checked element by element in full).
+    public static var layers: [GradCheck.Case] {
+        [conv(stride: 1, pad: 1, kernel: 3), conv(stride: 2, pad: 1, kernel: 3), conv(stride: 2, pad: 0, kernel: 1),
+         batchNorm(spatial: true, mode: .train), batchNorm(spatial: false, mode: .train),
+         batchNorm(spatial: true, mode: .eval), batchNorm(spatial: false, mode: .eval),
+         linear(), relu(), globalAvgPool(), loss()]
+    }
+
+    public static var composites: [GradCheck.Case] {
+        [basicBlock(downsample: false), basicBlock(downsample: true), mlpHead()]
+    }
+}

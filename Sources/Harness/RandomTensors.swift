@@ -1,0 +1,28 @@
+import BYOLModel
+import Reference
+
+/// Seeded test tensors from the project's Philox stream (key word 1 = 2, apart from
+/// initialization and augmentation), so every check case is the same on every run.
+public struct TestRandom {
+    private var stream: PhiloxStream
+
+    public init(seed: UInt64) {
+        stream = PhiloxStream(key: (seed, 2), counter: (0, 0, 0, 0))
+    }
+
+    public mutating func uniform(_ lo: Double, _ hi: Double) -> Double { stream.uniform(lo, hi) }
+
+    /// Uniform values in [lo, hi).
+    public mutating func tensor(_ shape: [Int], _ lo: Double = -1, _ hi: Double = 1) -> Tensor {
+        Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in stream.uniform(lo, hi) })
+    }
+
+    /// Values with magnitude in [minMagnitude, 1) and a random sign: inputs that stay
+    /// clear of a ReLU kink.
+    public mutating func awayFromZero(_ shape: [Int], minMagnitude: Double) -> Tensor {
+        Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in
+            let m = stream.uniform(minMagnitude, 1)
+            return stream.nextUniform() < 0.5 ? -m : m
+        })
+    }
+}

@@ -1,0 +1,165 @@
+import CArchive
+import Foundation
+
+/// `.npz` files: zip archives of `.npy` members, read and written through libarchive.
+///
+/// Reading accepts what `numpy.savez` (stored, ZIP64 extra fields) and
+/// `numpy.savez_compressed` (deflate) write. Writing stores members uncompressed in the
+/// order given, with every timestamp and owner fixed, so the same arrays give the same
+/// bytes; the file appears atomically (temporary file, then rename).
+public enum NPZ {
+    /// Reads every member, in archive order. Member names lose their `.npy` suffix.
+    public static func read(_ path: String) throws -> [(name: String, array: NDArray)] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw NumPyIOError(file: path, "no such file")
+        }
+        guard !isDir.boolValue else { throw NumPyIOError(file: path, "is a directory, not an .npz file") }
+        guard let a = archive_read_new() else { throw NumPyIOError(file: path, "libarchive: out of memory") }
+        defer { archive_read_free(a) }
+        // The seekable reader works from the central directory, so a file cut anywhere
+        // (even after its last member's data) is rejected.
+        archive_read_support_format_zip_seekable(a)
+        archive_read_support_filter_none(a)
+        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else {
+            throw NumPyIOError(file: path, "not a readable zip (.npz) file: \(message(a))")
+        }
+        var members: [(name: String, array: NDArray)] = []
+        var entry: OpaquePointer?
+        while true {
+            let r = archive_read_next_header(a, &entry)
+            if r == ARCHIVE_EOF { break }
+            guard r == ARCHIVE_OK || r == ARCHIVE_WARN, let entry else {
+                let what = members.isEmpty ? "not a valid zip (.npz) file" : "corrupt zip after member '\(members.last!.name)'"
+                throw NumPyIOError(file: path, "\(what): \(message(a))")
+            }
+            let rawName = archive_entry_pathname(entry).map { String(cString: $0) } ?? "?"
+            let name = rawName.hasSuffix(".npy") ? String(rawName.dropLast(4)) : rawName
+            var bytes: [UInt8] = []
+            if archive_entry_size_is_set(entry) != 0 { bytes.reserveCapacity(Int(archive_entry_size(entry))) }
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
+                if n == 0 { break }
+                guard n > 0 else {
+                    throw NumPyIOError(file: path, array: name, "truncated or corrupt member: \(message(a))")
+                }
+                bytes += chunk[0..<n]
+            }
+            if archive_entry_size_is_set(entry) != 0, Int64(bytes.count) != archive_entry_size(entry) {
+                throw NumPyIOError(file: path, array: name, "truncated member: \(bytes.count) of \(archive_entry_size(entry)) bytes")
+            }
+            if members.contains(where: { $0.name == name }) {
+                throw NumPyIOError(file: path, array: name, "appears twice in the archive")
+            }
+            members.append((name, try NPY.decode(bytes, file: path, name: name)))
+        }
+        return members
+    }
+
+    /// Reads the archive into a dictionary (names are unique; `read` checks it).
+    public static func load(_ path: String) throws -> NPZFile {
+        NPZFile(path: path, members: try read(path))
+    }
+
+    /// Writes `members` in the given order, atomically: the bytes go to a temporary file
+    /// beside `path`, which is renamed over `path` only once complete.
+    public static func write(_ members: [(name: String, array: NDArray)], to path: String) throws {
+        var seen = Set<String>()
+        for m in members where !seen.insert(m.name).inserted {
+            throw NumPyIOError(file: path, array: m.name, "appears twice in the arrays to write")
+        }
+        try AtomicFile.write(path) { tmp in
+            guard let a = archive_write_new() else { throw NumPyIOError(file: path, "libarchive: out of memory") }
+            defer { archive_write_free(a) }
+            guard archive_write_set_format_zip(a) == ARCHIVE_OK,
+                  archive_write_set_options(a, "zip:compression=store") == ARCHIVE_OK,
+                  archive_write_open_filename(a, tmp) == ARCHIVE_OK
+            else { throw NumPyIOError(file: path, "cannot write: \(message(a))") }
+            guard let e = archive_entry_new() else { throw NumPyIOError(file: path, "libarchive: out of memory") }
+            defer { archive_entry_free(e) }
+            for (name, array) in members {
+                let bytes = NPY.encode(array)
+                archive_entry_clear(e)
+                archive_entry_set_pathname(e, name + ".npy")
+                archive_entry_set_filetype(e, BYOL_AE_IFREG)
+                archive_entry_set_perm(e, 0o644)
+                archive_entry_set_size(e, la_int64_t(bytes.count))
+                // Fixed metadata: the same arrays must give the same bytes.
+                archive_entry_set_mtime(e, 0, 0)
+                archive_entry_set_uid(e, 0)
+                archive_entry_set_gid(e, 0)
+                guard archive_write_header(a, e) == ARCHIVE_OK else {
+                    throw NumPyIOError(file: path, array: name, "cannot write member header: \(message(a))")
+                }
+                let written = bytes.withUnsafeBytes { archive_write_data(a, $0.baseAddress, $0.count) }
+                guard written == bytes.count else {
+                    throw NumPyIOError(file: path, array: name, "cannot write member data: \(message(a))")
+                }
+            }
+            guard archive_write_close(a) == ARCHIVE_OK else {
+                throw NumPyIOError(file: path, "cannot finish the zip: \(message(a))")
+            }
+        }
+    }
+
+    private static func message(_ a: OpaquePointer?) -> String {
+        guard let a, let s = archive_error_string(a) else { return "unknown libarchive error" }
+        return String(cString: s)
+    }
+}
+
+/// The arrays of one `.npz` file with lookups that report problems by file and name.
+public struct NPZFile {
+    public var path: String
+    public var members: [(name: String, array: NDArray)]
+    private var index: [String: Int]
+
+    public init(path: String, members: [(name: String, array: NDArray)]) {
+        self.path = path
+        self.members = members
+        index = Dictionary(members.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    public var names: [String] { members.map(\.name) }
+
+    public subscript(name: String) -> NDArray? { index[name].map { members[$0].array } }
+
+    /// The named array; throws "missing" naming the file.
+    public func require(_ name: String) throws -> NDArray {
+        guard let a = self[name] else { throw NumPyIOError(file: path, array: name, "missing") }
+        return a
+    }
+
+    /// The named float array with the given shape, every element finite.
+    public func requireFloat(_ name: String, shape: [Int]? = nil, finite: Bool = true) throws -> NDArray {
+        let a = try require(name)
+        guard a.isFloat else { throw NumPyIOError(file: path, array: name, "dtype \(a.dtype.rawValue), expected a float array (<f8 or <f4)") }
+        if let shape, a.shape != shape {
+            throw NumPyIOError(file: path, array: name, "shape \(fmt(a.shape)), expected \(fmt(shape))")
+        }
+        if finite, let bad = a.doubles.firstIndex(where: { !$0.isFinite }) {
+            throw NumPyIOError(file: path, array: name, "non-finite value \(a.doubles[bad]) at flat index \(bad)")
+        }
+        return a
+    }
+
+    /// The named int64 array (narrower integer dtypes are widened on read).
+    public func requireInt(_ name: String, shape: [Int]? = nil) throws -> NDArray {
+        let a = try require(name)
+        guard a.dtype == .int64 else { throw NumPyIOError(file: path, array: name, "dtype \(a.dtype.rawValue), expected an integer array (<i8)") }
+        if let shape, a.shape != shape {
+            throw NumPyIOError(file: path, array: name, "shape \(fmt(a.shape)), expected \(fmt(shape))")
+        }
+        return a
+    }
+}
+
+/// Shapes printed as NumPy prints them: (2, 3), (4,), ().
+public func fmt(_ shape: [Int]) -> String {
+    switch shape.count {
+    case 0: return "()"
+    case 1: return "(\(shape[0]),)"
+    default: return "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    }
+}

@@ -1,0 +1,18 @@
+/// A failure reading or writing NumPy files. `description` is one line naming the file,
+/// the array (when there is one) and what is wrong, as the command line prints it.
+public struct NumPyIOError: Error, CustomStringConvertible, Equatable {
+    public var file: String
+    public var array: String?
+    public var problem: String
+
+    public init(file: String, array: String? = nil, _ problem: String) {
+        self.file = file
+        self.array = array
+        self.problem = problem
+    }
+
+    public var description: String {
+        if let array { return "\(file): array '\(array)': \(problem)" }
+        return "\(file): \(problem)"
+    }
+}

@@ -1,0 +1,38 @@
+import BYOLModel
+
+/// The online network (backbone -> projector -> predictor) and the target network
+/// (backbone -> projector), forward and backward.
+public enum OnlineNetwork {
+    public struct Cache {
+        var backbone: Backbone.Cache
+        var projector: MLPHead.Cache
+        var predictor: MLPHead.Cache
+        /// Every ReLU input of the pass, for checks that must stay clear of the kink.
+        public var reluInputs: [Tensor] { backbone.reluInputs + projector.reluInputs + predictor.reluInputs }
+    }
+
+    /// x [N, 3, H, W] -> prediction p [N, D].
+    public static func forward(_ x: Tensor, arch: Architecture, _ params: inout NetParams, _ mode: BNMode) -> (p: Tensor, cache: Cache) {
+        let (f, bc) = Backbone.forward(x, arch: arch, &params, mode)
+        let (z, pc) = MLPHead.forward(f, name: "projector", &params, mode)
+        let (p, qc) = MLPHead.forward(z, name: "predictor", &params, mode)
+        return (p, Cache(backbone: bc, projector: pc, predictor: qc))
+    }
+
+    /// Gradients of every online parameter from dL/dp (and dL/dx, unused by training).
+    public static func backward(_ dp: Tensor, arch: Architecture, _ cache: Cache, _ params: NetParams) -> (grads: Gradients, dx: Tensor) {
+        var grads = Gradients()
+        let dz = MLPHead.backward(dp, name: "predictor", cache.predictor, params, &grads)
+        let df = MLPHead.backward(dz, name: "projector", cache.projector, params, &grads)
+        let dx = Backbone.backward(df, arch: arch, cache.backbone, params, &grads)
+        return (grads, dx)
+    }
+}
+
+public enum TargetNetwork {
+    /// x [N, 3, H, W] -> projection z [N, D] (no gradient is ever taken through it).
+    public static func forward(_ x: Tensor, arch: Architecture, _ params: inout NetParams, _ mode: BNMode) -> Tensor {
+        let (f, _) = Backbone.forward(x, arch: arch, &params, mode)
+        return MLPHead.forward(f, name: "projector", &params, mode).0
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+
+/// `byol`: the command line of byol-swift. Thin: parse, call the libraries, print.
+@main
+struct Byol: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "byol",
+        abstract: "BYOL on CIFAR-10: a float64 reference, checked and reproducible.",
+        version: BYOLVersion.string,
+        subcommands: [Verify.self, Init.self])
+
+    /// Errors end the command with one line on stderr and a non-zero exit status
+    /// (ArgumentParser's own usage errors included); help goes to stdout as usual.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandle.standardError.write(Data("byol: error: \(message)\n".utf8))
+            Foundation.exit(code == .validationFailure ? 64 : (code.rawValue == 0 ? 1 : code.rawValue))
+        }
+    }
+}
+
+enum BYOLVersion {
+    static let string = "0.1.0"
+}
+
+/// A failure the command reports as its one-line error.
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import ArgumentParser
+import BYOLModel
+
+/// The architecture flags shared by commands that build a network from scratch.
+struct ArchitectureOptions: ParsableArguments {
+    @Option(help: "A preset: resnet18, small or tiny (default resnet18 unless --widths etc. are given).")
+    var preset: String?
+
+    @Option(help: "Stage widths w0,w1,w2,w3.")
+    var widths: String?
+
+    @Option(help: "Blocks per stage b0,b1,b2,b3.")
+    var blocks: String?
+
+    @Option(name: .customLong("proj-hidden"), help: "Projector hidden size H.")
+    var projHidden: Int?
+
+    @Option(name: .customLong("proj-out"), help: "Projection size D.")
+    var projOut: Int?
+
+    @Option(name: .customLong("pred-hidden"), help: "Predictor hidden size P.")
+    var predHidden: Int?
+
+    func architecture() throws -> Architecture {
+        let custom = widths != nil || blocks != nil || projHidden != nil || projOut != nil || predHidden != nil
+        if let preset {
+            guard !custom else { throw ValidationError("--preset cannot be combined with --widths, --blocks, --proj-hidden, --proj-out or --pred-hidden") }
+            guard let a = Architecture.preset(named: preset) else {
+                throw ValidationError("unknown preset '\(preset)' (expected one of: \(Architecture.presets.map(\.name).joined(separator: ", ")))")
+            }
+            return a
+        }
+        guard custom else { return .resnet18 }
+        guard let widths, let blocks, let projHidden, let projOut, let predHidden else {
+            throw ValidationError("a custom architecture needs all of --widths, --blocks, --proj-hidden, --proj-out and --pred-hidden")
+        }
+        let arch = Architecture(widths: try list(widths, "--widths"), blocks: try list(blocks, "--blocks"),
+                                projHidden: projHidden, projOut: projOut, predHidden: predHidden)
+        do { try arch.validate() } catch { throw ValidationError("\(error)") }
+        return arch
+    }
+
+    private func list(_ text: String, _ flag: String) throws -> [Int] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        let values = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.count == 4, parts.count == 4 else { throw ValidationError("\(flag) '\(text)': expected 4 comma-separated integers") }
+        return values
+    }
+}
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a fresh BYOL state: online weights from the seed, the target a copy.")
+
+    @Option(help: "Seed of the initialization (a non-negative integer).")
+    var seed: UInt64
+
+    @OptionGroup var architecture: ArchitectureOptions
+
+    @Option(help: "Output state file (.npz), written atomically.")
+    var out: String
+
+    func run() throws {
+        let arch = try architecture.architecture()
+        let state = Initializer.initialState(arch: arch, seed: seed)
+        try state.write(to: out)
+        print("wrote \(out): \(arch), \(arch.backboneParameterCount) learnable backbone parameters")
+    }
+}

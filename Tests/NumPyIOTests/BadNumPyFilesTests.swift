@@ -1,0 +1,95 @@
+import Foundation
+import NumPyIO
+import Testing
+import TestSupport
+
+/// Bad input must fail with one line naming the file, the array where there is one, and
+/// the problem; never a crash.
+@Suite struct BadNumPyFiles {
+    func error(_ path: String) -> NumPyIOError? {
+        do {
+            _ = try NPZ.read(path)
+            return nil
+        } catch let e as NumPyIOError {
+            return e
+        } catch {
+            Issue.record("unexpected error type \(error)")
+            return nil
+        }
+    }
+
+    func expectOneLine(_ e: NumPyIOError?, file: String, array: String?, mentions: String) {
+        guard let e else { Issue.record("no error for \(file)"); return }
+        #expect(e.file == file)
+        #expect(e.array == array)
+        #expect(!e.description.contains("\n"))
+        #expect(e.description.contains(mentions), "\(e.description)")
+    }
+
+    @Test func missingFile() {
+        expectOneLine(error("/nonexistent/x.npz"), file: "/nonexistent/x.npz", array: nil, mentions: "no such file")
+    }
+
+    @Test func notAZip() {
+        let dir = TemporaryDirectory()
+        writeBytes(Array("hello, not a zip file at all".utf8), dir.file("x.npz"))
+        expectOneLine(error(dir.file("x.npz")), file: dir.file("x.npz"), array: nil, mentions: "zip")
+    }
+
+    @Test(arguments: ["savez.npz", "savez_compressed.npz"])
+    func truncatedArchive(_ name: String) {
+        let dir = TemporaryDirectory()
+        let bytes = readBytes(Repo.fixture("npz/" + name))
+        // Every cut point must give an error, never a crash or a silently short array.
+        for cut in stride(from: 1, to: bytes.count, by: 37) {
+            writeBytes(Array(bytes[0..<cut]), dir.file("t.npz"))
+            #expect(error(dir.file("t.npz")) != nil, "cut at \(cut) of \(bytes.count) was accepted")
+        }
+    }
+
+    @Test func corruptedCompressedMember() {
+        let dir = TemporaryDirectory()
+        var bytes = readBytes(Repo.fixture("npz/savez_compressed.npz"))
+        // Flip bytes inside the first member's deflate stream (after its 30-byte local
+        // header and name "f8.npy" plus extra field).
+        for i in 80..<100 { bytes[i] ^= 0x5A }
+        writeBytes(bytes, dir.file("c.npz"))
+        let e = error(dir.file("c.npz"))
+        #expect(e != nil)
+        #expect(e?.array == "f8")
+    }
+
+    @Test func unsupportedDtype() {
+        let path = Repo.fixture("npz/unsupported_dtype.npz")
+        expectOneLine(error(path), file: path, array: "c", mentions: "unsupported dtype '<c16'")
+    }
+
+    @Test func truncatedNpyData() {
+        var bytes = NPY.encode(NDArray(float64: [1, 2, 3], shape: [3]))
+        bytes.removeLast(5)
+        #expect(throws: NumPyIOError(file: "f", array: "x", "truncated data: 19 bytes for shape [3] of <f8, need 24")) {
+            try NPY.decode(bytes, file: "f", name: "x")
+        }
+    }
+
+    @Test func malformedHeader() {
+        var bytes = NPY.encode(NDArray(float64: [1], shape: [1]))
+        bytes[20] = UInt8(ascii: "#")
+        #expect(throws: NumPyIOError.self) { try NPY.decode(bytes, file: "f", name: "x") }
+    }
+
+    @Test func missingArrayWrongShapeAndNaN() throws {
+        let f = try NPZ.load(Repo.fixture("npz/savez.npz"))
+        #expect(throws: NumPyIOError(file: f.path, array: "nope", "missing")) { try f.require("nope") }
+        #expect(throws: NumPyIOError(file: f.path, array: "f8", "shape (2, 3), expected (3, 2)")) {
+            try f.requireFloat("f8", shape: [3, 2])
+        }
+        #expect(throws: NumPyIOError(file: f.path, array: "i8", "dtype <i8, expected a float array (<f8 or <f4)")) {
+            try f.requireFloat("i8")
+        }
+        let n = try NPZ.load(Repo.fixture("npz/nan.npz"))
+        #expect(throws: NumPyIOError(file: n.path, array: "x", "non-finite value nan at flat index 1")) {
+            try n.requireFloat("x")
+        }
+    }
+}
