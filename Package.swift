@@ -3,6 +3,8 @@
 // that checks them (goldens, finite differences, PyTorch cross-check).
 import PackageDescription
 
+let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "byol-swift",
     platforms: [.macOS(.v13)],
@@ -26,7 +28,9 @@ let package = Package(
         // MARK: Libraries (dependencies point one way: CLI -> Harness -> Reference -> Model -> NumPyIO)
         .target(name: "NumPyIO", dependencies: ["CArchive"]),
         .target(name: "BYOLModel", dependencies: ["NumPyIO"]),
-        .target(name: "Reference", dependencies: ["BYOLModel"]),
+        // Numerical loops are compiled optimized even in debug builds so that `swift test`
+        // stays fast; -O keeps IEEE semantics (Swift never reassociates floating point).
+        .target(name: "Reference", dependencies: ["BYOLModel"], swiftSettings: optimizedInDebug),
         .target(name: "Harness", dependencies: ["Reference", "BYOLModel", "NumPyIO"]),
 
         // MARK: Command line
@@ -42,6 +46,9 @@ let package = Package(
         .testTarget(name: "NumPyIOTests", dependencies: ["NumPyIO", "TestSupport"]),
         .testTarget(name: "BYOLModelTests", dependencies: ["BYOLModel", "NumPyIO", "TestSupport"]),
         .testTarget(name: "ReferenceTests", dependencies: ["Reference", "Harness", "BYOLModel", "TestSupport"]),
+        // Runs the built `byol` executable the way a user does (exit codes, stderr, files).
+        .testTarget(name: "CLITests", dependencies: ["byol", "NumPyIO", "BYOLModel", "TestSupport"]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -32,6 +32,15 @@ public struct BYOLState {
         return names.filter { arrays[$0] != nil }
     }
 
+    /// The same state with every float array converted to float64.
+    public func asFloat64() -> BYOLState {
+        var out = self
+        for (name, a) in arrays where a.dtype == .float32 {
+            out.arrays[name] = NDArray(float64: a.doubles, shape: a.shape)
+        }
+        return out
+    }
+
     public func write(to path: String) throws {
         try NPZ.write(orderedNames.map { ($0, arrays[$0]!) }, to: path)
     }

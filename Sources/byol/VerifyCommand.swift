@@ -4,21 +4,28 @@ import Harness
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the project's checks (gradient checks on the tiny preset) and print a table; exits non-zero on any FAIL.")
+        abstract: "Run every check (gradient checks, goldens, PyTorch cross-check) and print a table; exits non-zero on any FAIL.")
 
-    @Flag(help: "Check only a sample of each tensor in the whole-network gradient checks (quicker).")
+    @Flag(help: "Sample each tensor in the whole-network gradient checks and skip the full-size resnet18 golden.")
     var quick = false
+
+    @Option(help: "The goldens directory (run from the repository root, or point here).")
+    var goldens = "goldens"
 
     func run() throws {
         let table = CheckTable()
         print(table.header)
-        let rows = GradientSuite.run(full: !quick) { row in
-            print(table.line(row))
-            fflush(stdout)
+        let show: (CheckRow) -> Void = { print(table.line($0)); fflush(stdout) }
+        var rows = GradientSuite.run(full: !quick, onRow: show)
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: goldens + "/MANIFEST.json", isDirectory: &isDir) {
+            rows += Goldens.verify(goldens: goldens, cases: GoldenCase.all.filter { !(quick && $0.heavy) }, onRow: show)
+        } else {
+            let r = CheckRow(check: "goldens", maxAbsError: .infinity, maxRelError: .infinity, passed: false,
+                             failures: ["\(goldens)/MANIFEST.json not found: run from the repository root or pass --goldens DIR"])
+            rows.append(r)
+            show(r)
         }
-        let failed = rows.filter { !$0.passed }
-        for f in failed.flatMap(\.failures) { print("  " + f) }
-        print("\(rows.count - failed.count) passed, \(failed.count) failed")
-        if !failed.isEmpty { throw ExitCode(1) }
+        try finish(rows)
     }
 }

@@ -1,0 +1,110 @@
+import BYOLModel
+import Foundation
+import NumPyIO
+import Testing
+import TestSupport
+
+/// The command line as a user meets it: files written, byte-identical reruns, and bad
+/// input ending in one stderr line, a non-zero exit and no output file.
+@Suite struct CommandLineTests {
+    func expectOneLineError(_ r: CLI.Result, mentions: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(r.status != 0, sourceLocation: sourceLocation)
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(r.stderr)", sourceLocation: sourceLocation)
+        #expect(r.stderr.hasPrefix("byol: error: "), sourceLocation: sourceLocation)
+        #expect(r.stderr.contains(mentions), "stderr: \(r.stderr)", sourceLocation: sourceLocation)
+    }
+
+    @Test func initIsDeterministicAndComplete() throws {
+        let d = TemporaryDirectory()
+        for name in ["a.npz", "b.npz"] {
+            let r = try CLI.run(["init", "--seed", "5", "--preset", "tiny", "--out", d.file(name)])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        #expect(readBytes(d.file("a.npz")) == readBytes(d.file("b.npz")))
+        let f = try NPZ.load(d.file("a.npz"))
+        #expect(f.names == Initializer.initialState(arch: .tiny, seed: 5).orderedNames)
+        let custom = try CLI.run(["init", "--seed", "1", "--widths", "2,3,4,5", "--blocks", "1,2,1,1", "--proj-hidden", "6",
+                                  "--proj-out", "3", "--pred-hidden", "7", "--out", d.file("c.npz")])
+        #expect(custom.status == 0, "\(custom.stderr)")
+        let state = try BYOLState.read(d.file("c.npz"))
+        #expect(state.arch == Architecture(widths: [2, 3, 4, 5], blocks: [1, 2, 1, 1], projHidden: 6, projOut: 3, predHidden: 7))
+    }
+
+    @Test func initRejectsBadFlagsAndPaths() throws {
+        let d = TemporaryDirectory()
+        expectOneLineError(try CLI.run(["init", "--seed", "0", "--preset", "huge", "--out", d.file("x.npz")]), mentions: "unknown preset 'huge'")
+        expectOneLineError(try CLI.run(["init", "--seed", "0", "--bogus", "--out", d.file("x.npz")]), mentions: "--bogus")
+        expectOneLineError(try CLI.run(["init", "--seed", "0", "--widths", "1,2,3", "--blocks", "1,1,1,1", "--proj-hidden", "2",
+                                        "--proj-out", "2", "--pred-hidden", "2", "--out", d.file("x.npz")]), mentions: "--widths")
+        // A path under a regular file cannot be written, even by root.
+        writeBytes([1], d.file("file"))
+        expectOneLineError(try CLI.run(["init", "--seed", "0", "--preset", "tiny", "--out", d.file("file/x.npz")]), mentions: "file/x.npz")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: d.path) == ["file"])
+    }
+
+    /// A tiny state and views of the given shape, NaN optional.
+    func setUp(_ d: TemporaryDirectory, views shape: [Int] = [3, 3, 8, 8], view2Shape: [Int]? = nil, nan: Bool = false) throws {
+        _ = try CLI.run(["init", "--seed", "1", "--preset", "tiny", "--out", d.file("s.npz")])
+        func arr(_ s: [Int]) -> NDArray {
+            var v = (0..<s.reduce(1, *)).map { sin(Double($0)) }
+            if nan { v[1] = .nan }
+            return NDArray(float64: v, shape: s)
+        }
+        try NPZ.write([("view1", arr(shape)), ("view2", arr(view2Shape ?? shape))], to: d.file("v.npz"))
+    }
+
+    @Test func stepWritesStateLossAndGradients() throws {
+        let d = TemporaryDirectory()
+        try setUp(d)
+        let r = try CLI.run(["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz"),
+                             "--grads", d.file("g.npz"), "--optimizer", "adam", "--bn-views", "joint"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let next = try NPZ.load(d.file("n.npz"))
+        #expect(try next.require("step") == .scalar(Int64(1)))
+        #expect(try next.require("loss").shape == [])
+        #expect(next["optimizer.online.backbone.conv1.weight.exp_avg_sq"] != nil)
+        let grads = try NPZ.load(d.file("g.npz"))
+        #expect(grads.names == Architecture.tiny.learnableSpecs.map { "grad." + $0.name })
+        // Same inputs, same bytes.
+        _ = try CLI.run(["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n2.npz"),
+                         "--optimizer", "adam", "--bn-views", "joint"])
+        #expect(readBytes(d.file("n.npz")) == readBytes(d.file("n2.npz")))
+    }
+
+    @Test func stepRejectsBadInputAndWritesNothing() throws {
+        let d = TemporaryDirectory()
+        try setUp(d, views: [1, 3, 8, 8])
+        let args = ["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")]
+        expectOneLineError(try CLI.run(args), mentions: "array 'view1': batch of 1, need at least 2")
+        try setUp(d, views: [3, 4, 8, 8])
+        expectOneLineError(try CLI.run(args), mentions: "array 'view1': shape (3, 4, 8, 8), expected (N, 3, H, W)")
+        try setUp(d, views: [3, 3, 8, 8], view2Shape: [3, 3, 16, 16])
+        expectOneLineError(try CLI.run(args), mentions: "array 'view2': shape (3, 3, 16, 16) differs from view1's (3, 3, 8, 8)")
+        try setUp(d, nan: true)
+        expectOneLineError(try CLI.run(args), mentions: "array 'view1': non-finite value nan at flat index 1")
+        try setUp(d)
+        expectOneLineError(try CLI.run(args + ["--optimizer", "rmsprop"]), mentions: "rmsprop")
+        expectOneLineError(try CLI.run(args + ["--tau", "1.5"]), mentions: "--tau")
+        expectOneLineError(try CLI.run(["step", "--state", d.file("none.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")]),
+                           mentions: "none.npz: no such file")
+        expectOneLineError(try CLI.run(["step", "--state", d.file("v.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")]),
+                           mentions: "array 'online.backbone.layer1.0.conv1.weight': missing")
+        #expect(!FileManager.default.fileExists(atPath: d.file("n.npz")))
+    }
+
+    @Test func embedWritesFeaturesAndRejectsBadNetwork() throws {
+        let d = TemporaryDirectory()
+        try setUp(d)
+        try NPZ.write([("images", NDArray(float32: (0..<(2 * 3 * 8 * 8)).map { Float(cos(Double($0))) }, shape: [2, 3, 8, 8]))], to: d.file("i.npz"))
+        let r = try CLI.run(["embed", "--state", d.file("s.npz"), "--images", d.file("i.npz"), "--out", d.file("f.npz"), "--network", "target"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let f = try NPZ.load(d.file("f.npz")).require("features")
+        #expect(f.shape == [2, 8] && f.dtype == .float64)
+        expectOneLineError(try CLI.run(["embed", "--state", d.file("s.npz"), "--images", d.file("i.npz"), "--out", d.file("g.npz"), "--network", "both"]),
+                           mentions: "--network")
+        expectOneLineError(try CLI.run(["embed", "--state", d.file("s.npz"), "--images", d.file("v.npz"), "--out", d.file("g.npz")]),
+                           mentions: "array 'images': missing")
+        #expect(!FileManager.default.fileExists(atPath: d.file("g.npz")))
+    }
+}
