@@ -31,13 +31,14 @@ let package = Package(
         // Numerical loops are compiled optimized even in debug builds so that `swift test`
         // stays fast; -O keeps IEEE semantics (Swift never reassociates floating point).
         .target(name: "Reference", dependencies: ["BYOLModel"], swiftSettings: optimizedInDebug),
-        .target(name: "Harness", dependencies: ["Reference", "BYOLModel", "NumPyIO"]),
+        .target(name: "Augment", dependencies: ["BYOLModel"], swiftSettings: optimizedInDebug),
+        .target(name: "Harness", dependencies: ["Reference", "Augment", "BYOLModel", "NumPyIO"]),
 
         // MARK: Command line
         .executableTarget(
             name: "byol",
             dependencies: [
-                "Harness", "Reference", "BYOLModel", "NumPyIO",
+                "Harness", "Reference", "Augment", "BYOLModel", "NumPyIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -48,6 +49,7 @@ let package = Package(
         .testTarget(name: "ReferenceTests", dependencies: ["Reference", "Harness", "BYOLModel", "TestSupport"]),
         // Runs the built `byol` executable the way a user does (exit codes, stderr, files).
         .testTarget(name: "CLITests", dependencies: ["byol", "NumPyIO", "BYOLModel", "TestSupport"]),
+        .testTarget(name: "AugmentTests", dependencies: ["Augment", "Harness", "BYOLModel", "NumPyIO", "TestSupport"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -7,11 +7,17 @@ public enum Tolerance: Sendable, CustomStringConvertible {
     case exact
     /// |a - e| <= bound * max(1, max |e|) per tensor (INTEROP section 4).
     case scaled(Double)
+    /// |a - e| <= bound per element.
+    case absolute(Double)
+    /// |a - e| <= bound * |e| per element.
+    case relative(Double)
 
     public var description: String {
         switch self {
         case .exact: return "bitwise"
         case .scaled(let b): return "\(b) x max(1, max|expected|)"
+        case .absolute(let b): return "\(b) absolute"
+        case .relative(let b): return "\(b) relative"
         }
     }
 }
@@ -52,6 +58,8 @@ public enum Compare {
             switch tolerance {
             case .exact: bad = a[i].bitPattern != e[i].bitPattern && !(a[i].isNaN && e[i].isNaN)
             case .scaled(let b): bad = !(d <= b * scale)
+            case .absolute(let b): bad = !(d <= b)
+            case .relative(let b): bad = !(d <= b * abs(e[i]))
             }
             if d > maxAbs || d.isNaN { maxAbs = d.isNaN ? .infinity : max(maxAbs, d) }
             if bad { mismatched.append(i) }

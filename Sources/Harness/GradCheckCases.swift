@@ -203,8 +203,9 @@ public enum GradCheckCases {
             let v1 = rng.tensor([batch, 3, size, size])
             let v2 = rng.tensor([batch, 3, size, size])
             // A target that differs from the online network, as after some training.
-            for (name, t) in target.tensors where !name.contains("running") {
-                target.tensors[name] = Tensor(shape: t.shape, data: t.data.map { $0 * rng.uniform(0.8, 1.2) })
+            // (Sorted: dictionary order changes from run to run, the draws must not.)
+            for name in target.tensors.keys.sorted() where !name.contains("running") {
+                target.tensors[name]!.data = target.tensors[name]!.data.map { $0 * rng.uniform(0.8, 1.2) }
             }
             let (z1, z2) = BYOLLoss.targetProjections(view1: v1, view2: v2, arch: arch, target: &target, bnViews: bnViews)
             var o = online

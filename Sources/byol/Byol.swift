@@ -8,7 +8,7 @@ struct Byol: ParsableCommand {
         commandName: "byol",
         abstract: "BYOL on CIFAR-10: a float64 reference, checked and reproducible.",
         version: BYOLVersion.string,
-        subcommands: [Verify.self, Init.self, Step.self, EmbedCommand.self, GoldensCommand.self])
+        subcommands: [Verify.self, Init.self, Step.self, EmbedCommand.self, AugmentCommand.self, KNNCommand.self, BenchAugment.self, GoldensCommand.self])
 
     /// Errors end the command with one line on stderr and a non-zero exit status
     /// (ArgumentParser's own usage errors included); help goes to stdout as usual.

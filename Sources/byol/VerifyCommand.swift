@@ -12,6 +12,9 @@ struct Verify: ParsableCommand {
     @Option(help: "The goldens directory (run from the repository root, or point here).")
     var goldens = "goldens"
 
+    @Option(help: "The fixtures directory (augmentation and kNN cross-checks).")
+    var fixtures = "Fixtures"
+
     func run() throws {
         let table = CheckTable()
         print(table.header)
@@ -26,6 +29,7 @@ struct Verify: ParsableCommand {
             rows.append(r)
             show(r)
         }
+        rows += AugmentSuite.run(fixtures: fixtures, onRow: show)
         try finish(rows)
     }
 }

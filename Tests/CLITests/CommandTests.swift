@@ -108,3 +108,40 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: d.file("g.npz")))
     }
 }
+
+@Suite struct AugmentAndKNNCommandLine {
+    @Test func augmentIsByteIdenticalAcrossThreadCounts() throws {
+        let d = TemporaryDirectory()
+        let images = Repo.fixture("augment/images.npz")
+        for (t, name) in [("1", "a.npz"), ("2", "b.npz"), ("2", "c.npz")] {
+            let r = try CLI.run(["augment", "--seed", "9", "--epoch", "2", "--recipe", "byol", "--images", images, "--out", d.file(name), "--threads", t])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        #expect(readBytes(d.file("a.npz")) == readBytes(d.file("b.npz")))
+        #expect(readBytes(d.file("b.npz")) == readBytes(d.file("c.npz")))
+        let f = try NPZ.load(d.file("a.npz"))
+        #expect(try f.require("view1").shape == [16, 3, 32, 32])
+        #expect(try f.require("view2.crop").shape == [16, 4])
+    }
+
+    @Test func augmentRejectsFloatImages() throws {
+        let d = TemporaryDirectory()
+        try NPZ.write([("images", NDArray(float64: [Double](repeating: 0.5, count: 3 * 4 * 4), shape: [1, 3, 4, 4]))], to: d.file("i.npz"))
+        let r = try CLI.run(["augment", "--seed", "1", "--images", d.file("i.npz"), "--out", d.file("o.npz")])
+        #expect(r.status == 1)
+        #expect(r.stderr == "byol: error: \(d.file("i.npz")): array 'images': dtype <f8, expected |u1 (uint8 pixels)\n")
+        #expect(!FileManager.default.fileExists(atPath: d.file("o.npz")))
+    }
+
+    @Test func knnWritesPredictionsScoresAccuracy() throws {
+        let d = TemporaryDirectory()
+        try NPZ.write([("features", NDArray(float64: [1, 0, 0, 1, 1, 1], shape: [3, 2])), ("labels", NDArray(int64: [0, 1, 1], shape: [3]))], to: d.file("b.npz"))
+        try NPZ.write([("features", NDArray(float32: [2, 0.1], shape: [1, 2])), ("labels", NDArray(int64: [0], shape: [1]))], to: d.file("q.npz"))
+        let r = try CLI.run(["knn", "--bank", d.file("b.npz"), "--queries", d.file("q.npz"), "--out", d.file("o.npz"), "--k", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try NPZ.load(d.file("o.npz"))
+        #expect(try o.require("predictions") == NDArray(int64: [0], shape: [1]))
+        #expect(try o.require("accuracy") == .scalar(1.0))
+        #expect(try o.require("scores").shape == [1, 2])
+    }
+}
