@@ -32,13 +32,17 @@ let package = Package(
         // stays fast; -O keeps IEEE semantics (Swift never reassociates floating point).
         .target(name: "Reference", dependencies: ["BYOLModel"], swiftSettings: optimizedInDebug),
         .target(name: "Augment", dependencies: ["BYOLModel"], swiftSettings: optimizedInDebug),
-        .target(name: "Harness", dependencies: ["Reference", "Augment", "BYOLModel", "NumPyIO"]),
+        // The float32 path shares the architecture and (for its config types) the
+        // reference's step API; it never calls reference arithmetic.
+        .target(name: "Fast", dependencies: ["BYOLModel", "Reference", "NumPyIO", "CBLAS"], swiftSettings: optimizedInDebug),
+        .target(name: "Data", dependencies: ["BYOLModel", "CArchive"], swiftSettings: optimizedInDebug),
+        .target(name: "Harness", dependencies: ["Reference", "Fast", "Augment", "Data", "BYOLModel", "NumPyIO"]),
 
         // MARK: Command line
         .executableTarget(
             name: "byol",
             dependencies: [
-                "Harness", "Reference", "Augment", "BYOLModel", "NumPyIO",
+                "Harness", "Reference", "Fast", "Augment", "Data", "BYOLModel", "NumPyIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -50,6 +54,8 @@ let package = Package(
         // Runs the built `byol` executable the way a user does (exit codes, stderr, files).
         .testTarget(name: "CLITests", dependencies: ["byol", "NumPyIO", "BYOLModel", "TestSupport"]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment", "Harness", "BYOLModel", "NumPyIO", "TestSupport"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "TestSupport"]),
+        .testTarget(name: "FastTests", dependencies: ["Fast", "Harness", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -8,13 +8,16 @@ public struct CheckRow: Sendable {
     public var passed: Bool
     /// Why it failed (one line per problem), empty on PASS.
     public var failures: [String]
+    /// Why the check does not apply (printed as SKIP, counted apart); nil when it ran.
+    public var skipped: String?
 
-    public init(check: String, maxAbsError: Double, maxRelError: Double, passed: Bool, failures: [String] = []) {
+    public init(check: String, maxAbsError: Double, maxRelError: Double, passed: Bool, failures: [String] = [], skipped: String? = nil) {
         self.check = check
         self.maxAbsError = maxAbsError
         self.maxRelError = maxRelError
         self.passed = passed
         self.failures = failures
+        self.skipped = skipped
     }
 }
 
@@ -29,7 +32,8 @@ public struct CheckTable {
     }
 
     public func line(_ r: CheckRow) -> String {
-        pad(r.check, checkWidth) + "  " + pad(sci(r.maxAbsError), 11) + "  " + pad(sci(r.maxRelError), 11) + "  " + (r.passed ? "PASS" : "FAIL")
+        if let why = r.skipped { return pad(r.check, checkWidth) + "  " + pad("-", 11) + "  " + pad("-", 11) + "  SKIP (\(why))" }
+        return pad(r.check, checkWidth) + "  " + pad(sci(r.maxAbsError), 11) + "  " + pad(sci(r.maxRelError), 11) + "  " + (r.passed ? "PASS" : "FAIL")
     }
 
     func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }

@@ -32,7 +32,13 @@ public enum OnlineNetwork {
 public enum TargetNetwork {
     /// x [N, 3, H, W] -> projection z [N, D] (no gradient is ever taken through it).
     public static func forward(_ x: Tensor, arch: Architecture, _ params: inout NetParams, _ mode: BNMode) -> Tensor {
-        let (f, _) = Backbone.forward(x, arch: arch, &params, mode)
-        return MLPHead.forward(f, name: "projector", &params, mode).0
+        forwardRecording(x, arch: arch, &params, mode).z
+    }
+
+    /// The projection and every ReLU input of the pass.
+    public static func forwardRecording(_ x: Tensor, arch: Architecture, _ params: inout NetParams, _ mode: BNMode) -> (z: Tensor, reluInputs: [Tensor]) {
+        let (f, bc) = Backbone.forward(x, arch: arch, &params, mode)
+        let (z, pc) = MLPHead.forward(f, name: "projector", &params, mode)
+        return (z, bc.reluInputs + pc.reluInputs)
     }
 }

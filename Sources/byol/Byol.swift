@@ -8,7 +8,7 @@ struct Byol: ParsableCommand {
         commandName: "byol",
         abstract: "BYOL on CIFAR-10: a float64 reference, checked and reproducible.",
         version: BYOLVersion.string,
-        subcommands: [Verify.self, Init.self, Step.self, EmbedCommand.self, AugmentCommand.self, KNNCommand.self, BenchAugment.self, GoldensCommand.self])
+        subcommands: [Verify.self, Init.self, Step.self, EmbedCommand.self, AugmentCommand.self, KNNCommand.self, BenchAugment.self, Bench.self, CrossCheckCommand.self, PretrainCommand.self, KNNEvalCommand.self, GoldensCommand.self])
 
     /// Errors end the command with one line on stderr and a non-zero exit status
     /// (ArgumentParser's own usage errors included); help goes to stdout as usual.
@@ -16,6 +16,9 @@ struct Byol: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let code as ExitCode {
+            // A check command's verdict: its table already said why.
+            Foundation.exit(code.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code == .success {

@@ -57,12 +57,6 @@ struct OptimizerOptions: ParsableArguments {
     }
 }
 
-/// Rejects precisions this build does not implement yet, with a clear message.
-func requireImplemented(_ precision: Precision) throws {
-    guard precision == .float64 else {
-        throw CommandError("--precision float32: the OpenBLAS float32 path is not part of this build yet; use float64")
-    }
-}
 
 struct Step: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -72,23 +66,20 @@ struct Step: ParsableCommand {
     @Option(help: "Views (.npz) with view1 and view2, float [N, 3, H, W].") var views: String
     @Option(help: "Output: the next state plus loss (.npz).") var out: String
     @Option(help: "Also write the gradients, grad.<parameter name>, taken before the update.") var grads: String?
-    @Option(help: "float64 (the reference) or float32.") var precision: Precision = .float64
+    @Option(help: "float64 (the reference) or float32 (OpenBLAS).") var precision: Precision = .float64
+    @Option(help: "Threads of the float32 path (the output does not depend on it).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @OptionGroup var optimizerOptions: OptimizerOptions
 
     func run() throws {
-        try requireImplemented(precision)
         let s = try BYOLState.read(state)
         let (v1, v2) = try Inputs.views(views)
-        let r = BYOLStep.run(s, view1: v1, view2: v2, config: optimizerOptions.stepConfig)
+        let backend = precision == .float64 ? Backends.reference : Backends.openblas(threads: threads)
+        let r = backend.step(s, view1: v1, view2: v2, config: optimizerOptions.stepConfig)
         if let grads {
-            let arrays = s.arch.learnableSpecs.map { spec -> (name: String, array: NDArray) in
-                let g = r.grads[spec.name]!
-                return ("grad." + spec.name, NDArray(float64: g.data, shape: g.shape))
-            }
-            try NPZ.write(arrays, to: grads)
+            try NPZ.write(s.arch.learnableSpecs.map { ("grad." + $0.name, r.grads[$0.name]!) }, to: grads)
         }
         try r.next.write(to: out)
-        print("step \(s.step) -> \(r.next.step): loss \(r.loss)")
+        print("step \(s.step) -> \(r.next.step): loss \(r.loss) (\(backend.name))")
     }
 }
 
@@ -101,18 +92,19 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "Images (.npz) with `images`, float [N, 3, H, W], used as given.") var images: String
     @Option(help: "Output (.npz) with `features` [N, w3].") var out: String
     @Option(help: "online or target.") var network: String = "online"
-    @Option(help: "float64 (the reference) or float32.") var precision: Precision = .float64
+    @Option(help: "float64 (the reference) or float32 (OpenBLAS).") var precision: Precision = .float64
+    @Option(help: "Threads of the float32 path (the output does not depend on it).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
         guard network == "online" || network == "target" else { throw ValidationError("--network must be online or target, got '\(network)'") }
     }
 
     func run() throws {
-        try requireImplemented(precision)
         let s = try BYOLState.read(state)
         let x = try Inputs.images(try NPZ.load(images), "images", minBatch: 1)
-        let f = Embed.features(s, images: x, network: network)
-        try NPZ.write([("features", NDArray(float64: f.data, shape: f.shape))], to: out)
-        print("wrote \(out): features \(fmt(f.shape)) from the \(network) backbone")
+        let backend = precision == .float64 ? Backends.reference : Backends.openblas(threads: threads)
+        let f = backend.embed(s, images: x, network: network)
+        try NPZ.write([("features", f)], to: out)
+        print("wrote \(out): features \(fmt(f.shape)) from the \(network) backbone (\(backend.name))")
     }
 }

@@ -4,7 +4,7 @@ import Harness
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run every check (gradient checks, goldens, PyTorch cross-check) and print a table; exits non-zero on any FAIL.")
+        abstract: "Run every check (gradient checks, goldens, PyTorch cross-check, augmentation, kNN, float32 vs float64) and print a table; exits non-zero on any FAIL.")
 
     @Flag(help: "Sample each tensor in the whole-network gradient checks and skip the full-size resnet18 golden.")
     var quick = false
@@ -30,6 +30,7 @@ struct Verify: ParsableCommand {
             show(r)
         }
         rows += AugmentSuite.run(fixtures: fixtures, onRow: show)
+        for r in CrossCheck.verifyRows(quick: quick) { rows.append(r); show(r) }
         try finish(rows)
     }
 }

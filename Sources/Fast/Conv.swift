@@ -1,0 +1,139 @@
+/// One convolution's geometry (square kernel, no bias), activations in CNHW.
+struct ConvShape {
+    var c: Int, k: Int, r: Int, stride: Int, pad: Int
+    var h: Int, w: Int
+    var ho: Int { (h + 2 * pad - r) / stride + 1 }
+    var wo: Int { (w + 2 * pad - r) / stride + 1 }
+    /// Rows of the im2col matrix.
+    var crr: Int { c * r * r }
+}
+
+/// Convolution forward and backward by im2col + sgemm over fixed sample groups.
+enum FastConv {
+    /// col[(c, r, q), (n - n0, oh, ow)] = x[c, n, oh * s - p + r, ow * s - p + q] (0 outside)
+    /// for samples n0..<n1 of x [C, nTotal, H, W]; col is [C*R*R, (n1 - n0) * Ho * Wo].
+    static func im2col(_ x: UnsafePointer<Float>, nTotal: Int, n0: Int, n1: Int, _ s: ConvShape, _ col: UnsafeMutablePointer<Float>) {
+        let (ho, wo) = (s.ho, s.wo)
+        let cols = (n1 - n0) * ho * wo
+        let plane = s.h * s.w
+        for c in 0..<s.c {
+            for r in 0..<s.r {
+                for q in 0..<s.r {
+                    let row = col + ((c * s.r + r) * s.r + q) * cols
+                    // Output columns whose input column iw = ow * stride - pad + q is inside.
+                    var owLo = 0, owHi = wo
+                    while owLo < wo && owLo * s.stride - s.pad + q < 0 { owLo += 1 }
+                    while owHi > owLo && (owHi - 1) * s.stride - s.pad + q >= s.w { owHi -= 1 }
+                    for n in n0..<n1 {
+                        let src = x + (c * nTotal + n) * plane
+                        let dstN = row + (n - n0) * ho * wo
+                        for oh in 0..<ho {
+                            let dst = dstN + oh * wo
+                            let ih = oh * s.stride - s.pad + r
+                            if ih < 0 || ih >= s.h {
+                                dst.update(repeating: 0, count: wo)
+                                continue
+                            }
+                            if owLo > 0 { dst.update(repeating: 0, count: owLo) }
+                            if owHi < wo { (dst + owHi).update(repeating: 0, count: wo - owHi) }
+                            let srcRow = src + ih * s.w - s.pad + q
+                            if s.stride == 1 {
+                                (dst + owLo).update(from: srcRow + owLo, count: owHi - owLo)
+                            } else {
+                                for ow in owLo..<owHi { dst[ow] = srcRow[ow * s.stride] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of im2col: dx[c, n, ih, iw] += dcol[...] for samples n0..<n1, after
+    /// zeroing those samples' part of dx. Loops in a fixed order.
+    static func col2im(_ dcol: UnsafePointer<Float>, nTotal: Int, n0: Int, n1: Int, _ s: ConvShape, _ dx: UnsafeMutablePointer<Float>) {
+        let (ho, wo) = (s.ho, s.wo)
+        let cols = (n1 - n0) * ho * wo
+        let plane = s.h * s.w
+        for c in 0..<s.c { (dx + (c * nTotal + n0) * plane).update(repeating: 0, count: (n1 - n0) * plane) }
+        for c in 0..<s.c {
+            for r in 0..<s.r {
+                for q in 0..<s.r {
+                    let row = dcol + ((c * s.r + r) * s.r + q) * cols
+                    var owLo = 0, owHi = wo
+                    while owLo < wo && owLo * s.stride - s.pad + q < 0 { owLo += 1 }
+                    while owHi > owLo && (owHi - 1) * s.stride - s.pad + q >= s.w { owHi -= 1 }
+                    for n in n0..<n1 {
+                        let dstN = dx + (c * nTotal + n) * plane
+                        let srcN = row + (n - n0) * ho * wo
+                        for oh in 0..<ho {
+                            let ih = oh * s.stride - s.pad + r
+                            if ih < 0 || ih >= s.h { continue }
+                            let src = srcN + oh * wo
+                            let dstRow = dstN + ih * s.w - s.pad + q
+                            if s.stride == 1 {
+                                for ow in owLo..<owHi { dstRow[ow] += src[ow] }
+                            } else {
+                                for ow in owLo..<owHi { dstRow[ow * s.stride] += src[ow] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// y [K, nTotal * Ho * Wo] = w [K, C*R*R] x im2col(x), group by group.
+    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: ConvShape,
+                        nTotal: Int, groups: [Range<Int>], pool: WorkerPool, scratch: [FloatBuffer]) {
+        let hw = s.ho * s.wo
+        let direct = s.r == 1 && s.stride == 1 && s.pad == 0
+        pool.run(chunks: groups.count) { g, worker in
+            let (n0, n1) = (groups[g].lowerBound, groups[g].upperBound)
+            let cols = (n1 - n0) * hw
+            if direct {
+                // A 1x1 stride-1 convolution is the GEMM itself.
+                sgemm(m: s.k, n: cols, k: s.c, a: w, lda: s.c, b: x + n0 * hw, ldb: nTotal * hw, c: y + n0 * hw, ldc: nTotal * hw)
+                return
+            }
+            let col = scratch[worker].pointer
+            im2col(x, nTotal: nTotal, n0: n0, n1: n1, s, col)
+            sgemm(m: s.k, n: cols, k: s.crr, a: w, lda: s.crr, b: col, ldb: cols, c: y + n0 * hw, ldc: nTotal * hw)
+        }
+    }
+
+    /// dw = sum over groups (in group order) of dy_g x col_g^T; dx = col2im(w^T x dy)
+    /// when `dx` is given. `partial` holds groups.count * K * C*R*R floats.
+    static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                         dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>, _ s: ConvShape,
+                         nTotal: Int, groups: [Range<Int>], pool: WorkerPool, scratch: [FloatBuffer], dscratch: [FloatBuffer], partial: FloatBuffer) {
+        let hw = s.ho * s.wo
+        let wsize = s.k * s.crr
+        pool.run(chunks: groups.count) { g, worker in
+            let (n0, n1) = (groups[g].lowerBound, groups[g].upperBound)
+            let cols = (n1 - n0) * hw
+            let col = scratch[worker].pointer
+            im2col(x, nTotal: nTotal, n0: n0, n1: n1, s, col)
+            sgemm(transB: true, m: s.k, n: s.crr, k: cols, a: dy + n0 * hw, lda: nTotal * hw, b: col, ldb: cols,
+                  c: partial.pointer + g * wsize, ldc: s.crr)
+            if let dx {
+                let dcol = dscratch[worker].pointer
+                sgemm(transA: true, m: s.crr, n: cols, k: s.k, a: w, lda: s.crr, b: dy + n0 * hw, ldb: nTotal * hw, c: dcol, ldc: cols)
+                col2im(dcol, nTotal: nTotal, n0: n0, n1: n1, s, dx)
+            }
+        }
+        reduceGroups(partial.pointer, count: wsize, groups: groups.count, into: dw, pool: pool)
+    }
+
+    /// out[i] = sum over g (in order) of parts[g * count + i].
+    static func reduceGroups(_ parts: UnsafePointer<Float>, count: Int, groups: Int, into out: UnsafeMutablePointer<Float>, pool: WorkerPool) {
+        let ranges = WorkerPool.split(count, parts: 16)
+        pool.run(chunks: ranges.count) { ci, _ in
+            for i in ranges[ci] {
+                var s = parts[i]
+                for g in 1..<max(groups, 1) { s += parts[g * count + i] }
+                out[i] = s
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+import BYOLModel
+
+/// Conv -> BN (-> ReLU): the network's repeated unit, with its activations.
+final class ConvBN {
+    let shape: ConvShape
+    let conv: String, bn: String
+    let relu: Bool
+    /// Conv output [K, L] (BN input) and BN(+ReLU) output [K, L], L = nTotal * Ho * Wo.
+    let pre: FloatBuffer, out: FloatBuffer
+    var stats: FastBN.Stats
+    let len: Int
+
+    init(_ shape: ConvShape, conv: String, bn: String, relu: Bool, nTotal: Int, groups: Int) {
+        self.shape = shape
+        self.conv = conv
+        self.bn = bn
+        self.relu = relu
+        len = nTotal * shape.ho * shape.wo
+        pre = FloatBuffer(shape.k * len)
+        out = FloatBuffer(shape.k * len)
+        stats = FastBN.Stats(channels: shape.k, groups: groups)
+    }
+}
+
+/// The projector or predictor: `{name}.0` Linear, `{name}.1` BN1d + ReLU, `{name}.3` Linear.
+final class Head {
+    let name: String
+    let inF: Int, hidden: Int, outF: Int
+    let pre: FloatBuffer, act: FloatBuffer, out: FloatBuffer
+    var stats: FastBN.Stats
+
+    init(name: String, inF: Int, hidden: Int, outF: Int, cols: Int, groups: Int) {
+        self.name = name
+        self.inF = inF
+        self.hidden = hidden
+        self.outF = outF
+        pre = FloatBuffer(hidden * cols)
+        act = FloatBuffer(hidden * cols)
+        out = FloatBuffer(outF * cols)
+        stats = FastBN.Stats(channels: hidden, groups: groups)
+    }
+}
+
+/// One residual block: conv1 (BN, ReLU), conv2 (BN, + shortcut, ReLU), optional
+/// downsample conv + BN on the shortcut.
+struct Block {
+    let c1: ConvBN, c2: ConvBN
+    let ds: ConvBN?
+}
+
+/// The buffers and geometry of forward and backward passes of a BYOL network on a
+/// fixed batch of `nTotal` images of H x W, in CNHW. Online and target networks share
+/// one instance: their passes never overlap.
+final class FastNetwork {
+    let arch: Architecture
+    let nTotal: Int, height: Int, width: Int
+    let bnGroups: Int
+    let pool: WorkerPool
+    /// Fixed sample groups of every convolution (shape-dependent only).
+    let groups: [Range<Int>]
+    let input: FloatBuffer
+    let stem: ConvBN
+    let blocks: [Block]
+    let feat: FloatBuffer
+    let projector: Head, predictor: Head
+    // Scratch: per-worker im2col and its gradient, per-group partial weight gradients,
+    // rotating activation-gradient buffers.
+    let col: [FloatBuffer], dcol: [FloatBuffer]
+    let partial: FloatBuffer
+    var grad: [FloatBuffer] = []
+    let dfeat: FloatBuffer
+    let headGrad: [FloatBuffer]
+
+    /// Number of conv sample groups for a batch: fixed by the batch size alone.
+    static func convGroups(_ n: Int) -> [Range<Int>] { WorkerPool.split(n, parts: 8) }
+
+    init(arch: Architecture, nTotal: Int, height: Int, width: Int, bnGroups: Int, pool: WorkerPool, training: Bool) {
+        self.arch = arch
+        self.nTotal = nTotal
+        self.height = height
+        self.width = width
+        self.bnGroups = bnGroups
+        self.pool = pool
+        groups = Self.convGroups(nTotal)
+        input = FloatBuffer(3 * nTotal * height * width)
+        var h = height, w = width
+        let stemShape = ConvShape(c: 3, k: arch.widths[0], r: 3, stride: 1, pad: 1, h: h, w: w)
+        stem = ConvBN(stemShape, conv: "backbone.conv1.weight", bn: "backbone.bn1", relu: true, nTotal: nTotal, groups: bnGroups)
+        var list: [Block] = []
+        var maxAct = stem.shape.k * stem.len
+        var maxCol = 0, maxW = 0
+        func track(_ cb: ConvBN, groupSize: Int) {
+            maxAct = max(maxAct, cb.shape.k * cb.len, cb.shape.c * nTotal * cb.shape.h * cb.shape.w)
+            maxCol = max(maxCol, cb.shape.crr * groupSize * cb.shape.ho * cb.shape.wo)
+            maxW = max(maxW, cb.shape.k * cb.shape.crr)
+        }
+        let maxGroup = groups.map(\.count).max() ?? 1
+        track(stem, groupSize: maxGroup)
+        for b in arch.blockSpecs {
+            let p = "backbone." + b.prefix
+            let s1 = ConvShape(c: b.inChannels, k: b.outChannels, r: 3, stride: b.stride, pad: 1, h: h, w: w)
+            let c1 = ConvBN(s1, conv: p + ".conv1.weight", bn: p + ".bn1", relu: true, nTotal: nTotal, groups: bnGroups)
+            let s2 = ConvShape(c: b.outChannels, k: b.outChannels, r: 3, stride: 1, pad: 1, h: s1.ho, w: s1.wo)
+            let c2 = ConvBN(s2, conv: p + ".conv2.weight", bn: p + ".bn2", relu: true, nTotal: nTotal, groups: bnGroups)
+            var ds: ConvBN?
+            if b.hasDownsample {
+                let sd = ConvShape(c: b.inChannels, k: b.outChannels, r: 1, stride: b.stride, pad: 0, h: h, w: w)
+                ds = ConvBN(sd, conv: p + ".downsample.0.weight", bn: p + ".downsample.1", relu: false, nTotal: nTotal, groups: bnGroups)
+            }
+            for cb in [c1, c2] + (ds.map { [$0] } ?? []) { track(cb, groupSize: maxGroup) }
+            list.append(Block(c1: c1, c2: c2, ds: ds))
+            h = s1.ho
+            w = s1.wo
+        }
+        blocks = list
+        feat = FloatBuffer(arch.featureSize * nTotal)
+        projector = Head(name: "projector", inF: arch.featureSize, hidden: arch.projHidden, outF: arch.projOut, cols: nTotal, groups: bnGroups)
+        predictor = Head(name: "predictor", inF: arch.projOut, hidden: arch.predHidden, outF: arch.projOut, cols: nTotal, groups: bnGroups)
+        col = (0..<pool.workers).map { _ in FloatBuffer(maxCol) }
+        dcol = training ? (0..<pool.workers).map { _ in FloatBuffer(maxCol) } : []
+        partial = FloatBuffer(training ? groups.count * maxW : 1)
+        if training { grad = (0..<4).map { _ in FloatBuffer(maxAct) } }
+        dfeat = FloatBuffer(arch.featureSize * nTotal)
+        let maxHead = max(arch.projHidden, arch.predHidden, arch.projOut, arch.featureSize) * nTotal
+        headGrad = (0..<3).map { _ in FloatBuffer(training ? maxHead : 1) }
+    }
+
+    // MARK: Forward
+
+    /// Loads views (NCHW, each [nTotal / 2, 3, H, W], or one batch) into the CNHW input.
+    func loadInput(_ batches: [[Float]]) {
+        let plane = height * width
+        var n = 0
+        for b in batches {
+            let count = b.count / (3 * plane)
+            for i in 0..<count {
+                for c in 0..<3 {
+                    let dst: UnsafeMutablePointer<Float> = input.pointer + (c * nTotal + n + i) * plane
+                    let src = (i * 3 + c) * plane
+                    b.withUnsafeBufferPointer { dst.update(from: $0.baseAddress! + src, count: plane) }
+                }
+            }
+            n += count
+        }
+    }
+
+    func convBN(_ cb: ConvBN, x: UnsafePointer<Float>, params: ParamStore, train: Bool, residual: UnsafePointer<Float>? = nil) {
+        PhaseProfile.shared.measure("conv forward") {
+            FastConv.forward(x, params.ptr(cb.conv), cb.pre.pointer, cb.shape, nTotal: nTotal, groups: groups, pool: pool, scratch: col)
+        }
+        let gamma = params.ptr(cb.bn + ".weight"), beta = params.ptr(cb.bn + ".bias")
+        if train {
+            PhaseProfile.shared.measure("bn forward") {
+                FastBN.forwardTrain(cb.pre.pointer, cb.out.pointer, channels: cb.shape.k, len: cb.len, groups: bnGroups, gamma: gamma, beta: beta,
+                                    residual: residual, relu: cb.relu, stats: &cb.stats, pool: pool)
+            }
+            var count = params.counts[cb.bn + ".num_batches_tracked"] ?? 0
+            FastBN.updateRunning(mean: params.ptr(cb.bn + ".running_mean"), variance: params.ptr(cb.bn + ".running_var"), count: &count,
+                                 stats: cb.stats, channels: cb.shape.k, groups: bnGroups, samplesPerGroup: cb.len / bnGroups)
+            params.counts[cb.bn + ".num_batches_tracked"] = count
+        } else {
+            FastBN.forwardEval(cb.pre.pointer, cb.out.pointer, channels: cb.shape.k, len: cb.len, gamma: gamma, beta: beta,
+                               runningMean: params.ptr(cb.bn + ".running_mean"), runningVar: params.ptr(cb.bn + ".running_var"),
+                               residual: residual, relu: cb.relu, pool: pool)
+        }
+    }
+
+    /// Backbone features into `feat` [w3, nTotal].
+    func backboneForward(params: ParamStore, train: Bool) {
+        convBN(stem, x: input.pointer, params: params, train: train)
+        var x = UnsafePointer(stem.out.pointer)
+        for b in blocks {
+            convBN(b.c1, x: x, params: params, train: train)
+            var shortcut = x
+            if let ds = b.ds {
+                convBN(ds, x: x, params: params, train: train)
+                shortcut = UnsafePointer(ds.out.pointer)
+            }
+            convBN(b.c2, x: b.c1.out.pointer, params: params, train: train, residual: shortcut)
+            x = UnsafePointer(b.c2.out.pointer)
+        }
+        let last = blocks.last!.c2
+        let hw = last.shape.ho * last.shape.wo
+        let c = last.shape.k
+        for i in 0..<c * nTotal {
+            var s: Float = 0
+            for j in 0..<hw { s += x[i * hw + j] }
+            feat.pointer[i] = s / Float(hw)
+        }
+    }
+
+    func headForward(_ head: Head, x: UnsafePointer<Float>, params: ParamStore, train: Bool) {
+        let n = head.name
+        FastLinear.forward(x, params.ptr(n + ".0.weight"), params.ptr(n + ".0.bias"), head.pre.pointer, inF: head.inF, outF: head.hidden, cols: nTotal, pool: pool)
+        let gamma = params.ptr(n + ".1.weight"), beta = params.ptr(n + ".1.bias")
+        if train {
+            FastBN.forwardTrain(head.pre.pointer, head.act.pointer, channels: head.hidden, len: nTotal, groups: bnGroups, gamma: gamma, beta: beta,
+                                residual: nil, relu: true, stats: &head.stats, pool: pool)
+            var count = params.counts[n + ".1.num_batches_tracked"] ?? 0
+            FastBN.updateRunning(mean: params.ptr(n + ".1.running_mean"), variance: params.ptr(n + ".1.running_var"), count: &count,
+                                 stats: head.stats, channels: head.hidden, groups: bnGroups, samplesPerGroup: nTotal / bnGroups)
+            params.counts[n + ".1.num_batches_tracked"] = count
+        } else {
+            FastBN.forwardEval(head.pre.pointer, head.act.pointer, channels: head.hidden, len: nTotal, gamma: gamma, beta: beta,
+                               runningMean: params.ptr(n + ".1.running_mean"), runningVar: params.ptr(n + ".1.running_var"),
+                               residual: nil, relu: true, pool: pool)
+        }
+        FastLinear.forward(head.act.pointer, params.ptr(n + ".3.weight"), params.ptr(n + ".3.bias"), head.out.pointer,
+                           inF: head.hidden, outF: head.outF, cols: nTotal, pool: pool)
+    }
+
+    // MARK: Backward
+
+    func headBackward(_ head: Head, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, params: ParamStore, grads: ParamStore) {
+        let n = head.name
+        let dact = headGrad[0].pointer, dpre = headGrad[1].pointer
+        FastLinear.backward(dy, head.act.pointer, params.ptr(n + ".3.weight"), dx: dact, dw: grads.ptr(n + ".3.weight"), db: grads.ptr(n + ".3.bias"),
+                            inF: head.hidden, outF: head.outF, cols: nTotal, pool: pool)
+        FastBN.reluMask(dact, out: head.act.pointer, count: head.hidden * nTotal, pool: pool)
+        FastBN.backward(dact, head.pre.pointer, dpre, channels: head.hidden, len: nTotal, groups: bnGroups, gamma: params.ptr(n + ".1.weight"),
+                        stats: head.stats, dgamma: grads.ptr(n + ".1.weight"), dbeta: grads.ptr(n + ".1.bias"), pool: pool)
+        FastLinear.backward(dpre, x, params.ptr(n + ".0.weight"), dx: dx, dw: grads.ptr(n + ".0.weight"), db: grads.ptr(n + ".0.bias"),
+                            inF: head.inF, outF: head.hidden, cols: nTotal, pool: pool)
+    }
+
+    /// BN backward of `cb` from dOut (masked in place by a fused ReLU) into dPre, then
+    /// the conv backward into dx (when given) and the weight gradient.
+    func convBNBackward(_ cb: ConvBN, dOut: UnsafeMutablePointer<Float>, dPre: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
+                        dx: UnsafeMutablePointer<Float>?, params: ParamStore, grads: ParamStore, masked: Bool = false) {
+        PhaseProfile.shared.measure("relu mask") {
+            if cb.relu && !masked { FastBN.reluMask(dOut, out: cb.out.pointer, count: cb.shape.k * cb.len, pool: pool) }
+        }
+        PhaseProfile.shared.measure("bn backward") {
+            FastBN.backward(dOut, cb.pre.pointer, dPre, channels: cb.shape.k, len: cb.len, groups: bnGroups, gamma: params.ptr(cb.bn + ".weight"),
+                            stats: cb.stats, dgamma: grads.ptr(cb.bn + ".weight"), dbeta: grads.ptr(cb.bn + ".bias"), pool: pool)
+        }
+        PhaseProfile.shared.measure("conv backward") {
+            FastConv.backward(dPre, x, params.ptr(cb.conv), dx: dx, dw: grads.ptr(cb.conv), cb.shape, nTotal: nTotal, groups: groups,
+                              pool: pool, scratch: col, dscratch: dcol, partial: partial)
+        }
+    }
+
+    /// Backbone backward from `dfeat` [w3, nTotal]: every backbone gradient.
+    func backboneBackward(params: ParamStore, grads: ParamStore) {
+        let last = blocks.last!.c2
+        let hw = last.shape.ho * last.shape.wo
+        var dOut = grad[0].pointer, dPre = grad[1].pointer, dMid = grad[2].pointer, dIn = grad[3].pointer
+        for i in 0..<last.shape.k * nTotal {
+            let g = dfeat.pointer[i] / Float(hw)
+            for j in 0..<hw { dOut[i * hw + j] = g }
+        }
+        for (bi, b) in blocks.enumerated().reversed() {
+            let x = bi == 0 ? UnsafePointer(stem.out.pointer) : UnsafePointer(blocks[bi - 1].c2.out.pointer)
+            // The block output's ReLU, then bn2 and conv2.
+            FastBN.reluMask(dOut, out: b.c2.out.pointer, count: b.c2.shape.k * b.c2.len, pool: pool)
+            convBNBackward(b.c2, dOut: dOut, dPre: dPre, x: b.c1.out.pointer, dx: dMid, params: params, grads: grads, masked: true)
+            convBNBackward(b.c1, dOut: dMid, dPre: dPre, x: x, dx: dIn, params: params, grads: grads)
+            let n = b.c1.shape.c * nTotal * b.c1.shape.h * b.c1.shape.w
+            if let ds = b.ds {
+                convBNBackward(ds, dOut: dOut, dPre: dPre, x: x, dx: dMid, params: params, grads: grads)
+                for i in 0..<n { dIn[i] += dMid[i] }
+            } else {
+                for i in 0..<n { dIn[i] += dOut[i] }
+            }
+            swap(&dOut, &dIn)
+        }
+        convBNBackward(stem, dOut: dOut, dPre: dPre, x: input.pointer, dx: nil, params: params, grads: grads)
+    }
+}

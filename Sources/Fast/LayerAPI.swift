@@ -1,0 +1,107 @@
+/// Single layers of the float32 path on NCHW / [N, F] arrays, for layer-by-layer
+/// cross-validation against the reference. They run the same kernels as the network
+/// (CNHW inside, one BN group, fixed sample groups).
+public enum FastLayers {
+    static func toCNHW(_ x: [Float], n: Int, c: Int, plane: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: x.count)
+        for i in 0..<n { for ch in 0..<c { for p in 0..<plane { out[(ch * n + i) * plane + p] = x[(i * c + ch) * plane + p] } } }
+        return out
+    }
+
+    static func toNCHW(_ x: [Float], n: Int, c: Int, plane: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: x.count)
+        for i in 0..<n { for ch in 0..<c { for p in 0..<plane { out[(i * c + ch) * plane + p] = x[(ch * n + i) * plane + p] } } }
+        return out
+    }
+
+    /// Conv forward and backward: x [N, C, H, W], w [K, C, R, R], dy [N, K, Ho, Wo].
+    public static func conv2d(x: [Float], n: Int, c: Int, h: Int, w: Int, weight: [Float], k: Int, r: Int, stride: Int, pad: Int,
+                              dy: [Float], threads: Int) -> (y: [Float], dx: [Float], dw: [Float]) {
+        let s = ConvShape(c: c, k: k, r: r, stride: stride, pad: pad, h: h, w: w)
+        let pool = WorkerPool(workers: threads)
+        let groups = FastNetwork.convGroups(n)
+        let maxCol = s.crr * (groups.map(\.count).max() ?? 1) * s.ho * s.wo
+        let col = (0..<threads).map { _ in FloatBuffer(maxCol) }, dcol = (0..<threads).map { _ in FloatBuffer(maxCol) }
+        let partial = FloatBuffer(groups.count * k * s.crr)
+        let xc = toCNHW(x, n: n, c: c, plane: h * w), dyc = toCNHW(dy, n: n, c: k, plane: s.ho * s.wo)
+        var y = [Float](repeating: 0, count: k * n * s.ho * s.wo), dx = [Float](repeating: 0, count: x.count), dw = [Float](repeating: 0, count: weight.count)
+        xc.withUnsafeBufferPointer { X in weight.withUnsafeBufferPointer { W in dyc.withUnsafeBufferPointer { DY in
+            y.withUnsafeMutableBufferPointer { Y in dx.withUnsafeMutableBufferPointer { DX in dw.withUnsafeMutableBufferPointer { DW in
+                FastConv.forward(X.baseAddress!, W.baseAddress!, Y.baseAddress!, s, nTotal: n, groups: groups, pool: pool, scratch: col)
+                FastConv.backward(DY.baseAddress!, X.baseAddress!, W.baseAddress!, dx: DX.baseAddress!, dw: DW.baseAddress!, s, nTotal: n,
+                                  groups: groups, pool: pool, scratch: col, dscratch: dcol, partial: partial)
+            } } }
+        } } }
+        return (toNCHW(y, n: n, c: k, plane: s.ho * s.wo), toNCHW(dx, n: n, c: c, plane: h * w), dw)
+    }
+
+    /// BatchNorm in train mode, forward and backward, x [N, C, S...] (S = spatial size).
+    public static func batchNormTrain(x: [Float], n: Int, c: Int, spatial: Int, gamma: [Float], beta: [Float], dy: [Float], threads: Int)
+        -> (y: [Float], dx: [Float], dgamma: [Float], dbeta: [Float]) {
+        let pool = WorkerPool(workers: threads)
+        let len = n * spatial
+        let xc = toCNHW(x, n: n, c: c, plane: spatial), dyc = toCNHW(dy, n: n, c: c, plane: spatial)
+        var y = [Float](repeating: 0, count: x.count), dx = y
+        var dg = [Float](repeating: 0, count: c), db = dg
+        var stats = FastBN.Stats(channels: c, groups: 1)
+        xc.withUnsafeBufferPointer { X in y.withUnsafeMutableBufferPointer { Y in gamma.withUnsafeBufferPointer { G in beta.withUnsafeBufferPointer { B in
+            FastBN.forwardTrain(X.baseAddress!, Y.baseAddress!, channels: c, len: len, groups: 1, gamma: G.baseAddress!, beta: B.baseAddress!,
+                                residual: nil, relu: false, stats: &stats, pool: pool)
+        } } } }
+        xc.withUnsafeBufferPointer { X in dyc.withUnsafeBufferPointer { DY in dx.withUnsafeMutableBufferPointer { DX in
+            gamma.withUnsafeBufferPointer { G in dg.withUnsafeMutableBufferPointer { DG in db.withUnsafeMutableBufferPointer { DB in
+                FastBN.backward(DY.baseAddress!, X.baseAddress!, DX.baseAddress!, channels: c, len: len, groups: 1, gamma: G.baseAddress!,
+                                stats: stats, dgamma: DG.baseAddress!, dbeta: DB.baseAddress!, pool: pool)
+            } } }
+        } } }
+        return (toNCHW(y, n: n, c: c, plane: spatial), toNCHW(dx, n: n, c: c, plane: spatial), dg, db)
+    }
+
+    /// BatchNorm in eval mode (forward).
+    public static func batchNormEval(x: [Float], n: Int, c: Int, spatial: Int, gamma: [Float], beta: [Float], runningMean: [Float],
+                                     runningVar: [Float], threads: Int) -> [Float] {
+        let xc = toCNHW(x, n: n, c: c, plane: spatial)
+        var y = [Float](repeating: 0, count: x.count)
+        xc.withUnsafeBufferPointer { X in y.withUnsafeMutableBufferPointer { Y in gamma.withUnsafeBufferPointer { G in
+            beta.withUnsafeBufferPointer { B in runningMean.withUnsafeBufferPointer { M in runningVar.withUnsafeBufferPointer { V in
+                FastBN.forwardEval(X.baseAddress!, Y.baseAddress!, channels: c, len: n * spatial, gamma: G.baseAddress!, beta: B.baseAddress!,
+                                   runningMean: M.baseAddress!, runningVar: V.baseAddress!, residual: nil, relu: false, pool: WorkerPool(workers: threads))
+            } } }
+        } } }
+        return toNCHW(y, n: n, c: c, plane: spatial)
+    }
+
+    /// Linear forward and backward: x [N, I], w [O, I], b [O], dy [N, O].
+    public static func linear(x: [Float], n: Int, inF: Int, weight: [Float], bias: [Float], outF: Int, dy: [Float], threads: Int)
+        -> (y: [Float], dx: [Float], dw: [Float], db: [Float]) {
+        let pool = WorkerPool(workers: threads)
+        let xf = toCNHW(x, n: n, c: inF, plane: 1), dyf = toCNHW(dy, n: n, c: outF, plane: 1)
+        var y = [Float](repeating: 0, count: n * outF), dx = [Float](repeating: 0, count: x.count)
+        var dw = [Float](repeating: 0, count: weight.count), db = [Float](repeating: 0, count: outF)
+        xf.withUnsafeBufferPointer { X in weight.withUnsafeBufferPointer { W in bias.withUnsafeBufferPointer { B in dyf.withUnsafeBufferPointer { DY in
+            y.withUnsafeMutableBufferPointer { Y in dx.withUnsafeMutableBufferPointer { DX in dw.withUnsafeMutableBufferPointer { DW in
+                db.withUnsafeMutableBufferPointer { DB in
+                    FastLinear.forward(X.baseAddress!, W.baseAddress!, B.baseAddress!, Y.baseAddress!, inF: inF, outF: outF, cols: n, pool: pool)
+                    FastLinear.backward(DY.baseAddress!, X.baseAddress!, W.baseAddress!, dx: DX.baseAddress!, dw: DW.baseAddress!,
+                                        db: DB.baseAddress!, inF: inF, outF: outF, cols: n, pool: pool)
+                }
+            } } }
+        } } } }
+        return (toNCHW(y, n: n, c: outF, plane: 1), toNCHW(dx, n: n, c: inF, plane: 1), dw, db)
+    }
+
+    /// The loss of one pair of batches, p, z [N, D]: mean_i l(p_i, z_i) and d/dp.
+    public static func loss(p: [Float], z: [Float], n: Int, d: Int) -> (loss: Double, dp: [Float]) {
+        // FastLoss pairs column i with column i +- n of a [D, 2n] matrix: put p in the
+        // first half of P and z in the second half of Z; the first half's term is ours.
+        var pp = [Float](repeating: 0, count: 2 * n * d), zz = pp
+        for i in 0..<n { for j in 0..<d { pp[j * 2 * n + i] = p[i * d + j]; pp[j * 2 * n + n + i] = p[i * d + j]; zz[j * 2 * n + n + i] = z[i * d + j]; zz[j * 2 * n + i] = z[i * d + j] } }
+        var dp = [Float](repeating: 0, count: 2 * n * d)
+        let total = pp.withUnsafeBufferPointer { P in zz.withUnsafeBufferPointer { Z in dp.withUnsafeMutableBufferPointer { DP in
+            FastLoss.forwardBackward(p: P.baseAddress!, z: Z.baseAddress!, dp: DP.baseAddress!, d: d, n: n)
+        } } }
+        var out = [Float](repeating: 0, count: n * d)
+        for i in 0..<n { for j in 0..<d { out[i * d + j] = dp[j * 2 * n + i] } }
+        return (total / 2, out)
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import BYOLModel
+import Fast
+import Foundation
+import Harness
+import Reference
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time BYOL training steps: median step time, images/s, GFLOP/s, peak RSS.")
+
+    @Option(help: "float32 (OpenBLAS) or float64 (the reference).") var precision: Precision = .float32
+    @Option(help: "resnet18, small or tiny.") var preset: String = "resnet18"
+    @Option(help: "Images per step (each gives two views).") var batch: Int = 64
+    @Option(help: "Image size.") var size: Int = 32
+    @Option(help: "Timed steps (after one warm-up step).") var steps: Int = 5
+    @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "lars, sgd or adam.") var optimizer: OptimizerKind = .lars
+    @Option(name: .customLong("bn-views")) var bnViews: BNViews = .separate
+    @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Also print where the float32 step's time goes (wall time per phase).") var profile = false
+
+    func validate() throws {
+        guard Architecture.preset(named: preset) != nil else { throw ValidationError("unknown preset '\(preset)'") }
+        guard batch >= 2, steps >= 1, threads >= 1, size >= 8 else { throw ValidationError("need --batch >= 2, --steps >= 1, --threads >= 1, --size >= 8") }
+    }
+
+    func run() throws {
+        let arch = Architecture.preset(named: preset)!
+        let state = Initializer.initialState(arch: arch, seed: 0)
+        var rng = TestRandom(seed: 1)
+        let v1 = rng.tensor([batch, 3, size, size], -2, 2), v2 = rng.tensor([batch, 3, size, size], -2, 2)
+        let config = BYOLStep.Config(optimizer: OptimizerConfig(kind: optimizer, lr: 0.01), tau: 0.99, bnViews: bnViews)
+        var times: [Double] = []
+        func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+        switch precision {
+        case .float32:
+            let t = FastTrainer(arch: arch, batch: batch, height: size, width: size, bnViews: bnViews, threads: threads)
+            t.load(state)
+            let a = v1.data.map(Float.init), b = v2.data.map(Float.init)
+            for i in 0...steps {
+                PhaseProfile.shared.enabled = profile && i > 0
+                let t0 = clock()
+                let loss = t.train(view1: a, view2: b, config: config)
+                let dt = clock() - t0
+                if i > 0 { times.append(dt) }
+                if !json { FileHandle.standardError.write(Data(String(format: "  step %d: %.3f s, loss %.6f\n", i, dt, loss).utf8)) }
+            }
+        case .float64:
+            var s = state
+            for i in 0...steps {
+                let t0 = clock()
+                let r = BYOLStep.run(s, view1: v1, view2: v2, config: config)
+                let dt = clock() - t0
+                s = r.next
+                if i > 0 { times.append(dt) }
+                if !json { FileHandle.standardError.write(Data(String(format: "  step %d: %.3f s, loss %.6f\n", i, dt, r.loss).utf8)) }
+            }
+        }
+        if profile && precision == .float32 {
+            for line in PhaseProfile.shared.report(steps: steps) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        }
+        let median = times.sorted()[times.count / 2]
+        let flops = arch.stepFLOPsPerImage(height: size, width: size) * Double(batch)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let rss = Int(usage.ru_maxrss) * 1024
+        if json {
+            print("{\"images_per_second\": \(Double(batch) / median), \"step_seconds_median\": \(median), \"gflops\": \(flops / median / 1e9), \"peak_rss_bytes\": \(rss), \"precision\": \"\(precision.rawValue)\", \"preset\": \"\(preset)\", \"batch\": \(batch), \"threads\": \(threads), \"steps\": \(steps)}")
+        } else {
+            print(String(format: "byol %@ %@ batch %d, %d threads: median step %.3f s, %.2f images/s, %.1f GFLOP/s (%.3f GFLOP per image), peak RSS %.0f MB",
+                         precision.rawValue, preset, batch, threads, median, Double(batch) / median, flops / median / 1e9,
+                         flops / Double(batch) / 1e9, Double(rss) / 1e6))
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import NumPyIO
+import Testing
+import TestSupport
+
+/// `byol pretrain` on the embedded data with the tiny preset: a run killed with SIGKILL
+/// and resumed ends with the same bytes as an uninterrupted run.
+@Suite(.serialized) struct PretrainResume {
+    let args = ["pretrain", "--preset", "tiny", "--epochs", "2", "--batch", "16", "--train-limit", "640", "--test-limit", "100",
+                "--checkpoint-every", "2", "--threads", "1"]
+
+    func step(of checkpoint: String) -> Int64? {
+        guard let f = try? NPZ.load(checkpoint), case .int64(let v)? = f["step"]?.storage else { return nil }
+        return v[0]
+    }
+
+    @Test func killedAndResumedRunEqualsUninterrupted() throws {
+        let d = TemporaryDirectory()
+        let straight = try CLI.run(args + ["--out", d.file("straight")])
+        #expect(straight.status == 0, "\(straight.stderr)")
+
+        // Start the same run, SIGKILL it once a mid-run checkpoint exists, then resume.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.executable)
+        p.arguments = args + ["--out", d.file("killed")]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var killedAt: Int64?
+        for _ in 0..<2000 {
+            if let s = step(of: d.file("killed/checkpoint.npz")), s >= 6 {
+                kill(p.processIdentifier, SIGKILL)
+                killedAt = s
+                break
+            }
+            usleep(2000)
+        }
+        p.waitUntilExit()
+        #expect(p.terminationReason == .uncaughtSignal, "the run finished before it could be killed")
+        #expect(killedAt != nil && killedAt! < 80, "killed at step \(killedAt ?? -1) of 80")
+        let resumed = try CLI.run(args + ["--out", d.file("killed"), "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("resuming from"))
+        for f in ["final.npz", "checkpoint.npz"] {
+            #expect(readBytes(d.file("straight/\(f)")) == readBytes(d.file("killed/\(f)")), "\(f) differs after kill and resume")
+        }
+        #expect(FileManager.default.fileExists(atPath: d.file("killed/plot.svg")))
+    }
+
+    @Test func resumeRefusesOtherFlags() throws {
+        let d = TemporaryDirectory()
+        _ = try CLI.run(args + ["--out", d.file("r"), "--stop-after", "3"])
+        let r = try CLI.run(args.map { $0 == "16" ? "32" : $0 } + ["--out", d.file("r"), "--resume"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("the run was started with batch = 16, now 32"), "\(r.stderr)")
+    }
+
+    /// A diverging run stops at the first non-finite loss, naming the step, and keeps the
+    /// last good checkpoint.
+    @Test func nonFiniteLossStopsTheRun() throws {
+        let d = TemporaryDirectory()
+        let r = try CLI.run(["pretrain", "--preset", "tiny", "--epochs", "1", "--batch", "16", "--train-limit", "160", "--test-limit", "50",
+                             "--lr", "1e38", "--checkpoint-every", "1", "--out", d.file("nan")])
+        #expect(r.status == 1)
+        #expect(r.stderr.split(separator: "\n").last!.hasPrefix("byol: error: step 2: the loss is"), "\(r.stderr)")
+        #expect(step(of: d.file("nan/checkpoint.npz")) == 1)
+    }
+
+    @Test func corruptArchiveIsAOneLineError() throws {
+        let d = TemporaryDirectory()
+        let r = try CLI.run(args + ["--data", Repo.fixture("cifar/truncated.tar.gz"), "--out", d.file("x")])
+        #expect(r.status == 1)
+        #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("truncated.tar.gz"), "\(r.stderr)")
+    }
+}

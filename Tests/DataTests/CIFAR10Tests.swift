@@ -1,0 +1,72 @@
+import Data
+import Foundation
+import Testing
+import TestSupport
+
+/// The CIFAR-10 reader on small archives in the official layout (ci/make_cifar_fixtures.py).
+@Suite struct CIFAR10Reader {
+    @Test func readsTheOfficialLayoutFromTarGz() throws {
+        let d = try CIFAR10.load(Repo.fixture("cifar/tiny-cifar-10-binary.tar.gz"))
+        #expect(d.train.count == 15 && d.test.count == 4)
+        #expect(d.classNames.first == "airplane" && d.classNames.last == "truck")
+        // Record i of batch b: label (3b + i) % 10, pixel j = (7b + 3i + j) % 256.
+        for (b, i) in [(1, 0), (3, 2), (5, 1)] {
+            let n = (b - 1) * 3 + i
+            #expect(d.train.labels[n] == Int64((b * 3 + i) % 10))
+            let px = Array(d.train.image(n))
+            #expect(px[0] == UInt8((b * 7 + i * 3) % 256) && px[3071] == UInt8((b * 7 + i * 3 + 3071) % 256))
+        }
+        #expect(d.test.labels == [8, 9, 0, 1])
+    }
+
+    @Test func readsTheExtractedFolder() throws {
+        let dir = TemporaryDirectory()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/tar")
+        p.arguments = ["-xzf", Repo.fixture("cifar/tiny-cifar-10-binary.tar.gz"), "-C", dir.path]
+        try p.run()
+        p.waitUntilExit()
+        let fromFolder = try CIFAR10.load(dir.path)
+        let fromNested = try CIFAR10.load(dir.path + "/cifar-10-batches-bin")
+        let fromArchive = try CIFAR10.load(Repo.fixture("cifar/tiny-cifar-10-binary.tar.gz"))
+        #expect(fromFolder.train.pixels == fromArchive.train.pixels && fromNested.test.labels == fromArchive.test.labels)
+    }
+
+    @Test(arguments: [
+        ("truncated.tar.gz", "truncated"),
+        ("missing-batch.tar.gz", "missing cifar-10-batches-bin/data_batch_4.bin"),
+        ("bad-record.tar.gz", "data_batch_2.bin: 9218 bytes is not a whole number of 3073-byte records"),
+        ("bad-label.tar.gz", "data_batch_3.bin: record 0 has label 12"),
+    ])
+    func badArchivesGiveOneLineErrors(_ file: String, _ mentions: String) {
+        let path = Repo.fixture("cifar/" + file)
+        do {
+            _ = try CIFAR10.load(path)
+            Issue.record("\(file) was accepted")
+        } catch let e as DataError {
+            #expect(e.description.hasPrefix(path))
+            #expect(e.description.contains(mentions), "\(e.description)")
+            #expect(!e.description.contains("\n"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func notAnArchive() {
+        #expect(throws: DataError.self) { try CIFAR10.load(Repo.fixture("npz/savez.npz")) }
+        #expect(throws: DataError.self) { try CIFAR10.load("/nonexistent/cifar.tar.gz") }
+    }
+}
+
+@Suite struct EmbeddedData {
+    @Test func deterministicBalancedAndVaried() {
+        let a = SyntheticShapes.make(train: 40, test: 20, seed: 0), b = SyntheticShapes.make(train: 40, test: 20, seed: 0)
+        #expect(a.train.pixels == b.train.pixels && a.test.pixels == b.test.pixels)
+        #expect(a.train.labels.filter { $0 == 3 }.count == 4)
+        #expect(SyntheticShapes.make(train: 40, test: 20, seed: 1).train.pixels != a.train.pixels)
+        // Images differ from each other, and each uses a good part of the range.
+        #expect(Array(a.train.image(0)) != Array(a.train.image(10)))
+        let px = a.train.image(7)
+        #expect(Int(px.max()!) - Int(px.min()!) > 60)
+    }
+}

@@ -1,0 +1,63 @@
+import BYOLModel
+import Fast
+import Harness
+import NumPyIO
+import Reference
+import Testing
+import TestSupport
+
+/// The float32 OpenBLAS path against the float64 reference (INTEROP section 4 bounds)
+/// and its byte determinism across thread counts.
+@Suite struct FastPathCrossCheck {
+    @Test func everyLayerTypeWithinFloat32Bounds() {
+        for (name, cs) in CrossCheck.layers(threads: 2) {
+            for c in cs { #expect(c.passed, "\(name): \(c.report)") }
+        }
+    }
+
+    @Test func tinyStepsWithinFloat32Bounds() {
+        let cases = CrossCheck.standardCases(quick: true)
+        #expect(cases.count == 3)
+        for c in cases {
+            #expect(c.margin >= CrossCheck.reluMargin)
+            for t in CrossCheck.step(c, backend: Backends.openblas(threads: 2)) {
+                #expect(t.passed, "\(c.name): \(t.report)")
+            }
+        }
+    }
+
+    /// The same bytes with 1, 2 and 3 threads, for a step and for embed.
+    @Test func byteIdenticalAcrossThreadCounts() throws {
+        let c = CrossCheck.standardCases(quick: true)[0]
+        let d = TemporaryDirectory()
+        for t in [1, 2, 3] {
+            let r = Backends.openblas(threads: t).step(c.state, view1: c.view1, view2: c.view2, config: c.config)
+            try r.next.write(to: d.file("s\(t).npz"))
+            try NPZ.write(r.grads.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: d.file("g\(t).npz"))
+            let f = Backends.openblas(threads: t).embed(c.state, images: c.view1, network: "online")
+            try NPZ.write([("features", f)], to: d.file("f\(t).npz"))
+        }
+        for prefix in ["s", "g", "f"] {
+            #expect(readBytes(d.file("\(prefix)1.npz")) == readBytes(d.file("\(prefix)2.npz")))
+            #expect(readBytes(d.file("\(prefix)1.npz")) == readBytes(d.file("\(prefix)3.npz")))
+        }
+    }
+
+    /// `byol goldens verify --backend openblas` on the tiny cases: no FAIL; the first Adam
+    /// step (zero second moments) is the one SKIP.
+    @Test func goldensHoldForTheFloat32Backend() {
+        let cases = GoldenCase.all.filter { $0.preset == "tiny" }
+        let rows = Goldens.verify(goldens: Repo.root.appendingPathComponent("goldens").path, cases: cases, backend: Backends.openblas(threads: 2))
+        for r in rows where r.skipped == nil { #expect(r.passed, "\(r.check)\n\(r.failures.joined(separator: "\n"))") }
+        #expect(rows.filter { $0.skipped != nil }.map(\.check) == ["golden tiny-adam-separate-3steps step 1: openblas (float32)"])
+    }
+
+    @Test func outputsAreFloat32() {
+        let c = CrossCheck.standardCases(quick: true)[1]
+        let r = Backends.openblas(threads: 1).step(c.state, view1: c.view1, view2: c.view2, config: c.config)
+        #expect(r.next.arrays["online.backbone.conv1.weight"]!.dtype == .float32)
+        #expect(r.next.arrays["step"]! == .scalar(Int64(1)))
+        #expect(r.next.arrays["loss"]!.dtype == .float64)
+        #expect(r.grads["online.projector.0.weight"]!.dtype == .float32)
+    }
+}
