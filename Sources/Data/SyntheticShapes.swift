@@ -2,18 +2,19 @@ import BYOLModel
 import Foundation
 
 /// The embedded default data set: procedurally generated, deterministic, labelled
-/// 32x32 images, so that `byol pretrain` runs with no download. Ten classes of shape
-/// and texture (the class never depends on colour): filled disc, ring, filled square,
-/// square outline, triangle, plus sign, horizontal stripes, vertical stripes,
-/// checkerboard, diagonal stripes. Each image draws its foreground and background
-/// colours (with a minimum luma contrast), position, size, stripe period and pixel
+/// 32x32 images, so that `byol pretrain` runs with no download. Ten classes of pattern
+/// that fill the image, so that a random crop still shows its class, and that a
+/// horizontal flip keeps: horizontal stripes, vertical stripes, checkerboard, dot grid,
+/// concentric rings, crosshatch, blobs, wavy stripes, diamond lattice, diagonal
+/// stripes. The class never depends on colour: each image draws its foreground and
+/// background colours (with a minimum luma contrast), period, phase, centre and pixel
 /// noise from Philox key [seed, 4], counter [0, image index, split, 0].
 public enum SyntheticShapes {
-    public static let classNames = ["disc", "ring", "square", "square outline", "triangle", "plus",
-                                    "horizontal stripes", "vertical stripes", "checkerboard", "diagonal stripes"]
+    public static let classNames = ["horizontal stripes", "vertical stripes", "checkerboard", "dot grid", "concentric rings",
+                                    "crosshatch", "blobs", "wavy stripes", "diamond lattice", "diagonal stripes"]
 
     public static func make(train: Int = 5000, test: Int = 1000, seed: UInt64 = 0) -> DataSplits {
-        DataSplits(name: "embedded synthetic shapes (seed \(seed), \(train) train, \(test) test)",
+        DataSplits(name: "embedded synthetic patterns (seed \(seed), \(train) train, \(test) test)",
                    train: split(count: train, split: 0, seed: seed), test: split(count: test, split: 1, seed: seed), classNames: classNames)
     }
 
@@ -36,27 +37,35 @@ public enum SyntheticShapes {
             fg = (0..<3).map { _ in rng.nextUniform() }
             bg = (0..<3).map { _ in rng.nextUniform() }
         } while abs(luma(fg) - luma(bg)) < 0.3
-        let cx = rng.uniform(10, 22), cy = rng.uniform(10, 22)
-        let r = rng.uniform(5, 10)
-        let period = rng.uniform(3, 7)
-        let phase = rng.uniform(0, period)
-        let noise = rng.uniform(0.02, 0.08)
+        let period = rng.uniform(4, 8)
+        let px = rng.uniform(0, period), py = rng.uniform(0, period)
+        let cx = rng.uniform(0, 32), cy = rng.uniform(0, 32)
+        let amp = rng.uniform(1.5, 3)
+        let noise = rng.uniform(0.02, 0.06)
+        // Blob centres for class 6.
+        let blobs = (0..<6).map { _ in (rng.uniform(0, 32), rng.uniform(0, 32), rng.uniform(3, 6)) }
+        func band(_ v: Double, _ duty: Double = 0.5) -> Bool {
+            let f = v / period - (v / period).rounded(.down)
+            return f < duty
+        }
         for y in 0..<32 {
             for x in 0..<32 {
-                let dx = Double(x) + 0.5 - cx, dy = Double(y) + 0.5 - cy
-                let inBox = abs(dx) <= r && abs(dy) <= r
+                let (fx, fy) = (Double(x) + 0.5, Double(y) + 0.5)
                 let on: Bool
                 switch label {
-                case 0: on = dx * dx + dy * dy <= r * r
-                case 1: on = dx * dx + dy * dy <= r * r && dx * dx + dy * dy >= (0.55 * r) * (0.55 * r)
-                case 2: on = inBox
-                case 3: on = inBox && (abs(dx) >= 0.6 * r || abs(dy) >= 0.6 * r)
-                case 4: on = dy <= r && dy >= -r && abs(dx) <= (dy + r) / 2
-                case 5: on = inBox && (abs(dx) <= 0.3 * r || abs(dy) <= 0.3 * r)
-                case 6: on = inBox && Int(((Double(y) + phase) / period).rounded(.down)) % 2 == 0
-                case 7: on = inBox && Int(((Double(x) + phase) / period).rounded(.down)) % 2 == 0
-                case 8: on = inBox && (Int(((Double(x) + phase) / period).rounded(.down)) + Int(((Double(y) + phase) / period).rounded(.down))) % 2 == 0
-                default: on = inBox && Int(((Double(x + y) + phase) / period).rounded(.down)) % 2 == 0
+                case 0: on = band(fy + py)
+                case 1: on = band(fx + px)
+                case 2: on = band(fx + px) != band(fy + py)
+                case 3:
+                    let dx = (fx + px) - ((fx + px) / period).rounded(.down) * period - period / 2
+                    let dy = (fy + py) - ((fy + py) / period).rounded(.down) * period - period / 2
+                    on = dx * dx + dy * dy <= (0.3 * period) * (0.3 * period)
+                case 4: on = band(((fx - cx) * (fx - cx) + (fy - cy) * (fy - cy)).squareRoot())
+                case 5: on = band(fx + px, 0.25) || band(fy + py, 0.25)
+                case 6: on = blobs.contains { (bx, by, r) in (fx - bx) * (fx - bx) + (fy - by) * (fy - by) <= r * r }
+                case 7: on = band(fy + py + amp * sin(2 * Double.pi * fx / (2 * period)))
+                case 8: on = band(abs(fx - cx) + abs(fy - cy))
+                default: on = band(fx + fy + px)
                 }
                 for c in 0..<3 {
                     let base = on ? fg[c] : bg[c]

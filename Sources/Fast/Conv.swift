@@ -10,6 +10,15 @@ struct ConvShape {
 
 /// Convolution forward and backward by im2col + sgemm over fixed sample groups.
 enum FastConv {
+    /// The output columns ow whose input column ow * stride - pad + q lies inside the image.
+    @inline(__always)
+    static func validColumns(_ s: ConvShape, _ q: Int) -> (Int, Int) {
+        var lo = 0, hi = s.wo
+        while lo < hi && lo * s.stride - s.pad + q < 0 { lo += 1 }
+        while hi > lo && (hi - 1) * s.stride - s.pad + q >= s.w { hi -= 1 }
+        return (lo, hi)
+    }
+
     /// col[(c, r, q), (n - n0, oh, ow)] = x[c, n, oh * s - p + r, ow * s - p + q] (0 outside)
     /// for samples n0..<n1 of x [C, nTotal, H, W]; col is [C*R*R, (n1 - n0) * Ho * Wo].
     static func im2col(_ x: UnsafePointer<Float>, nTotal: Int, n0: Int, n1: Int, _ s: ConvShape, _ col: UnsafeMutablePointer<Float>) {
@@ -20,10 +29,7 @@ enum FastConv {
             for r in 0..<s.r {
                 for q in 0..<s.r {
                     let row = col + ((c * s.r + r) * s.r + q) * cols
-                    // Output columns whose input column iw = ow * stride - pad + q is inside.
-                    var owLo = 0, owHi = wo
-                    while owLo < wo && owLo * s.stride - s.pad + q < 0 { owLo += 1 }
-                    while owHi > owLo && (owHi - 1) * s.stride - s.pad + q >= s.w { owHi -= 1 }
+                    let (owLo, owHi) = validColumns(s, q)
                     for n in n0..<n1 {
                         let src = x + (c * nTotal + n) * plane
                         let dstN = row + (n - n0) * ho * wo
@@ -60,9 +66,7 @@ enum FastConv {
             for r in 0..<s.r {
                 for q in 0..<s.r {
                     let row = dcol + ((c * s.r + r) * s.r + q) * cols
-                    var owLo = 0, owHi = wo
-                    while owLo < wo && owLo * s.stride - s.pad + q < 0 { owLo += 1 }
-                    while owHi > owLo && (owHi - 1) * s.stride - s.pad + q >= s.w { owHi -= 1 }
+                    let (owLo, owHi) = validColumns(s, q)
                     for n in n0..<n1 {
                         let dstN = dx + (c * nTotal + n) * plane
                         let srcN = row + (n - n0) * ho * wo

@@ -84,6 +84,15 @@ public final class FastTrainer {
         learnable.map { s in ("online." + s.name, NDArray(float32: Array(UnsafeBufferPointer(start: grads.ptr(s.name), count: s.count)), shape: s.shape)) }
     }
 
+    /// The first learnable parameter (full name) whose last gradient has a NaN or Inf.
+    public func firstNonFiniteGradient() -> String? {
+        for s in learnable {
+            let g = grads.ptr(s.name)
+            for i in 0..<s.count where !g[i].isFinite { return "online." + s.name }
+        }
+        return nil
+    }
+
     /// One BYOL step on views [batch, 3, H, W] each (NCHW, float32). Returns the loss.
     @discardableResult
     public func train(view1: [Float], view2: [Float], config: BYOLStep.Config) -> Double {

@@ -37,10 +37,7 @@ final class FastEngine: PretrainEngine {
 
     func exportState() -> BYOLState { trainer.exportState() }
 
-    func firstNonFiniteGradient() -> String? {
-        for (name, g) in trainer.exportGradients() where g.floats.contains(where: { !$0.isFinite }) { return name }
-        return nil
-    }
+    func firstNonFiniteGradient() -> String? { trainer.firstNonFiniteGradient() }
 
     func features(_ images: [Float], count: Int) -> [Float] {
         embedder.load(trainer.exportState(), network: "online")
