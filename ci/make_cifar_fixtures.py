@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes small archives in the official CIFAR-10 binary layout (synthetic pixels,
 never CIFAR data) for the reader tests, under Fixtures/cifar/:
-- tiny-cifar-10-binary.tar.gz: cifar-10-batches-bin/data_batch_1..5.bin with 3 records
+- tiny-official-layout.tar.gz: cifar-10-batches-bin/data_batch_1..5.bin with 3 records
   each, test_batch.bin with 4, batches.meta.txt; record i of batch b has label
   (b * 3 + i) % 10 and pixel j = (b * 7 + i * 3 + j) % 256 (the test recomputes them);
 - truncated.tar.gz: the same archive cut in the middle;
@@ -47,7 +47,7 @@ def main():
     files = [("batches.meta.txt", ("\n".join(CLASSES) + "\n\n").encode())]
     files += [("data_batch_%d.bin" % b, batch(b, 3)) for b in range(1, 6)]
     files += [("test_batch.bin", batch(6, 4))]
-    raw = archive(os.path.join(OUT, "tiny-cifar-10-binary.tar.gz"), files)
+    raw = archive(os.path.join(OUT, "tiny-official-layout.tar.gz"), files)
     with open(os.path.join(OUT, "truncated.tar.gz"), "wb") as f:
         f.write(raw[: len(raw) // 2])
     archive(os.path.join(OUT, "missing-batch.tar.gz"), [x for x in files if x[0] != "data_batch_4.bin"])

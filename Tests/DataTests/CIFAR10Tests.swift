@@ -6,7 +6,7 @@ import TestSupport
 /// The CIFAR-10 reader on small archives in the official layout (ci/make_cifar_fixtures.py).
 @Suite struct CIFAR10Reader {
     @Test func readsTheOfficialLayoutFromTarGz() throws {
-        let d = try CIFAR10.load(Repo.fixture("cifar/tiny-cifar-10-binary.tar.gz"))
+        let d = try CIFAR10.load(Repo.fixture("cifar/tiny-official-layout.tar.gz"))
         #expect(d.train.count == 15 && d.test.count == 4)
         #expect(d.classNames.first == "airplane" && d.classNames.last == "truck")
         // Record i of batch b: label (3b + i) % 10, pixel j = (7b + 3i + j) % 256.
@@ -23,12 +23,12 @@ import TestSupport
         let dir = TemporaryDirectory()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/tar")
-        p.arguments = ["-xzf", Repo.fixture("cifar/tiny-cifar-10-binary.tar.gz"), "-C", dir.path]
+        p.arguments = ["-xzf", Repo.fixture("cifar/tiny-official-layout.tar.gz"), "-C", dir.path]
         try p.run()
         p.waitUntilExit()
         let fromFolder = try CIFAR10.load(dir.path)
         let fromNested = try CIFAR10.load(dir.path + "/cifar-10-batches-bin")
-        let fromArchive = try CIFAR10.load(Repo.fixture("cifar/tiny-cifar-10-binary.tar.gz"))
+        let fromArchive = try CIFAR10.load(Repo.fixture("cifar/tiny-official-layout.tar.gz"))
         #expect(fromFolder.train.pixels == fromArchive.train.pixels && fromNested.test.labels == fromArchive.test.labels)
     }
 
