@@ -36,4 +36,18 @@ public final class FastEmbedder {
         for c in 0..<f { for i in 0..<n { out[i * f + c] = net.feat.pointer[c * batch + i] } }
         return out
     }
+
+    /// Any number of images [count, 3, H, W] -> features [count, w3], `batch` at a time.
+    public func features(all images: [Float], count: Int) -> [Float] {
+        let per = 3 * height * width
+        var out: [Float] = []
+        out.reserveCapacity(count * arch.featureSize)
+        var i = 0
+        while i < count {
+            let n = min(batch, count - i)
+            out += features(Array(images[i * per..<(i + n) * per]), count: n)
+            i += n
+        }
+        return out
+    }
 }

@@ -62,7 +62,7 @@ enum FastOptimizer {
 
     /// target <- target + (1 - tau) (online - target) for the target's learnable arrays.
     static func ema(target: ParamStore, online: ParamStore, tau: Double, pool: WorkerPool) {
-        let specs = target.specs.filter { $0.kind.isLearnable }
+        let specs = target.learnableSpecs
         let w = Float(1 - tau)
         pool.run(chunks: specs.count) { si, _ in
             let s = specs[si]

@@ -6,6 +6,8 @@ import NumPyIO
 /// batch counters.
 final class ParamStore {
     let specs: [ParamSpec]
+    /// The learnable arrays among `specs` (what the EMA averages).
+    let learnableSpecs: [ParamSpec]
     private(set) var offsets: [String: Int] = [:]
     let buffer: FloatBuffer
     var counts: [String: Int64] = [:]
@@ -25,6 +27,7 @@ final class ParamStore {
             kept.append(s)
         }
         self.specs = kept
+        learnableSpecs = kept.filter { $0.kind.isLearnable }
         total = offset
         buffer = FloatBuffer(offset)
     }

@@ -21,12 +21,10 @@ protocol PretrainEngine: AnyObject {
 final class FastEngine: PretrainEngine {
     let trainer: FastTrainer
     let embedder: FastEmbedder
-    let embedBatch: Int
 
     init(arch: Architecture, batch: Int, bnViews: BNViews, threads: Int) {
         trainer = FastTrainer(arch: arch, batch: batch, height: 32, width: 32, bnViews: bnViews, threads: threads)
-        embedBatch = 256
-        embedder = FastEmbedder(arch: arch, batch: embedBatch, height: 32, width: 32, threads: threads)
+        embedder = FastEmbedder(arch: arch, batch: 256, height: 32, width: 32, threads: threads)
     }
 
     func load(_ state: BYOLState) { trainer.load(state) }
@@ -41,16 +39,7 @@ final class FastEngine: PretrainEngine {
 
     func features(_ images: [Float], count: Int) -> [Float] {
         embedder.load(trainer.exportState(), network: "online")
-        var out: [Float] = []
-        out.reserveCapacity(count * embedder.arch.featureSize)
-        let per = 3 * 32 * 32
-        var i = 0
-        while i < count {
-            let n = min(embedBatch, count - i)
-            out += embedder.features(Array(images[i * per..<(i + n) * per]), count: n)
-            i += n
-        }
-        return out
+        return embedder.features(all: images, count: count)
     }
 }
 
@@ -123,17 +112,7 @@ public enum KNNEval {
     public static func accuracy(state: BYOLState, network: String, data: DataSplits, k: Int, temperature: Double, threads: Int) -> Double {
         let e = FastEmbedder(arch: state.arch, batch: 256, height: 32, width: 32, threads: threads)
         e.load(state, network: network)
-        func embed(_ d: LabelledImages) -> [Float] {
-            let x = testTransform(d)
-            var out: [Float] = []
-            var i = 0
-            while i < d.count {
-                let n = min(256, d.count - i)
-                out += e.features(Array(x[i * 3072..<(i + n) * 3072]), count: n)
-                i += n
-            }
-            return out
-        }
+        func embed(_ d: LabelledImages) -> [Float] { e.features(all: testTransform(d), count: d.count) }
         let r = FastKNN.classify(bank: embed(data.train), bankLabels: data.train.labels, queries: embed(data.test), queryLabels: data.test.labels,
                                  features: state.arch.featureSize, k: k, temperature: temperature, classes: data.classNames.count, threads: threads)
         return r.accuracy ?? 0
