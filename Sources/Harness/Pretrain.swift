@@ -242,7 +242,7 @@ final class Metrics {
     let handle: FileHandle
 
     init(path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { try Data().write(to: URL(fileURLWithPath: path)) }
         guard let h = FileHandle(forWritingAtPath: path) else { throw DataError("\(path): cannot open for writing") }
         handle = h
         handle.seekToEndOfFile()

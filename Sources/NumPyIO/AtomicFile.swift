@@ -35,8 +35,10 @@ public enum AtomicFile {
     /// Writes `data` atomically.
     public static func write(_ path: String, data: Data) throws {
         try write(path) { tmp in
-            guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-                throw NumPyIOError(file: path, "cannot write: permission denied or no space")
+            // Not FileManager.createFile: on Linux it makes its own atomic copy through a
+            // /tmp/TemporaryDirectory.* folder that it never removes.
+            do { try data.write(to: URL(fileURLWithPath: tmp)) } catch {
+                throw NumPyIOError(file: path, "cannot write: \(error.localizedDescription)")
             }
         }
     }

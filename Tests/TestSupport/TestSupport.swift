@@ -30,5 +30,5 @@ public func readBytes(_ path: String) -> [UInt8] {
 }
 
 public func writeBytes(_ bytes: [UInt8], _ path: String) {
-    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    try! Data(bytes).write(to: URL(fileURLWithPath: path))
 }
