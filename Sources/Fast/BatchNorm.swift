@@ -29,15 +29,8 @@ enum FastBN {
                     pool.run(chunks: channels) { c, _ in
                         for g in 0..<groups {
                             let row = x + c * len + g * m
-                            var sum = 0.0
-                            for i in 0..<m { sum += Double(row[i]) }
-                            let mean = sum / Double(m)
-                            var sq = 0.0
-                            for i in 0..<m {
-                                let d = Double(row[i]) - mean
-                                sq += d * d
-                            }
-                            let variance = sq / Double(m)
+                            let mean = LaneSum.sum(row, count: m) / Double(m)
+                            let variance = LaneSum.squaredDeviations(row, count: m, mean: mean) / Double(m)
                             let inv = 1 / (variance + eps).squareRoot()
                             meanP[c * groups + g] = mean
                             invP[c * groups + g] = inv
@@ -91,31 +84,30 @@ enum FastBN {
         }
     }
 
-    /// Train-mode backward with dy already masked by any fused ReLU:
+    /// Train-mode backward. With `reluOut` (the output of a ReLU fused into the forward),
+    /// dy is first masked in place by (reluOut > 0), in the same pass as the sums, so
+    /// that callers that reuse dy (the residual shortcut) see the masked gradient;
     /// dx = gamma invStd (dy - mean(dy) - xhat mean(dy xhat)) per group;
     /// dgamma = sum(dy xhat), dbeta = sum(dy) over all groups.
-    static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, channels: Int, len: Int,
-                         groups: Int, gamma: UnsafePointer<Float>, stats: Stats, dgamma: UnsafeMutablePointer<Float>,
-                         dbeta: UnsafeMutablePointer<Float>, pool: WorkerPool) {
+    static func backward(_ dy: UnsafeMutablePointer<Float>, reluOut: UnsafePointer<Float>?, _ x: UnsafePointer<Float>,
+                         _ dx: UnsafeMutablePointer<Float>, channels: Int, len: Int, groups: Int, gamma: UnsafePointer<Float>,
+                         stats: Stats, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>, pool: WorkerPool) {
         let m = len / groups
         pool.run(chunks: channels) { c, _ in
             var dg = 0.0, db = 0.0
             for g in 0..<groups {
                 let i = c * groups + g
                 let mean = stats.mean[i], inv = stats.invStd[i]
-                let dyr = dy + c * len + g * m, xr = x + c * len + g * m
-                var sumDy = 0.0, sumDyXhat = 0.0
-                for j in 0..<m {
-                    let d = Double(dyr[j])
-                    sumDy += d
-                    sumDyXhat += d * ((Double(xr[j]) - mean) * inv)
-                }
+                let offset = c * len + g * m
+                let dyr = dy + offset, xr = x + offset
+                let (sumDy, sumDyXhat) = LaneSum.backwardSums(dyr, mask: reluOut.map { $0 + offset }, x: xr, count: m,
+                                                               mean: mean, invStd: inv)
                 dg += sumDyXhat
                 db += sumDy
                 let scale = Float(Double(gamma[c]) * inv)
                 let meanDy = Float(sumDy / Double(m)), meanDyXhat = Float(sumDyXhat / Double(m))
                 let meanF = Float(mean), invF = Float(inv)
-                let out = dx + c * len + g * m
+                let out = dx + offset
                 for j in 0..<m {
                     let xhat = (xr[j] - meanF) * invF
                     out[j] = scale * (dyr[j] - meanDy - xhat * meanDyXhat)
@@ -125,12 +117,77 @@ enum FastBN {
             dbeta[c] = Float(db)
         }
     }
+}
 
-    /// dy * (out > 0), for a ReLU fused into the forward (out is its output).
-    static func reluMask(_ dy: UnsafeMutablePointer<Float>, out: UnsafePointer<Float>, count: Int, pool: WorkerPool) {
-        let ranges = WorkerPool.split(count, parts: 16)
-        pool.run(chunks: ranges.count) { ci, _ in
-            for i in ranges[ci] where !(out[i] > 0) { dy[i] = 0 }
+/// Float64 sums of float32 rows over 8 interleaved lanes (lane j takes the elements
+/// i = j mod 8), the lanes added in lane order, then the tail in index order: an order
+/// fixed by the row length alone (so results do not depend on threads), and 8
+/// independent dependency chains instead of one, which the compiler turns into vector
+/// code. BN statistics were latency-bound on a single float64 accumulator.
+enum LaneSum {
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func total(_ lanes: SIMD8<Double>) -> Double {
+        var t = 0.0
+        for j in 0..<8 { t += lanes[j] }
+        return t
+    }
+
+    /// sum_i x[i]
+    static func sum(_ x: UnsafePointer<Float>, count n: Int) -> Double {
+        var acc = SIMD8<Double>()
+        var i = 0
+        while i + 8 <= n {
+            acc += SIMD8<Double>(load(x, i))
+            i += 8
         }
+        var t = total(acc)
+        while i < n { t += Double(x[i]); i += 1 }
+        return t
+    }
+
+    /// sum_i (x[i] - mean)^2
+    static func squaredDeviations(_ x: UnsafePointer<Float>, count n: Int, mean: Double) -> Double {
+        var acc = SIMD8<Double>()
+        let mv = SIMD8<Double>(repeating: mean)
+        var i = 0
+        while i + 8 <= n {
+            let d = SIMD8<Double>(load(x, i)) - mv
+            acc += d * d
+            i += 8
+        }
+        var t = total(acc)
+        while i < n { let d = Double(x[i]) - mean; t += d * d; i += 1 }
+        return t
+    }
+
+    /// (sum_i dy[i], sum_i dy[i] (x[i] - mean) invStd), after masking dy in place by
+    /// (mask[i] > 0) when a mask is given.
+    static func backwardSums(_ dy: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>?, x: UnsafePointer<Float>, count n: Int,
+                             mean: Double, invStd: Double) -> (Double, Double) {
+        if let mask {
+            for i in 0..<n where !(mask[i] > 0) { dy[i] = 0 }
+        }
+        var a = SIMD8<Double>(), b = SIMD8<Double>()
+        let mv = SIMD8<Double>(repeating: mean), iv = SIMD8<Double>(repeating: invStd)
+        var i = 0
+        while i + 8 <= n {
+            let d = SIMD8<Double>(load(UnsafePointer(dy), i))
+            a += d
+            b += d * ((SIMD8<Double>(load(x, i)) - mv) * iv)
+            i += 8
+        }
+        var sa = total(a), sb = total(b)
+        while i < n {
+            let d = Double(dy[i])
+            sa += d
+            sb += d * ((Double(x[i]) - mean) * invStd)
+            i += 1
+        }
+        return (sa, sb)
     }
 }

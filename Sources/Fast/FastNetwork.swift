@@ -216,8 +216,7 @@ final class FastNetwork {
         let dact = headGrad[0].pointer, dpre = headGrad[1].pointer
         FastLinear.backward(dy, head.act.pointer, params.ptr(n + ".3.weight"), dx: dact, dw: grads.ptr(n + ".3.weight"), db: grads.ptr(n + ".3.bias"),
                             inF: head.hidden, outF: head.outF, cols: nTotal, pool: pool)
-        FastBN.reluMask(dact, out: head.act.pointer, count: head.hidden * nTotal, pool: pool)
-        FastBN.backward(dact, head.pre.pointer, dpre, channels: head.hidden, len: nTotal, groups: bnGroups, gamma: params.ptr(n + ".1.weight"),
+        FastBN.backward(dact, reluOut: head.act.pointer, head.pre.pointer, dpre, channels: head.hidden, len: nTotal, groups: bnGroups, gamma: params.ptr(n + ".1.weight"),
                         stats: head.stats, dgamma: grads.ptr(n + ".1.weight"), dbeta: grads.ptr(n + ".1.bias"), pool: pool)
         FastLinear.backward(dpre, x, params.ptr(n + ".0.weight"), dx: dx, dw: grads.ptr(n + ".0.weight"), db: grads.ptr(n + ".0.bias"),
                             inF: head.inF, outF: head.hidden, cols: nTotal, pool: pool)
@@ -226,12 +225,9 @@ final class FastNetwork {
     /// BN backward of `cb` from dOut (masked in place by a fused ReLU) into dPre, then
     /// the conv backward into dx (when given) and the weight gradient.
     func convBNBackward(_ cb: ConvBN, dOut: UnsafeMutablePointer<Float>, dPre: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
-                        dx: UnsafeMutablePointer<Float>?, params: ParamStore, grads: ParamStore, masked: Bool = false) {
-        PhaseProfile.shared.measure("relu mask") {
-            if cb.relu && !masked { FastBN.reluMask(dOut, out: cb.out.pointer, count: cb.shape.k * cb.len, pool: pool) }
-        }
+                        dx: UnsafeMutablePointer<Float>?, params: ParamStore, grads: ParamStore) {
         PhaseProfile.shared.measure("bn backward") {
-            FastBN.backward(dOut, cb.pre.pointer, dPre, channels: cb.shape.k, len: cb.len, groups: bnGroups, gamma: params.ptr(cb.bn + ".weight"),
+            FastBN.backward(dOut, reluOut: cb.relu ? UnsafePointer(cb.out.pointer) : nil, cb.pre.pointer, dPre, channels: cb.shape.k, len: cb.len, groups: bnGroups, gamma: params.ptr(cb.bn + ".weight"),
                             stats: cb.stats, dgamma: grads.ptr(cb.bn + ".weight"), dbeta: grads.ptr(cb.bn + ".bias"), pool: pool)
         }
         PhaseProfile.shared.measure("conv backward") {
@@ -251,9 +247,9 @@ final class FastNetwork {
         }
         for (bi, b) in blocks.enumerated().reversed() {
             let x = bi == 0 ? UnsafePointer(stem.out.pointer) : UnsafePointer(blocks[bi - 1].c2.out.pointer)
-            // The block output's ReLU, then bn2 and conv2.
-            FastBN.reluMask(dOut, out: b.c2.out.pointer, count: b.c2.shape.k * b.c2.len, pool: pool)
-            convBNBackward(b.c2, dOut: dOut, dPre: dPre, x: b.c1.out.pointer, dx: dMid, params: params, grads: grads, masked: true)
+            // The block output's ReLU (masking dOut in place, which the shortcut below
+            // reuses), then bn2 and conv2.
+            convBNBackward(b.c2, dOut: dOut, dPre: dPre, x: b.c1.out.pointer, dx: dMid, params: params, grads: grads)
             convBNBackward(b.c1, dOut: dMid, dPre: dPre, x: x, dx: dIn, params: params, grads: grads)
             let n = b.c1.shape.c * nTotal * b.c1.shape.h * b.c1.shape.w
             if let ds = b.ds {

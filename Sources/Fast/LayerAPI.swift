@@ -48,9 +48,10 @@ public enum FastLayers {
             FastBN.forwardTrain(X.baseAddress!, Y.baseAddress!, channels: c, len: len, groups: 1, gamma: G.baseAddress!, beta: B.baseAddress!,
                                 residual: nil, relu: false, stats: &stats, pool: pool)
         } } } }
-        xc.withUnsafeBufferPointer { X in dyc.withUnsafeBufferPointer { DY in dx.withUnsafeMutableBufferPointer { DX in
+        var dyMasked = dyc  // backward masks dy in place when a ReLU is fused (not here)
+        xc.withUnsafeBufferPointer { X in dyMasked.withUnsafeMutableBufferPointer { DY in dx.withUnsafeMutableBufferPointer { DX in
             gamma.withUnsafeBufferPointer { G in dg.withUnsafeMutableBufferPointer { DG in db.withUnsafeMutableBufferPointer { DB in
-                FastBN.backward(DY.baseAddress!, X.baseAddress!, DX.baseAddress!, channels: c, len: len, groups: 1, gamma: G.baseAddress!,
+                FastBN.backward(DY.baseAddress!, reluOut: nil, X.baseAddress!, DX.baseAddress!, channels: c, len: len, groups: 1, gamma: G.baseAddress!,
                                 stats: stats, dgamma: DG.baseAddress!, dbeta: DB.baseAddress!, pool: pool)
             } } }
         } } }
