@@ -69,4 +69,20 @@ import TestSupport
         let px = a.train.image(7)
         #expect(Int(px.max()!) - Int(px.min()!) > 60)
     }
+
+    /// The design rule that made the set learnable: no per-image colour or grey level
+    /// for BYOL to latch onto. Every pixel of every image is one of the two shared tones
+    /// (0.15 and 0.85 of full scale) plus noise of at most 0.04 of full scale.
+    @Test func onePaletteForEveryImage() {
+        let d = SyntheticShapes.make(train: 50, test: 10, seed: 3)
+        let off = (d.train.pixels + d.test.pixels).count { v in
+            min(abs(Double(v) - 0.15 * 255), abs(Double(v) - 0.85 * 255)) > 0.04 * 255 + 0.5  // + rounding to a level
+        }
+        #expect(off == 0, "pixels away from both tones")
+        // Both tones occur in every image.
+        for i in 0..<50 {
+            let px = Array(d.train.image(i))
+            #expect(px.contains { $0 < 128 } && px.contains { $0 >= 128 }, "image \(i)")
+        }
+    }
 }
