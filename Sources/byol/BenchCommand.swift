@@ -66,11 +66,12 @@ struct Bench: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let rss = Int(usage.ru_maxrss) * 1024
         if json {
-            print("{\"images_per_second\": \(Double(batch) / median), \"step_seconds_median\": \(median), \"gflops\": \(flops / median / 1e9), \"peak_rss_bytes\": \(rss), \"precision\": \"\(precision.rawValue)\", \"preset\": \"\(preset)\", \"batch\": \(batch), \"threads\": \(threads), \"steps\": \(steps)}")
+            print("{\"images_per_second\": \(Double(batch) / median), \"step_seconds_median\": \(median), \"gflops\": \(flops / median / 1e9), \"peak_rss_bytes\": \(rss), \"precision\": \"\(precision.rawValue)\", \"preset\": \"\(preset)\", \"batch\": \(batch), \"threads\": \(threads), \"steps\": \(steps), \"openblas_core\": \"\(BLASInfo.core)\"}")
         } else {
             print(String(format: "byol %@ %@ batch %d, %d threads: median step %.3f s, %.2f images/s, %.1f GFLOP/s (%.3f GFLOP per image), peak RSS %.0f MB",
                          precision.rawValue, preset, batch, threads, median, Double(batch) / median, flops / median / 1e9,
                          flops / Double(batch) / 1e9, Double(rss) / 1e6))
+            if precision == .float32 { print("OpenBLAS kernels: \(BLASInfo.core) (\(BLASInfo.config))") }
         }
     }
 }

@@ -145,3 +145,24 @@ import TestSupport
         #expect(try o.require("scores").shape == [1, 2])
     }
 }
+
+@Suite struct BenchCommandLine {
+    /// The --json contract of the issue: one object with these keys (values not timed,
+    /// only checked to be consistent with each other), plus the OpenBLAS kernel set.
+    @Test(arguments: ["float32", "float64"])
+    func jsonHasTheDocumentedKeys(precision: String) throws {
+        let r = try CLI.run(["bench", "--precision", precision, "--preset", "tiny", "--batch", "3", "--size", "8", "--steps", "1",
+                             "--threads", "1", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 1)
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let ips = try #require(o["images_per_second"] as? Double), step = try #require(o["step_seconds_median"] as? Double)
+        let gflops = try #require(o["gflops"] as? Double), rss = try #require(o["peak_rss_bytes"] as? Int)
+        #expect(step > 0 && ips > 0 && gflops > 0 && rss > 0)
+        #expect(abs(ips * step - 3) < 1e-9 * 3)  // images/s = batch / median step
+        if precision == "float32" {
+            #expect(!((o["openblas_core"] as? String) ?? "").isEmpty)
+        }
+    }
+}
