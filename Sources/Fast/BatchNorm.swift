@@ -169,20 +169,24 @@ enum LaneSum {
     /// (mask[i] > 0) when a mask is given.
     static func backwardSums(_ dy: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>?, x: UnsafePointer<Float>, count n: Int,
                              mean: Double, invStd: Double) -> (Double, Double) {
-        if let mask {
-            for i in 0..<n where !(mask[i] > 0) { dy[i] = 0 }
-        }
         var a = SIMD8<Double>(), b = SIMD8<Double>()
         let mv = SIMD8<Double>(repeating: mean), iv = SIMD8<Double>(repeating: invStd)
         var i = 0
         while i + 8 <= n {
-            let d = SIMD8<Double>(load(UnsafePointer(dy), i))
+            var f = load(UnsafePointer(dy), i)
+            if let mask {
+                // Zero where !(mask > 0), NaN included, as a select rather than a branch.
+                f.replace(with: 0, where: .!(load(mask, i) .> 0))
+                UnsafeMutableRawPointer(dy + i).storeBytes(of: f, as: SIMD8<Float>.self)
+            }
+            let d = SIMD8<Double>(f)
             a += d
             b += d * ((SIMD8<Double>(load(x, i)) - mv) * iv)
             i += 8
         }
         var sa = total(a), sb = total(b)
         while i < n {
+            if let mask, !(mask[i] > 0) { dy[i] = 0 }
             let d = Double(dy[i])
             sa += d
             sb += d * ((Double(x[i]) - mean) * invStd)
