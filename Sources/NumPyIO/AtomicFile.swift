@@ -35,8 +35,8 @@ public enum AtomicFile {
     /// Writes `data` atomically.
     public static func write(_ path: String, data: Data) throws {
         try write(path) { tmp in
-            // Not FileManager.createFile: on Linux it makes its own atomic copy through a
-            // /tmp/TemporaryDirectory.* folder that it never removes.
+            // Data.write says why it failed, where FileManager.createFile only returns
+            // false; atomicity comes from the rename below.
             do { try data.write(to: URL(fileURLWithPath: tmp)) } catch {
                 throw NumPyIOError(file: path, "cannot write: \(error.localizedDescription)")
             }
