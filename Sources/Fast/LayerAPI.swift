@@ -40,7 +40,8 @@ public enum FastLayers {
         -> (y: [Float], dx: [Float], dgamma: [Float], dbeta: [Float]) {
         let pool = WorkerPool(workers: threads)
         let len = n * spatial
-        let xc = toCNHW(x, n: n, c: c, plane: spatial), dyc = toCNHW(dy, n: n, c: c, plane: spatial)
+        let xc = toCNHW(x, n: n, c: c, plane: spatial)
+        var dyc = toCNHW(dy, n: n, c: c, plane: spatial)  // mutable only because backward may mask it in place
         var y = [Float](repeating: 0, count: x.count), dx = y
         var dg = [Float](repeating: 0, count: c), db = dg
         var stats = FastBN.Stats(channels: c, groups: 1)
@@ -48,8 +49,7 @@ public enum FastLayers {
             FastBN.forwardTrain(X.baseAddress!, Y.baseAddress!, channels: c, len: len, groups: 1, gamma: G.baseAddress!, beta: B.baseAddress!,
                                 residual: nil, relu: false, stats: &stats, pool: pool)
         } } } }
-        var dyMasked = dyc  // backward masks dy in place when a ReLU is fused (not here)
-        xc.withUnsafeBufferPointer { X in dyMasked.withUnsafeMutableBufferPointer { DY in dx.withUnsafeMutableBufferPointer { DX in
+        xc.withUnsafeBufferPointer { X in dyc.withUnsafeMutableBufferPointer { DY in dx.withUnsafeMutableBufferPointer { DX in
             gamma.withUnsafeBufferPointer { G in dg.withUnsafeMutableBufferPointer { DG in db.withUnsafeMutableBufferPointer { DB in
                 FastBN.backward(DY.baseAddress!, reluOut: nil, X.baseAddress!, DX.baseAddress!, channels: c, len: len, groups: 1, gamma: G.baseAddress!,
                                 stats: stats, dgamma: DG.baseAddress!, dbeta: DB.baseAddress!, pool: pool)
