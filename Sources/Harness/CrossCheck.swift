@@ -79,7 +79,10 @@ public enum CrossCheck {
     }
 
     /// The standard cases: tiny with each optimizer and BN mode (Adam after warm-up
-    /// steps), and the small preset at 8x8.
+    /// steps), and the small preset at 8x8 with batch 4. Not batch 3 there: layer4 is 1x1,
+    /// so its BN normalizes 3 values, and float32 rounding alone then moves gradients past
+    /// 1e-3 (measured: PyTorch's own float32 step misses by 1.05e-3 to 6.4e-3 on three
+    /// such seeds, where at batch 4 it stays within 2.3e-4).
     public static func standardCases(quick: Bool) -> [StepCase] {
         var cases: [StepCase?] = [
             wellConditioned(name: "tiny lars separate", arch: .tiny, batch: 4, size: 16,
@@ -90,7 +93,7 @@ public enum CrossCheck {
                             config: .init(optimizer: .init(kind: .adam, lr: 1e-3, weightDecay: 1e-4), tau: 0.99, bnViews: .separate), seed: 3, warmup: 2),
         ]
         if !quick {
-            cases.append(wellConditioned(name: "small lars separate", arch: .small, batch: 3, size: 8,
+            cases.append(wellConditioned(name: "small lars separate", arch: .small, batch: 4, size: 8,
                                          config: .init(optimizer: .init(kind: .lars, lr: 0.2, weightDecay: 1.5e-6), tau: 0.996, bnViews: .separate), seed: 4))
         }
         return cases.compactMap { $0 }
