@@ -8,7 +8,8 @@ struct ConvShape {
     var crr: Int { c * r * r }
 }
 
-/// Convolution forward and backward by im2col + sgemm over fixed sample groups.
+/// Convolution forward and backward over fixed sample groups: Winograd F(2x2, 3x3) where
+/// it applies, else im2col + sgemm (1x1 stride-1 convolutions: sgemm alone).
 enum FastConv {
     /// The output columns ow whose input column ow * stride - pad + q lies inside the image.
     @inline(__always)
@@ -89,7 +90,11 @@ enum FastConv {
 
     /// y [K, nTotal * Ho * Wo] = w [K, C*R*R] x im2col(x), group by group.
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: ConvShape,
-                        nTotal: Int, groups: [Range<Int>], pool: WorkerPool, scratch: [FloatBuffer]) {
+                        nTotal: Int, groups: [Range<Int>], pool: WorkerPool, scratch: ConvScratch) {
+        if Winograd.applies(s) {
+            Winograd.forward(x, w, y, s, nTotal: nTotal, groups: groups, pool: pool, scratch: scratch)
+            return
+        }
         let hw = s.ho * s.wo
         let direct = s.r == 1 && s.stride == 1 && s.pad == 0
         pool.run(chunks: groups.count) { g, worker in
@@ -100,28 +105,33 @@ enum FastConv {
                 sgemm(m: s.k, n: cols, k: s.c, a: w, lda: s.c, b: x + n0 * hw, ldb: nTotal * hw, c: y + n0 * hw, ldc: nTotal * hw)
                 return
             }
-            let col = scratch[worker].pointer
+            let col = scratch.a[worker].pointer
             im2col(x, nTotal: nTotal, n0: n0, n1: n1, s, col)
             sgemm(m: s.k, n: cols, k: s.crr, a: w, lda: s.crr, b: col, ldb: cols, c: y + n0 * hw, ldc: nTotal * hw)
         }
     }
 
     /// dw = sum over groups (in group order) of dy_g x col_g^T; dx = col2im(w^T x dy)
-    /// when `dx` is given. `partial` holds groups.count * K * C*R*R floats.
+    /// when `dx` is given.
     static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                          dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>, _ s: ConvShape,
-                         nTotal: Int, groups: [Range<Int>], pool: WorkerPool, scratch: [FloatBuffer], dscratch: [FloatBuffer], partial: FloatBuffer) {
+                         nTotal: Int, groups: [Range<Int>], pool: WorkerPool, scratch: ConvScratch) {
+        if Winograd.applies(s) {
+            Winograd.backward(dy, x, w, dx: dx, dw: dw, s, nTotal: nTotal, groups: groups, pool: pool, scratch: scratch)
+            return
+        }
         let hw = s.ho * s.wo
+        let partial = scratch.partial
         let wsize = s.k * s.crr
         pool.run(chunks: groups.count) { g, worker in
             let (n0, n1) = (groups[g].lowerBound, groups[g].upperBound)
             let cols = (n1 - n0) * hw
-            let col = scratch[worker].pointer
+            let col = scratch.a[worker].pointer
             im2col(x, nTotal: nTotal, n0: n0, n1: n1, s, col)
             sgemm(transB: true, m: s.k, n: s.crr, k: cols, a: dy + n0 * hw, lda: nTotal * hw, b: col, ldb: cols,
                   c: partial.pointer + g * wsize, ldc: s.crr)
             if let dx {
-                let dcol = dscratch[worker].pointer
+                let dcol = scratch.b[worker].pointer
                 sgemm(transA: true, m: s.crr, n: cols, k: s.k, a: w, lda: s.crr, b: dy + n0 * hw, ldb: nTotal * hw, c: dcol, ldc: cols)
                 col2im(dcol, nTotal: nTotal, n0: n0, n1: n1, s, dx)
             }

@@ -8,7 +8,10 @@
 //   N dimension. Activations live in CNHW order ([C, N * H * W], one contiguous row per
 //   channel): a convolution is W[K, C*R*R] x col[C*R*R, N*Ho*Wo] and its output is
 //   again CNHW, BatchNorm statistics are row reductions, and linear layers see
-//   feature-major [F, N] matrices.
+//   feature-major [F, N] matrices. The stride-1 3x3 convolutions (all but the RGB stem)
+//   use Winograd F(2x2, 3x3) instead (Winograd.swift): 16 GEMMs over transformed tiles,
+//   4 multiplications per output and channel pair instead of 9, forward and both
+//   gradients.
 // - Byte-deterministic whatever the thread count: OpenBLAS runs single-threaded
 //   (its own threading changes bits between 1 and 2 threads) and the project
 //   parallelizes over a fixed partition of the work: sample groups whose boundaries

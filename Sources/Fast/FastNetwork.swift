@@ -63,10 +63,9 @@ final class FastNetwork {
     let blocks: [Block]
     let feat: FloatBuffer
     let projector: Head, predictor: Head
-    // Scratch: per-worker im2col and its gradient, per-group partial weight gradients,
+    // Scratch: the convolutions' (per-worker tiles or im2col, partial weight gradients),
     // rotating activation-gradient buffers.
-    let col: [FloatBuffer], dcol: [FloatBuffer]
-    let partial: FloatBuffer
+    let convScratch: ConvScratch
     var grad: [FloatBuffer] = []
     let dfeat: FloatBuffer
     let headGrad: [FloatBuffer]
@@ -88,14 +87,12 @@ final class FastNetwork {
         stem = ConvBN(stemShape, conv: "backbone.conv1.weight", bn: "backbone.bn1", relu: true, nTotal: nTotal, groups: bnGroups)
         var list: [Block] = []
         var maxAct = stem.shape.k * stem.len
-        var maxCol = 0, maxW = 0
-        func track(_ cb: ConvBN, groupSize: Int) {
+        var shapes: [ConvShape] = []
+        func track(_ cb: ConvBN) {
             maxAct = max(maxAct, cb.shape.k * cb.len, cb.shape.c * nTotal * cb.shape.h * cb.shape.w)
-            maxCol = max(maxCol, cb.shape.crr * groupSize * cb.shape.ho * cb.shape.wo)
-            maxW = max(maxW, cb.shape.k * cb.shape.crr)
+            shapes.append(cb.shape)
         }
-        let maxGroup = groups.map(\.count).max() ?? 1
-        track(stem, groupSize: maxGroup)
+        track(stem)
         for b in arch.blockSpecs {
             let p = "backbone." + b.prefix
             let s1 = ConvShape(c: b.inChannels, k: b.outChannels, r: 3, stride: b.stride, pad: 1, h: h, w: w)
@@ -107,7 +104,7 @@ final class FastNetwork {
                 let sd = ConvShape(c: b.inChannels, k: b.outChannels, r: 1, stride: b.stride, pad: 0, h: h, w: w)
                 ds = ConvBN(sd, conv: p + ".downsample.0.weight", bn: p + ".downsample.1", relu: false, nTotal: nTotal, groups: bnGroups)
             }
-            for cb in [c1, c2] + (ds.map { [$0] } ?? []) { track(cb, groupSize: maxGroup) }
+            for cb in [c1, c2] + (ds.map { [$0] } ?? []) { track(cb) }
             list.append(Block(c1: c1, c2: c2, ds: ds))
             h = s1.ho
             w = s1.wo
@@ -116,9 +113,8 @@ final class FastNetwork {
         feat = FloatBuffer(arch.featureSize * nTotal)
         projector = Head(name: "projector", inF: arch.featureSize, hidden: arch.projHidden, outF: arch.projOut, cols: nTotal, groups: bnGroups)
         predictor = Head(name: "predictor", inF: arch.projOut, hidden: arch.predHidden, outF: arch.projOut, cols: nTotal, groups: bnGroups)
-        col = (0..<pool.workers).map { _ in FloatBuffer(maxCol) }
-        dcol = training ? (0..<pool.workers).map { _ in FloatBuffer(maxCol) } : []
-        partial = FloatBuffer(training ? groups.count * maxW : 1)
+        convScratch = ConvScratch(shapes: shapes, groupSize: groups.map(\.count).max() ?? 1, groups: groups.count,
+                                  workers: pool.workers, training: training)
         if training { grad = (0..<4).map { _ in FloatBuffer(maxAct) } }
         dfeat = FloatBuffer(arch.featureSize * nTotal)
         let maxHead = max(arch.projHidden, arch.predHidden, arch.projOut, arch.featureSize) * nTotal
@@ -146,7 +142,7 @@ final class FastNetwork {
 
     func convBN(_ cb: ConvBN, x: UnsafePointer<Float>, params: ParamStore, train: Bool, residual: UnsafePointer<Float>? = nil) {
         PhaseProfile.shared.measure("conv forward") {
-            FastConv.forward(x, params.ptr(cb.conv), cb.pre.pointer, cb.shape, nTotal: nTotal, groups: groups, pool: pool, scratch: col)
+            FastConv.forward(x, params.ptr(cb.conv), cb.pre.pointer, cb.shape, nTotal: nTotal, groups: groups, pool: pool, scratch: convScratch)
         }
         let gamma = params.ptr(cb.bn + ".weight"), beta = params.ptr(cb.bn + ".bias")
         if train {
@@ -232,7 +228,7 @@ final class FastNetwork {
         }
         PhaseProfile.shared.measure("conv backward") {
             FastConv.backward(dPre, x, params.ptr(cb.conv), dx: dx, dw: grads.ptr(cb.conv), cb.shape, nTotal: nTotal, groups: groups,
-                              pool: pool, scratch: col, dscratch: dcol, partial: partial)
+                              pool: pool, scratch: convScratch)
         }
     }
 

@@ -20,16 +20,14 @@ public enum FastLayers {
         let s = ConvShape(c: c, k: k, r: r, stride: stride, pad: pad, h: h, w: w)
         let pool = WorkerPool(workers: threads)
         let groups = FastNetwork.convGroups(n)
-        let maxCol = s.crr * (groups.map(\.count).max() ?? 1) * s.ho * s.wo
-        let col = (0..<threads).map { _ in FloatBuffer(maxCol) }, dcol = (0..<threads).map { _ in FloatBuffer(maxCol) }
-        let partial = FloatBuffer(groups.count * k * s.crr)
+        let scratch = ConvScratch(shapes: [s], groupSize: groups.map(\.count).max() ?? 1, groups: groups.count, workers: threads, training: true)
         let xc = toCNHW(x, n: n, c: c, plane: h * w), dyc = toCNHW(dy, n: n, c: k, plane: s.ho * s.wo)
         var y = [Float](repeating: 0, count: k * n * s.ho * s.wo), dx = [Float](repeating: 0, count: x.count), dw = [Float](repeating: 0, count: weight.count)
         xc.withUnsafeBufferPointer { X in weight.withUnsafeBufferPointer { W in dyc.withUnsafeBufferPointer { DY in
             y.withUnsafeMutableBufferPointer { Y in dx.withUnsafeMutableBufferPointer { DX in dw.withUnsafeMutableBufferPointer { DW in
-                FastConv.forward(X.baseAddress!, W.baseAddress!, Y.baseAddress!, s, nTotal: n, groups: groups, pool: pool, scratch: col)
+                FastConv.forward(X.baseAddress!, W.baseAddress!, Y.baseAddress!, s, nTotal: n, groups: groups, pool: pool, scratch: scratch)
                 FastConv.backward(DY.baseAddress!, X.baseAddress!, W.baseAddress!, dx: DX.baseAddress!, dw: DW.baseAddress!, s, nTotal: n,
-                                  groups: groups, pool: pool, scratch: col, dscratch: dcol, partial: partial)
+                                  groups: groups, pool: pool, scratch: scratch)
             } } }
         } } }
         return (toNCHW(y, n: n, c: k, plane: s.ho * s.wo), toNCHW(dx, n: n, c: c, plane: h * w), dw)

@@ -110,13 +110,14 @@ public enum CrossCheck {
         func nd(_ t: Tensor) -> NDArray { NDArray(float64: t.data, shape: t.shape) }
         func nd(_ v: [Double]) -> NDArray { NDArray(float64: v, shape: [v.count]) }
         var rng = TestRandom(seed: 99)
-        for (stride, pad, r) in [(1, 1, 3), (2, 1, 3), (2, 0, 1)] {
-            let x = rng.tensor([5, 6, 9, 9]), w = rng.tensor([7, 6, r, r], -0.3, 0.3)
+        // 3x3 stride 1 with 6 input channels runs Winograd, with 3 (the RGB stem) im2col.
+        for (stride, pad, r, c) in [(1, 1, 3, 6), (1, 1, 3, 3), (2, 1, 3, 6), (2, 0, 1, 6)] {
+            let x = rng.tensor([5, c, 9, 9]), w = rng.tensor([7, c, r, r], -0.3, 0.3)
             let y = Conv2d.forward(x, w, stride: stride, pad: pad)
             let dy = rng.tensor(y.shape)
             let (dx, dw) = Conv2d.backward(dy, x: x, w: w, stride: stride, pad: pad)
-            let got = FastLayers.conv2d(x: f(x), n: 5, c: 6, h: 9, w: 9, weight: f(w), k: 7, r: r, stride: stride, pad: pad, dy: f(dy), threads: threads)
-            rows.append(("conv2d \(r)x\(r) stride \(stride) pad \(pad)", [
+            let got = FastLayers.conv2d(x: f(x), n: 5, c: c, h: 9, w: 9, weight: f(w), k: 7, r: r, stride: stride, pad: pad, dy: f(dy), threads: threads)
+            rows.append(("conv2d \(r)x\(r) stride \(stride) pad \(pad), \(c) channels", [
                 Compare.tensors("y", actual: nd(got.y, y.shape), expected: nd(y), tolerance: outputBound),
                 Compare.tensors("dx", actual: nd(got.dx, x.shape), expected: nd(dx), tolerance: gradientBound),
                 Compare.tensors("dw", actual: nd(got.dw, w.shape), expected: nd(dw), tolerance: gradientBound)]))

@@ -1,0 +1,35 @@
+/// The convolutions' reusable buffers, sized once for every shape of a network.
+/// Per worker: two large buffers (im2col matrix and its gradient, or Winograd tiles
+/// before and after the GEMMs), the Winograd weight-gradient tiles and a small row
+/// buffer. Shared: the transformed weights and the per-group partial weight gradients.
+final class ConvScratch {
+    let a: [FloatBuffer], b: [FloatBuffer]
+    let tileGrad: [FloatBuffer]
+    let rows: [FloatBuffer]
+    /// Winograd weights [16, K, C] and, in backward, flipped ones [16, C, K].
+    let u: FloatBuffer
+    /// groups x K x C*R*R partial weight gradients.
+    let partial: FloatBuffer
+
+    /// What the largest of `shapes` needs with at most `groupSize` samples per group.
+    init(shapes: [ConvShape], groupSize: Int, groups: Int, workers: Int, training: Bool) {
+        var big = 1, tile = 1, row = 1, wsize = 1
+        for s in shapes {
+            if Winograd.applies(s) {
+                let t = groupSize * Winograd.tilesPerImage(s)
+                big = max(big, 16 * max(s.c, s.k) * t)
+                tile = max(tile, 16 * s.k * s.c)
+                row = max(row, Winograd.rowScratch(s, groupSize: groupSize))
+            } else {
+                big = max(big, s.crr * groupSize * s.ho * s.wo)
+            }
+            wsize = max(wsize, s.k * s.crr)
+        }
+        a = (0..<workers).map { _ in FloatBuffer(big) }
+        b = (0..<workers).map { _ in FloatBuffer(big) }
+        tileGrad = (0..<workers).map { _ in FloatBuffer(training ? tile : 1) }
+        rows = (0..<workers).map { _ in FloatBuffer(row) }
+        u = FloatBuffer(tile)
+        partial = FloatBuffer(training ? groups * wsize : 1)
+    }
+}

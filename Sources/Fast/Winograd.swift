@@ -1,0 +1,311 @@
+/// Winograd F(2x2, 3x3) for the stride-1, pad-1 3x3 convolutions (Lavin and Gray, 2016).
+///
+/// Each 2x2 output tile is A^T [U ⊙ V] A with U = G g G^T (a 3x3 filter made 4x4) and
+/// V = B^T d B (the 4x4 input patch under the tile), summed over input channels: per
+/// tile element e = 4a + b that sum is one GEMM, 16 in all, with 4 multiplications per
+/// output pixel and channel pair instead of 9. The input gradient is the same
+/// convolution of dy with the filters flipped and transposed; the weight gradient is the
+/// adjoint, G^T [sum over tiles (A dy A^T) ⊙ V] G. The transforms use only 1 and 1/2,
+/// exact in float32; the tile sums are GEMMs over fixed sample groups, as in im2col.
+///
+/// Layouts: activations CNHW; tiles [16, channels, T] with T = samples x tilesH x tilesW,
+/// tile t = ((n - n0) * tilesH + i) * tilesW + j covering output rows 2i, 2i + 1 and
+/// columns 2j, 2j + 1 (an odd last row or column is cut off).
+enum Winograd {
+    /// Stride 1, pad 1, 3x3, and more than the RGB stem's 3 input channels, for which
+    /// the transforms would cost more than the multiplications they save.
+    static func applies(_ s: ConvShape) -> Bool { s.r == 3 && s.stride == 1 && s.pad == 1 && s.c > 3 }
+
+    static func tiles(_ h: Int, _ w: Int) -> (Int, Int) { ((h + 1) / 2, (w + 1) / 2) }
+    static func tilesPerImage(_ s: ConvShape) -> Int { let (th, tw) = tiles(s.h, s.w); return th * tw }
+
+    /// Floats of per-worker row scratch the transforms of `s` need.
+    static func rowScratch(_ s: ConvShape, groupSize: Int) -> Int {
+        let (_, tw) = tiles(s.h, s.w)
+        return 16 * groupSize * tilesPerImage(s) + 2 * (tw + 1) + 8
+    }
+
+    // MARK: Transforms
+
+    /// u[e, k, c] = (G g G^T)[e] for g = w[k, c] (3x3); with `flipped`, u[e, c, k] for
+    /// g = w[k, c] rotated by 180 degrees (the input gradient's filters).
+    static func transformWeights(_ w: UnsafePointer<Float>, k: Int, c: Int, flipped: Bool, _ u: UnsafeMutablePointer<Float>, pool: WorkerPool) {
+        let kc = k * c
+        let ranges = WorkerPool.split(k, parts: 16)
+        pool.run(chunks: ranges.count) { ri, _ in
+            for ko in ranges[ri] {
+                for ci in 0..<c {
+                    let g = w + (ko * c + ci) * 9
+                    @inline(__always) func at(_ i: Int) -> Float { flipped ? g[8 - i] : g[i] }
+                    let dst = flipped ? ci * k + ko : ko * c + ci
+                    // Columns q of G g: g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 over rows.
+                    @inline(__always) func column(_ q: Int) -> (Float, Float, Float, Float) {
+                        let (g0, g1, g2) = (at(q), at(3 + q), at(6 + q))
+                        return (g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2)
+                    }
+                    let c0 = column(0), c1 = column(1), c2 = column(2)
+                    // Row a of (G g) G^T from row a's three entries.
+                    @inline(__always) func store(_ a: Int, _ x0: Float, _ x1: Float, _ x2: Float) {
+                        u[(4 * a) * kc + dst] = x0
+                        u[(4 * a + 1) * kc + dst] = 0.5 * (x0 + x1 + x2)
+                        u[(4 * a + 2) * kc + dst] = 0.5 * (x0 - x1 + x2)
+                        u[(4 * a + 3) * kc + dst] = x2
+                    }
+                    store(0, c0.0, c1.0, c2.0)
+                    store(1, c0.1, c1.1, c2.1)
+                    store(2, c0.2, c1.2, c2.2)
+                    store(3, c0.3, c1.3, c2.3)
+                }
+            }
+        }
+    }
+
+    /// out[i, k, c] (i = 3r + q) = (G^T du G)[r, q] for du[e, k, c]: the adjoint of
+    /// transformWeights, vectorized over c. Writes K*C*9 floats, 3x3-position-major.
+    static func weightGradient(_ du: UnsafePointer<Float>, kc: Int, _ out: UnsafeMutablePointer<Float>) {
+        @inline(__always) func position<V: FloatLanes>(_ idx: Int, _: V.Type) {
+            // Column b of G^T du: d0 + (d1 + d2) / 2, (d1 - d2) / 2, (d1 + d2) / 2 + d3 over rows.
+            @inline(__always) func column(_ b: Int) -> (V, V, V) {
+                let d0 = V.load(du + b * kc + idx), d1 = V.load(du + (4 + b) * kc + idx)
+                let d2 = V.load(du + (8 + b) * kc + idx), d3 = V.load(du + (12 + b) * kc + idx)
+                return (d0 + 0.5 * (d1 + d2), 0.5 * (d1 - d2), 0.5 * (d1 + d2) + d3)
+            }
+            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
+            // Row r of (G^T du) G from row r's four entries.
+            @inline(__always) func store(_ r: Int, _ d0: V, _ d1: V, _ d2: V, _ d3: V) {
+                (d0 + 0.5 * (d1 + d2)).store(out + (3 * r) * kc + idx)
+                (0.5 * (d1 - d2)).store(out + (3 * r + 1) * kc + idx)
+                (0.5 * (d1 + d2) + d3).store(out + (3 * r + 2) * kc + idx)
+            }
+            store(0, c0.0, c1.0, c2.0, c3.0)
+            store(1, c0.1, c1.1, c2.1, c3.1)
+            store(2, c0.2, c1.2, c2.2, c3.2)
+        }
+        sweep(kc) { position($0, SIMD8<Float>.self) } narrow: { position($0, SIMD2<Float>.self) }
+    }
+
+    /// v[e, ch, t] = (B^T d B)[e] of the 4x4 patch d of x[ch, n] at rows 2i - 1 ..< 2i + 3,
+    /// columns 2j - 1 ..< 2j + 3 (0 outside), for samples n0..<n1 of x [channels, nTotal, h, w].
+    static func inputTransform(_ x: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
+                               _ v: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
+        let (th, tw) = tiles(h, w)
+        let tCount = (n1 - n0) * th * tw
+        let es = channels * tCount
+        // ct[a, b, t]: the column transform (d B)[a, b] of each tile's patch row a.
+        let ct = rows
+        let even = rows + 16 * tCount, odd = even + tw + 1
+        for ch in 0..<channels {
+            for n in n0..<n1 {
+                let plane = x + (ch * nTotal + n) * h * w
+                for i in 0..<th {
+                    let t0 = ((n - n0) * th + i) * tw
+                    for a in 0..<4 {
+                        // even[j] = x[ih, 2j - 1], odd[j] = x[ih, 2j]: the patch columns of
+                        // tile j are even[j], odd[j], even[j + 1], odd[j + 1].
+                        let ih = 2 * i - 1 + a
+                        if ih < 0 || ih >= h {
+                            even.update(repeating: 0, count: 2 * (tw + 1))
+                        } else {
+                            let src = plane + ih * w
+                            even[0] = 0
+                            for j in 1...tw { let c = 2 * j - 1; even[j] = c < w ? src[c] : 0 }
+                            for j in 0...tw { let c = 2 * j; odd[j] = c < w ? src[c] : 0 }
+                        }
+                        let c0 = ct + (4 * a) * tCount + t0, c1 = c0 + tCount, c2 = c1 + tCount, c3 = c2 + tCount
+                        @inline(__always) func columns<V: FloatLanes>(_ j: Int, _: V.Type) {
+                            let e0 = V.load(even + j), e1 = V.load(even + j + 1), o0 = V.load(odd + j), o1 = V.load(odd + j + 1)
+                            (e0 - e1).store(c0 + j)
+                            (o0 + e1).store(c1 + j)
+                            (e1 - o0).store(c2 + j)
+                            (o0 - o1).store(c3 + j)
+                        }
+                        sweep(tw) { columns($0, SIMD8<Float>.self) } narrow: { columns($0, SIMD2<Float>.self) }
+                    }
+                }
+            }
+            // B^T over the patch rows: v[(a, b)] from ct[(0...3, b)], all tiles at once.
+            let o = v + ch * tCount
+            for b in 0..<4 {
+                let p0 = ct + b * tCount, p1 = p0 + 4 * tCount, p2 = p1 + 4 * tCount, p3 = p2 + 4 * tCount
+                let d0 = o + b * es, d1 = o + (4 + b) * es, d2 = o + (8 + b) * es, d3 = o + (12 + b) * es
+                @inline(__always) func rowsOf<V: FloatLanes>(_ t: Int, _: V.Type) {
+                    let r0 = V.load(p0 + t), r1 = V.load(p1 + t), r2 = V.load(p2 + t), r3 = V.load(p3 + t)
+                    (r0 - r2).store(d0 + t)
+                    (r1 + r2).store(d1 + t)
+                    (r2 - r1).store(d2 + t)
+                    (r1 - r3).store(d3 + t)
+                }
+                sweep(tCount) { rowsOf($0, SIMD8<Float>.self) } narrow: { rowsOf($0, SIMD2<Float>.self) }
+            }
+        }
+    }
+
+    /// y[ch, n, 2i + a, 2j + b] = (A^T m A)[a, b] for m[e] = mt[e, ch, t]; outputs past an
+    /// odd last row or column are dropped.
+    static func outputTransform(_ mt: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
+                                _ y: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
+        let (th, tw) = tiles(h, w)
+        let tCount = (n1 - n0) * th * tw
+        let es = channels * tCount
+        // yt[a * 2 + b, t]: the tile's four outputs.
+        let y00 = rows, y01 = rows + tCount, y10 = y01 + tCount, y11 = y10 + tCount
+        for ch in 0..<channels {
+            let q = mt + ch * tCount
+            @inline(__always) func outputs<V: FloatLanes>(_ t: Int, _: V.Type) {
+                @inline(__always) func m(_ e: Int) -> V { V.load(q + e * es + t) }
+                // A^T m: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 over the tile rows; then
+                // the same over the columns.
+                let s00 = m(0) + m(4) + m(8), s01 = m(1) + m(5) + m(9), s02 = m(2) + m(6) + m(10), s03 = m(3) + m(7) + m(11)
+                let s10 = m(4) - m(8) - m(12), s11 = m(5) - m(9) - m(13), s12 = m(6) - m(10) - m(14), s13 = m(7) - m(11) - m(15)
+                (s00 + s01 + s02).store(y00 + t)
+                (s01 - s02 - s03).store(y01 + t)
+                (s10 + s11 + s12).store(y10 + t)
+                (s11 - s12 - s13).store(y11 + t)
+            }
+            sweep(tCount) { outputs($0, SIMD8<Float>.self) } narrow: { outputs($0, SIMD2<Float>.self) }
+            for n in n0..<n1 {
+                let plane = y + (ch * nTotal + n) * h * w
+                for i in 0..<th {
+                    let t0 = ((n - n0) * th + i) * tw
+                    let row0 = plane + 2 * i * w
+                    for j in 0..<w { row0[j] = (j & 1 == 0 ? y00 : y01)[t0 + j >> 1] }
+                    if 2 * i + 1 < h {
+                        let row1 = row0 + w
+                        for j in 0..<w { row1[j] = (j & 1 == 0 ? y10 : y11)[t0 + j >> 1] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// g[e, ch, t] = (A dy A^T)[e] of the 2x2 tile t of dy[ch, n] (0 past an odd edge):
+    /// the adjoint of outputTransform.
+    static func gradientTransform(_ dy: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
+                                  _ g: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
+        let (th, tw) = tiles(h, w)
+        let tCount = (n1 - n0) * th * tw
+        let es = channels * tCount
+        // The tiles' four values, deinterleaved: g00[t] = dy[2i, 2j], g01[t] = dy[2i, 2j + 1], ...
+        let g00 = rows, g01 = rows + tCount, g10 = g01 + tCount, g11 = g10 + tCount
+        for ch in 0..<channels {
+            if w & 1 == 1 || h & 1 == 1 { rows.update(repeating: 0, count: 4 * tCount) }
+            for n in n0..<n1 {
+                let plane = dy + (ch * nTotal + n) * h * w
+                for i in 0..<th {
+                    let t0 = ((n - n0) * th + i) * tw
+                    let row0 = plane + 2 * i * w
+                    for j in 0..<w { (j & 1 == 0 ? g00 : g01)[t0 + j >> 1] = row0[j] }
+                    if 2 * i + 1 < h {
+                        let row1 = row0 + w
+                        for j in 0..<w { (j & 1 == 0 ? g10 : g11)[t0 + j >> 1] = row1[j] }
+                    }
+                }
+            }
+            let o = g + ch * tCount
+            @inline(__always) func tilesOf<V: FloatLanes>(_ t: Int, _: V.Type) {
+                let a0 = V.load(g00 + t), a1 = V.load(g01 + t), b0 = V.load(g10 + t), b1 = V.load(g11 + t)
+                // A g: rows g0, g0 + g1, g0 - g1, -g1; then the same over the columns.
+                @inline(__always) func store(_ a: Int, _ x0: V, _ x1: V) {
+                    x0.store(o + (4 * a) * es + t)
+                    (x0 + x1).store(o + (4 * a + 1) * es + t)
+                    (x0 - x1).store(o + (4 * a + 2) * es + t)
+                    (-x1).store(o + (4 * a + 3) * es + t)
+                }
+                store(0, a0, a1)
+                store(1, a0 + b0, a1 + b1)
+                store(2, a0 - b0, a1 - b1)
+                store(3, -b0, -b1)
+            }
+            sweep(tCount) { tilesOf($0, SIMD8<Float>.self) } narrow: { tilesOf($0, SIMD2<Float>.self) }
+        }
+    }
+
+    /// body(i) for i = 0, 8, 16, ... while 8 lanes fit, then narrow(i) for each remaining i.
+    @inline(__always)
+    static func sweep(_ count: Int, _ body: (Int) -> Void, narrow: (Int) -> Void) {
+        var i = 0
+        while i + 8 <= count { body(i); i += 8 }
+        while i < count { narrow(i); i += 1 }
+    }
+
+    // MARK: Convolution
+
+    /// y [K, nTotal * H * W] = conv(x, w), group by group.
+    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: ConvShape,
+                        nTotal: Int, groups: [Range<Int>], pool: WorkerPool, scratch: ConvScratch) {
+        let (k, c) = (s.k, s.c)
+        let u = scratch.u.pointer
+        transformWeights(w, k: k, c: c, flipped: false, u, pool: pool)
+        pool.run(chunks: groups.count) { gi, worker in
+            let (n0, n1) = (groups[gi].lowerBound, groups[gi].upperBound)
+            let t = (n1 - n0) * tilesPerImage(s)
+            let v = scratch.a[worker].pointer, m = scratch.b[worker].pointer, rows = scratch.rows[worker].pointer
+            inputTransform(x, channels: c, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, v, rows: rows)
+            for e in 0..<16 {
+                sgemm(m: k, n: t, k: c, a: u + e * k * c, lda: c, b: v + e * c * t, ldb: t, c: m + e * k * t, ldc: t)
+            }
+            outputTransform(m, channels: k, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, y, rows: rows)
+        }
+    }
+
+    /// dw = sum over groups (in group order) of the adjoint's tile sums; dx (when given)
+    /// = the convolution of dy with the flipped, transposed filters.
+    static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                         dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>, _ s: ConvShape,
+                         nTotal: Int, groups: [Range<Int>], pool: WorkerPool, scratch: ConvScratch) {
+        let (k, c) = (s.k, s.c)
+        let kc = k * c
+        let uFlip = scratch.u.pointer
+        if dx != nil { transformWeights(w, k: k, c: c, flipped: true, uFlip, pool: pool) }
+        let partial = scratch.partial.pointer
+        pool.run(chunks: groups.count) { gi, worker in
+            let (n0, n1) = (groups[gi].lowerBound, groups[gi].upperBound)
+            let t = (n1 - n0) * tilesPerImage(s)
+            let a = scratch.a[worker].pointer, b = scratch.b[worker].pointer
+            let du = scratch.tileGrad[worker].pointer, rows = scratch.rows[worker].pointer
+            // dU[e] [K, C] = (A dy A^T)[e] [K, T] x V[e]^T [T, C]
+            inputTransform(x, channels: c, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, a, rows: rows)
+            gradientTransform(dy, channels: k, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, b, rows: rows)
+            for e in 0..<16 {
+                sgemm(transB: true, m: k, n: c, k: t, a: b + e * k * t, lda: t, b: a + e * c * t, ldb: t, c: du + e * kc, ldc: c)
+            }
+            weightGradient(du, kc: kc, partial + gi * 9 * kc)
+            if let dx {
+                // M[e] [C, T] = U'[e] [C, K] x (B^T dy B)[e] [K, T]
+                inputTransform(dy, channels: k, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, a, rows: rows)
+                for e in 0..<16 {
+                    sgemm(m: c, n: t, k: k, a: uFlip + e * kc, lda: k, b: a + e * k * t, ldb: t, c: b + e * c * t, ldc: t)
+                }
+                outputTransform(b, channels: c, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, dx, rows: rows)
+            }
+        }
+        // dw[kc, 3r + q] = sum over groups, in order, of partial[g, 3r + q, kc].
+        let ranges = WorkerPool.split(kc, parts: 16)
+        pool.run(chunks: ranges.count) { ri, _ in
+            for idx in ranges[ri] {
+                for p in 0..<9 {
+                    var sum = partial[p * kc + idx]
+                    for g in 1..<max(groups.count, 1) { sum += partial[(g * 9 + p) * kc + idx] }
+                    dw[idx * 9 + p] = sum
+                }
+            }
+        }
+    }
+}
+
+/// Float vectors the transforms are written over once: 8 lanes for the bulk, and
+/// SIMD2 standing in for a single lane (only lane 0 is loaded and stored) for the tail.
+protocol FloatLanes: SIMD where Scalar == Float {
+    static func load(_ p: UnsafePointer<Float>) -> Self
+    func store(_ p: UnsafeMutablePointer<Float>)
+}
+
+extension SIMD8: FloatLanes where Scalar == Float {
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Self { UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
+    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self) }
+}
+
+extension SIMD2: FloatLanes where Scalar == Float {
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Self { Self(p[0], 0) }
+    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { p[0] = self[0] }
+}

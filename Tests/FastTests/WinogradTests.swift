@@ -1,0 +1,73 @@
+@testable import Fast
+import Harness
+import NumPyIO
+import Reference
+import Testing
+
+/// Winograd F(2x2, 3x3) convolutions (forward, input and weight gradient) against the
+/// float64 reference on shapes that stress its tiling: odd sizes (cut-off tiles), 1x1
+/// and 2x2 planes, C != K, sample groups of 1 and 2.
+@Suite struct WinogradTests {
+    /// (n, c, k, h, w)
+    static let shapes = [(3, 4, 5, 8, 8), (4, 5, 4, 7, 6), (2, 4, 6, 1, 1), (3, 6, 4, 2, 3), (9, 4, 4, 5, 5), (1, 8, 3, 16, 16)]
+
+    /// Signed inputs (as in the gradient) and non-negative ones (post-ReLU activations,
+    /// the forward's inputs, where the transforms add like-signed terms).
+    @Test(arguments: shapes, [(-1.0, 1.0), (0.0, 2.0)])
+    func matchesTheReference(shape: (Int, Int, Int, Int, Int), range: (Double, Double)) {
+        let (n, c, k, h, w) = shape
+        let s = ConvShape(c: c, k: k, r: 3, stride: 1, pad: 1, h: h, w: w)
+        #expect(Winograd.applies(s))
+        var rng = TestRandom(seed: UInt64(n * 1000 + c * 100 + k * 10 + h))
+        let x = rng.tensor([n, c, h, w], range.0, range.1), wt = rng.tensor([k, c, 3, 3], -0.3, 0.3)
+        let y = Conv2d.forward(x, wt, stride: 1, pad: 1)
+        let dy = rng.tensor(y.shape)
+        let (dx, dw) = Conv2d.backward(dy, x: x, w: wt, stride: 1, pad: 1)
+        let f = { (t: Tensor) in t.data.map(Float.init) }
+        let got = FastLayers.conv2d(x: f(x), n: n, c: c, h: h, w: w, weight: f(wt), k: k, r: 3, stride: 1, pad: 1, dy: f(dy), threads: 2)
+        // One float32 layer of at most 16 x 8 products per output: rounding stays near
+        // 1e-6 of the largest value, so 1e-5 is tight enough to catch a wrong transform
+        // term and loose enough for float32.
+        let bound = Tolerance.scaled(1e-5)
+        for (name, a, e) in [("y", got.y, y), ("dx", got.dx, dx), ("dw", got.dw, dw)] {
+            let cmp = Compare.tensors(name, actual: NDArray(float32: a, shape: e.shape), expected: NDArray(float64: e.data, shape: e.shape), tolerance: bound)
+            #expect(cmp.passed, "\(shape) \(range): \(cmp.report)")
+        }
+    }
+
+    /// The weight transform and its adjoint: <G g G^T, du> == <g, G^T du G>, exactly in
+    /// float64 arithmetic and within float32 rounding here, and the flipped transform is
+    /// the transform of the rotated filter.
+    @Test func weightTransformsAreAdjoint() {
+        let (k, c) = (3, 2)
+        var rng = TestRandom(seed: 5)
+        let g = rng.tensor([k, c, 3, 3]).data.map(Float.init), du = rng.tensor([16, k, c]).data.map(Float.init)
+        var u = [Float](repeating: 0, count: 16 * k * c), uf = u, back = [Float](repeating: 0, count: 9 * k * c)
+        let pool = WorkerPool(workers: 1)
+        Winograd.transformWeights(g, k: k, c: c, flipped: false, &u, pool: pool)
+        Winograd.transformWeights(g, k: k, c: c, flipped: true, &uf, pool: pool)
+        Winograd.weightGradient(du, kc: k * c, &back)
+        let lhs = zip(u, du).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        // back is [9, K, C]; g is [K, C, 9].
+        var rhs = 0.0
+        for kc in 0..<(k * c) { for p in 0..<9 { rhs += Double(g[kc * 9 + p]) * Double(back[p * k * c + kc]) } }
+        #expect(abs(lhs - rhs) <= 1e-5 * max(1, abs(lhs)))
+        // The flipped transform of w[k, c] sits at [e, c, k] and equals the plain
+        // transform of the filter rotated by 180 degrees.
+        var rotated = g
+        for kc in 0..<(k * c) { for p in 0..<9 { rotated[kc * 9 + p] = g[kc * 9 + 8 - p] } }
+        var ur = [Float](repeating: 0, count: 16 * k * c)
+        Winograd.transformWeights(rotated, k: k, c: c, flipped: false, &ur, pool: pool)
+        for e in 0..<16 { for ko in 0..<k { for ci in 0..<c {
+            #expect(uf[e * k * c + ci * k + ko] == ur[e * k * c + ko * c + ci])
+        } } }
+    }
+
+    /// The stem (3 input channels), strided and 1x1 convolutions stay on im2col.
+    @Test func appliesOnlyToStrideOnePadOne3x3() {
+        #expect(!Winograd.applies(ConvShape(c: 3, k: 8, r: 3, stride: 1, pad: 1, h: 8, w: 8)))
+        #expect(!Winograd.applies(ConvShape(c: 8, k: 8, r: 3, stride: 2, pad: 1, h: 8, w: 8)))
+        #expect(!Winograd.applies(ConvShape(c: 8, k: 8, r: 1, stride: 1, pad: 0, h: 8, w: 8)))
+        #expect(Winograd.applies(ConvShape(c: 4, k: 8, r: 3, stride: 1, pad: 1, h: 8, w: 8)))
+    }
+}
