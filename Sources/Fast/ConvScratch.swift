@@ -17,8 +17,8 @@ final class ConvScratch {
         for s in shapes {
             if Winograd.applies(s) {
                 let t = groupSize * Winograd.tilesPerImage(s)
-                big = max(big, 16 * max(s.c, s.k) * t)
-                tile = max(tile, 16 * s.k * s.c)
+                big = max(big, 16 * Winograd.planeStride(max(s.c, s.k), t))
+                tile = max(tile, 16 * Winograd.planeStride(s.k, s.c))
                 row = max(row, Winograd.rowScratch(s, groupSize: groupSize))
             } else {
                 big = max(big, s.crr * groupSize * s.ho * s.wo)

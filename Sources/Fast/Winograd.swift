@@ -5,12 +5,13 @@
 /// tile element e = 4a + b that sum is one GEMM, 16 in all, with 4 multiplications per
 /// output pixel and channel pair instead of 9. The input gradient is the same
 /// convolution of dy with the filters flipped and transposed; the weight gradient is the
-/// adjoint, G^T [sum over tiles (A dy A^T) ⊙ V] G. The transforms use only 1 and 1/2,
-/// exact in float32; the tile sums are GEMMs over fixed sample groups, as in im2col.
+/// adjoint, G^T [sum over tiles (A dy A^T) ⊙ V] G. The transform coefficients are 0, ±1
+/// and ±1/2 (their products are exact in float32; only the sums round); the tile sums
+/// are GEMMs over fixed sample groups, as in im2col.
 ///
-/// Layouts: activations CNHW; tiles [16, channels, T] with T = samples x tilesH x tilesW,
-/// tile t = ((n - n0) * tilesH + i) * tilesW + j covering output rows 2i, 2i + 1 and
-/// columns 2j, 2j + 1 (an odd last row or column is cut off).
+/// Layouts: activations CNHW; tiles [16, channels, T] (planes planeStride apart) with
+/// T = samples x tilesH x tilesW, tile t = ((n - n0) * tilesH + i) * tilesW + j covering
+/// output rows 2i, 2i + 1 and columns 2j, 2j + 1 (an odd last row or column is cut off).
 enum Winograd {
     /// Stride 1, pad 1, 3x3, and more than the RGB stem's 3 input channels, for which
     /// the transforms would cost more than the multiplications they save.
@@ -19,10 +20,14 @@ enum Winograd {
     static func tiles(_ h: Int, _ w: Int) -> (Int, Int) { ((h + 1) / 2, (w + 1) / 2) }
     static func tilesPerImage(_ s: ConvShape) -> Int { let (th, tw) = tiles(s.h, s.w); return th * tw }
 
+    /// Distance in floats between the 16 tile planes of [rows, cols] each: 32 more than
+    /// a plane, because power-of-two plane sizes put the 16 streams a transform reads or
+    /// writes at once into the same cache sets.
+    static func planeStride(_ rows: Int, _ cols: Int) -> Int { rows * cols + 32 }
+
     /// Floats of per-worker row scratch the transforms of `s` need.
     static func rowScratch(_ s: ConvShape, groupSize: Int) -> Int {
-        let (_, tw) = tiles(s.h, s.w)
-        return 16 * groupSize * tilesPerImage(s) + 2 * (tw + 1) + 8
+        max(4 * groupSize * tilesPerImage(s) + 8, paddedRows(s.h) * paddedWidth(s.w))
     }
 
     // MARK: Transforms
@@ -30,7 +35,7 @@ enum Winograd {
     /// u[e, k, c] = (G g G^T)[e] for g = w[k, c] (3x3); with `flipped`, u[e, c, k] for
     /// g = w[k, c] rotated by 180 degrees (the input gradient's filters).
     static func transformWeights(_ w: UnsafePointer<Float>, k: Int, c: Int, flipped: Bool, _ u: UnsafeMutablePointer<Float>, pool: WorkerPool) {
-        let kc = k * c
+        let kc = planeStride(k, c)
         let ranges = WorkerPool.split(k, parts: 16)
         pool.run(chunks: ranges.count) { ri, _ in
             for ko in ranges[ri] {
@@ -60,14 +65,16 @@ enum Winograd {
         }
     }
 
-    /// out[i, k, c] (i = 3r + q) = (G^T du G)[r, q] for du[e, k, c]: the adjoint of
-    /// transformWeights, vectorized over c. Writes K*C*9 floats, 3x3-position-major.
+    /// out[i, k, c] (i = 3r + q) = (G^T du G)[r, q] for du[e, k, c] (planes
+    /// planeStride(K, C) apart): the adjoint of transformWeights, vectorized over (k, c).
+    /// Writes K*C*9 floats, 3x3-position-major.
     static func weightGradient(_ du: UnsafePointer<Float>, kc: Int, _ out: UnsafeMutablePointer<Float>) {
+        let ds = planeStride(kc, 1)  // == planeStride(K, C)
         @inline(__always) func position<V: FloatLanes>(_ idx: Int, _: V.Type) {
             // Column b of G^T du: d0 + (d1 + d2) / 2, (d1 - d2) / 2, (d1 + d2) / 2 + d3 over rows.
             @inline(__always) func column(_ b: Int) -> (V, V, V) {
-                let d0 = V.load(du + b * kc + idx), d1 = V.load(du + (4 + b) * kc + idx)
-                let d2 = V.load(du + (8 + b) * kc + idx), d3 = V.load(du + (12 + b) * kc + idx)
+                let d0 = V.load(du + b * ds + idx), d1 = V.load(du + (4 + b) * ds + idx)
+                let d2 = V.load(du + (8 + b) * ds + idx), d3 = V.load(du + (12 + b) * ds + idx)
                 return (d0 + 0.5 * (d1 + d2), 0.5 * (d1 - d2), 0.5 * (d1 + d2) + d3)
             }
             let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
@@ -90,55 +97,49 @@ enum Winograd {
                                _ v: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
         let (th, tw) = tiles(h, w)
         let tCount = (n1 - n0) * th * tw
-        let es = channels * tCount
-        // ct[a, b, t]: the column transform (d B)[a, b] of each tile's patch row a.
-        let ct = rows
-        let even = rows + 16 * tCount, odd = even + tw + 1
+        let es = planeStride(channels, tCount)
+        // The plane with a zero border: padded[r, q] = x[r - 1, q - 1]. Its border and
+        // slack stay zero; only the interior is rewritten per plane.
+        let pw = paddedWidth(w), padded = rows
+        padded.update(repeating: 0, count: paddedRows(h) * pw)
         for ch in 0..<channels {
+            let o = v + ch * tCount
             for n in n0..<n1 {
                 let plane = x + (ch * nTotal + n) * h * w
+                for r in 0..<h { (padded + (r + 1) * pw + 1).update(from: plane + r * w, count: w) }
                 for i in 0..<th {
                     let t0 = ((n - n0) * th + i) * tw
-                    for a in 0..<4 {
-                        // even[j] = x[ih, 2j - 1], odd[j] = x[ih, 2j]: the patch columns of
-                        // tile j are even[j], odd[j], even[j + 1], odd[j + 1].
-                        let ih = 2 * i - 1 + a
-                        if ih < 0 || ih >= h {
-                            even.update(repeating: 0, count: 2 * (tw + 1))
-                        } else {
-                            let src = plane + ih * w
-                            even[0] = 0
-                            for j in 1...tw { let c = 2 * j - 1; even[j] = c < w ? src[c] : 0 }
-                            for j in 0...tw { let c = 2 * j; odd[j] = c < w ? src[c] : 0 }
+                    let r0 = padded + 2 * i * pw, r1 = r0 + pw, r2 = r1 + pw, r3 = r2 + pw
+                    @inline(__always) func patch<V: FloatLanes>(_ j: Int, _: V.Type) {
+                        // Columns 2j ..< 2j + 4 of a padded row, times B: d0 - d2, d1 + d2, d2 - d1, d1 - d3.
+                        @inline(__always) func columns(_ row: UnsafeMutablePointer<Float>) -> (V, V, V, V) {
+                            let (d0, d1) = V.loadPairs(row + 2 * j), (d2, d3) = V.loadPairs(row + 2 * j + 2)
+                            return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
                         }
-                        let c0 = ct + (4 * a) * tCount + t0, c1 = c0 + tCount, c2 = c1 + tCount, c3 = c2 + tCount
-                        @inline(__always) func columns<V: FloatLanes>(_ j: Int, _: V.Type) {
-                            let e0 = V.load(even + j), e1 = V.load(even + j + 1), o0 = V.load(odd + j), o1 = V.load(odd + j + 1)
-                            (e0 - e1).store(c0 + j)
-                            (o0 + e1).store(c1 + j)
-                            (e1 - o0).store(c2 + j)
-                            (o0 - o1).store(c3 + j)
+                        let a0 = columns(r0), a1 = columns(r1), a2 = columns(r2), a3 = columns(r3)
+                        // B^T over the rows, per column b.
+                        let t = o + t0 + j
+                        @inline(__always) func store(_ b: Int, _ x0: V, _ x1: V, _ x2: V, _ x3: V) {
+                            (x0 - x2).store(t + b * es)
+                            (x1 + x2).store(t + (4 + b) * es)
+                            (x2 - x1).store(t + (8 + b) * es)
+                            (x1 - x3).store(t + (12 + b) * es)
                         }
-                        sweep(tw) { columns($0, SIMD8<Float>.self) } narrow: { columns($0, SIMD2<Float>.self) }
+                        store(0, a0.0, a1.0, a2.0, a3.0)
+                        store(1, a0.1, a1.1, a2.1, a3.1)
+                        store(2, a0.2, a1.2, a2.2, a3.2)
+                        store(3, a0.3, a1.3, a2.3, a3.3)
                     }
+                    sweep(tw) { patch($0, SIMD8<Float>.self) } narrow: { patch($0, SIMD2<Float>.self) }
                 }
-            }
-            // B^T over the patch rows: v[(a, b)] from ct[(0...3, b)], all tiles at once.
-            let o = v + ch * tCount
-            for b in 0..<4 {
-                let p0 = ct + b * tCount, p1 = p0 + 4 * tCount, p2 = p1 + 4 * tCount, p3 = p2 + 4 * tCount
-                let d0 = o + b * es, d1 = o + (4 + b) * es, d2 = o + (8 + b) * es, d3 = o + (12 + b) * es
-                @inline(__always) func rowsOf<V: FloatLanes>(_ t: Int, _: V.Type) {
-                    let r0 = V.load(p0 + t), r1 = V.load(p1 + t), r2 = V.load(p2 + t), r3 = V.load(p3 + t)
-                    (r0 - r2).store(d0 + t)
-                    (r1 + r2).store(d1 + t)
-                    (r2 - r1).store(d2 + t)
-                    (r1 - r3).store(d3 + t)
-                }
-                sweep(tCount) { rowsOf($0, SIMD8<Float>.self) } narrow: { rowsOf($0, SIMD2<Float>.self) }
             }
         }
     }
+
+    /// The zero-bordered plane of inputTransform: 2 * tilesW + 2 columns (the last tile's
+    /// patch), plus slack so that 8-lane pair loads never leave it.
+    static func paddedWidth(_ w: Int) -> Int { 2 * ((w + 1) / 2) + 2 + 16 }
+    static func paddedRows(_ h: Int) -> Int { 2 * ((h + 1) / 2) + 2 }
 
     /// y[ch, n, 2i + a, 2j + b] = (A^T m A)[a, b] for m[e] = mt[e, ch, t]; outputs past an
     /// odd last row or column are dropped.
@@ -146,7 +147,7 @@ enum Winograd {
                                 _ y: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
         let (th, tw) = tiles(h, w)
         let tCount = (n1 - n0) * th * tw
-        let es = channels * tCount
+        let es = planeStride(channels, tCount)
         // yt[a * 2 + b, t]: the tile's four outputs.
         let y00 = rows, y01 = rows + tCount, y10 = y01 + tCount, y11 = y10 + tCount
         for ch in 0..<channels {
@@ -184,7 +185,7 @@ enum Winograd {
                                   _ g: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
         let (th, tw) = tiles(h, w)
         let tCount = (n1 - n0) * th * tw
-        let es = channels * tCount
+        let es = planeStride(channels, tCount)
         // The tiles' four values, deinterleaved: g00[t] = dy[2i, 2j], g01[t] = dy[2i, 2j + 1], ...
         let g00 = rows, g01 = rows + tCount, g10 = g01 + tCount, g11 = g10 + tCount
         for ch in 0..<channels {
@@ -242,7 +243,8 @@ enum Winograd {
             let v = scratch.a[worker].pointer, m = scratch.b[worker].pointer, rows = scratch.rows[worker].pointer
             inputTransform(x, channels: c, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, v, rows: rows)
             for e in 0..<16 {
-                sgemm(m: k, n: t, k: c, a: u + e * k * c, lda: c, b: v + e * c * t, ldb: t, c: m + e * k * t, ldc: t)
+                sgemm(m: k, n: t, k: c, a: u + e * planeStride(k, c), lda: c, b: v + e * planeStride(c, t), ldb: t,
+                      c: m + e * planeStride(k, t), ldc: t)
             }
             outputTransform(m, channels: k, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, y, rows: rows)
         }
@@ -267,14 +269,16 @@ enum Winograd {
             inputTransform(x, channels: c, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, a, rows: rows)
             gradientTransform(dy, channels: k, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, b, rows: rows)
             for e in 0..<16 {
-                sgemm(transB: true, m: k, n: c, k: t, a: b + e * k * t, lda: t, b: a + e * c * t, ldb: t, c: du + e * kc, ldc: c)
+                sgemm(transB: true, m: k, n: c, k: t, a: b + e * planeStride(k, t), lda: t, b: a + e * planeStride(c, t), ldb: t,
+                      c: du + e * planeStride(k, c), ldc: c)
             }
             weightGradient(du, kc: kc, partial + gi * 9 * kc)
             if let dx {
                 // M[e] [C, T] = U'[e] [C, K] x (B^T dy B)[e] [K, T]
                 inputTransform(dy, channels: k, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, a, rows: rows)
                 for e in 0..<16 {
-                    sgemm(m: c, n: t, k: k, a: uFlip + e * kc, lda: k, b: a + e * k * t, ldb: t, c: b + e * c * t, ldc: t)
+                    sgemm(m: c, n: t, k: k, a: uFlip + e * planeStride(k, c), lda: k, b: a + e * planeStride(k, t), ldb: t,
+                          c: b + e * planeStride(c, t), ldc: t)
                 }
                 outputTransform(b, channels: c, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, dx, rows: rows)
             }
@@ -297,15 +301,22 @@ enum Winograd {
 /// SIMD2 standing in for a single lane (only lane 0 is loaded and stored) for the tail.
 protocol FloatLanes: SIMD where Scalar == Float {
     static func load(_ p: UnsafePointer<Float>) -> Self
+    /// (p[0], p[2], p[4], ...) and (p[1], p[3], p[5], ...).
+    static func loadPairs(_ p: UnsafePointer<Float>) -> (Self, Self)
     func store(_ p: UnsafeMutablePointer<Float>)
 }
 
 extension SIMD8: FloatLanes where Scalar == Float {
     @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Self { UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
+    @inline(__always) static func loadPairs(_ p: UnsafePointer<Float>) -> (Self, Self) {
+        let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+        return (v.evenHalf, v.oddHalf)
+    }
     @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self) }
 }
 
 extension SIMD2: FloatLanes where Scalar == Float {
     @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Self { Self(p[0], 0) }
+    @inline(__always) static func loadPairs(_ p: UnsafePointer<Float>) -> (Self, Self) { (Self(p[0], 0), Self(p[1], 0)) }
     @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { p[0] = self[0] }
 }

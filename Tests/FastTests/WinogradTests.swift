@@ -41,13 +41,18 @@ import Testing
     @Test func weightTransformsAreAdjoint() {
         let (k, c) = (3, 2)
         var rng = TestRandom(seed: 5)
-        let g = rng.tensor([k, c, 3, 3]).data.map(Float.init), du = rng.tensor([16, k, c]).data.map(Float.init)
-        var u = [Float](repeating: 0, count: 16 * k * c), uf = u, back = [Float](repeating: 0, count: 9 * k * c)
+        // Tile planes sit planeStride apart; the gaps stay 0 in du.
+        let ps = Winograd.planeStride(k, c)
+        let g = rng.tensor([k, c, 3, 3]).data.map(Float.init)
+        var du = [Float](repeating: 0, count: 16 * ps)
+        for e in 0..<16 { for i in 0..<(k * c) { du[e * ps + i] = Float(rng.uniform(-1, 1)) } }
+        var u = [Float](repeating: 0, count: 16 * ps), uf = u, back = [Float](repeating: 0, count: 9 * k * c)
         let pool = WorkerPool(workers: 1)
         Winograd.transformWeights(g, k: k, c: c, flipped: false, &u, pool: pool)
         Winograd.transformWeights(g, k: k, c: c, flipped: true, &uf, pool: pool)
         Winograd.weightGradient(du, kc: k * c, &back)
-        let lhs = zip(u, du).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        var lhs = 0.0
+        for e in 0..<16 { for i in 0..<(k * c) { lhs += Double(u[e * ps + i]) * Double(du[e * ps + i]) } }
         // back is [9, K, C]; g is [K, C, 9].
         var rhs = 0.0
         for kc in 0..<(k * c) { for p in 0..<9 { rhs += Double(g[kc * 9 + p]) * Double(back[p * k * c + kc]) } }
@@ -56,10 +61,10 @@ import Testing
         // transform of the filter rotated by 180 degrees.
         var rotated = g
         for kc in 0..<(k * c) { for p in 0..<9 { rotated[kc * 9 + p] = g[kc * 9 + 8 - p] } }
-        var ur = [Float](repeating: 0, count: 16 * k * c)
+        var ur = [Float](repeating: 0, count: 16 * ps)
         Winograd.transformWeights(rotated, k: k, c: c, flipped: false, &ur, pool: pool)
         for e in 0..<16 { for ko in 0..<k { for ci in 0..<c {
-            #expect(uf[e * k * c + ci * k + ko] == ur[e * k * c + ko * c + ci])
+            #expect(uf[e * ps + ci * k + ko] == ur[e * ps + ko * c + ci])
         } } }
     }
 
