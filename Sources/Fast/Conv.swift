@@ -92,7 +92,7 @@ enum FastConv {
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: ConvShape,
                         nTotal: Int, groups: [Range<Int>], pool: WorkerPool, scratch: ConvScratch) {
         if Winograd.applies(s) {
-            Winograd.forward(x, w, y, s, nTotal: nTotal, groups: groups, pool: pool, scratch: scratch)
+            Winograd.forward(x, w, y, s, nTotal: nTotal, pool: pool, scratch: scratch)
             return
         }
         let hw = s.ho * s.wo
@@ -117,7 +117,7 @@ enum FastConv {
                          dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>, _ s: ConvShape,
                          nTotal: Int, groups: [Range<Int>], pool: WorkerPool, scratch: ConvScratch) {
         if Winograd.applies(s) {
-            Winograd.backward(dy, x, w, dx: dx, dw: dw, s, nTotal: nTotal, groups: groups, pool: pool, scratch: scratch)
+            Winograd.backward(dy, x, w, dx: dx, dw: dw, s, nTotal: nTotal, pool: pool, scratch: scratch)
             return
         }
         let hw = s.ho * s.wo

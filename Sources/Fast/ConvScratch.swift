@@ -11,15 +11,19 @@ final class ConvScratch {
     /// groups x K x C*R*R partial weight gradients.
     let partial: FloatBuffer
 
-    /// What the largest of `shapes` needs with at most `groupSize` samples per group.
-    init(shapes: [ConvShape], groupSize: Int, groups: Int, workers: Int, training: Bool) {
+    /// What the largest of `shapes` needs for a batch of `nTotal` in `groups` (im2col).
+    init(shapes: [ConvShape], nTotal: Int, groups: [Range<Int>], workers: Int, training: Bool) {
+        let groupSize = groups.map(\.count).max() ?? 1
+        var groupCount = groups.count
         var big = 1, tile = 1, row = 1, wsize = 1
         for s in shapes {
             if Winograd.applies(s) {
-                let t = groupSize * Winograd.tilesPerImage(s)
+                let wg = Winograd.groups(nTotal: nTotal, s)
+                groupCount = max(groupCount, wg.count)
+                let t = (wg.map(\.count).max() ?? 1) * Winograd.tilesPerImage(s)
                 big = max(big, 16 * Winograd.planeStride(max(s.c, s.k), t))
                 tile = max(tile, 16 * Winograd.planeStride(s.k, s.c))
-                row = max(row, Winograd.rowScratch(s, groupSize: groupSize))
+                row = max(row, Winograd.rowScratch(s, groupSize: wg.map(\.count).max() ?? 1))
             } else {
                 big = max(big, s.crr * groupSize * s.ho * s.wo)
             }
@@ -30,6 +34,6 @@ final class ConvScratch {
         tileGrad = (0..<workers).map { _ in FloatBuffer(training ? tile : 1) }
         rows = (0..<workers).map { _ in FloatBuffer(row) }
         u = FloatBuffer(tile)
-        partial = FloatBuffer(training ? groups * wsize : 1)
+        partial = FloatBuffer(training ? groupCount * wsize : 1)
     }
 }

@@ -113,7 +113,7 @@ final class FastNetwork {
         feat = FloatBuffer(arch.featureSize * nTotal)
         projector = Head(name: "projector", inF: arch.featureSize, hidden: arch.projHidden, outF: arch.projOut, cols: nTotal, groups: bnGroups)
         predictor = Head(name: "predictor", inF: arch.projOut, hidden: arch.predHidden, outF: arch.projOut, cols: nTotal, groups: bnGroups)
-        convScratch = ConvScratch(shapes: shapes, groupSize: groups.map(\.count).max() ?? 1, groups: groups.count,
+        convScratch = ConvScratch(shapes: shapes, nTotal: nTotal, groups: groups,
                                   workers: pool.workers, training: training)
         if training { grad = (0..<4).map { _ in FloatBuffer(maxAct) } }
         dfeat = FloatBuffer(arch.featureSize * nTotal)

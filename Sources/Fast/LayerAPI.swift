@@ -20,7 +20,7 @@ public enum FastLayers {
         let s = ConvShape(c: c, k: k, r: r, stride: stride, pad: pad, h: h, w: w)
         let pool = WorkerPool(workers: threads)
         let groups = FastNetwork.convGroups(n)
-        let scratch = ConvScratch(shapes: [s], groupSize: groups.map(\.count).max() ?? 1, groups: groups.count, workers: threads, training: true)
+        let scratch = ConvScratch(shapes: [s], nTotal: n, groups: groups, workers: threads, training: true)
         let xc = toCNHW(x, n: n, c: c, plane: h * w), dyc = toCNHW(dy, n: n, c: k, plane: s.ho * s.wo)
         var y = [Float](repeating: 0, count: k * n * s.ho * s.wo), dx = [Float](repeating: 0, count: x.count), dw = [Float](repeating: 0, count: weight.count)
         xc.withUnsafeBufferPointer { X in weight.withUnsafeBufferPointer { W in dyc.withUnsafeBufferPointer { DY in

@@ -18,6 +18,15 @@ enum Winograd {
     static func applies(_ s: ConvShape) -> Bool { s.r == 3 && s.stride == 1 && s.pad == 1 && s.c > 3 }
 
     static func tiles(_ h: Int, _ w: Int) -> (Int, Int) { ((h + 1) / 2, (w + 1) / 2) }
+
+    /// The sample groups of a Winograd convolution: up to 8, fewer when the planes are
+    /// small, so that each of the 16 GEMMs per group spans at least about 2048 tiles
+    /// (each GEMM packs its [K, C] weight tile again), and never fewer than 2 (both
+    /// cores busy). Fixed by the shapes alone, like the im2col groups.
+    static func groups(nTotal: Int, _ s: ConvShape) -> [Range<Int>] {
+        let parts = min(8, max(2, nTotal * tilesPerImage(s) / 2048))
+        return WorkerPool.split(nTotal, parts: parts)
+    }
     static func tilesPerImage(_ s: ConvShape) -> Int { let (th, tw) = tiles(s.h, s.w); return th * tw }
 
     /// Distance in floats between the 16 tile planes of [rows, cols] each: 32 more than
@@ -233,8 +242,9 @@ enum Winograd {
 
     /// y [K, nTotal * H * W] = conv(x, w), group by group.
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: ConvShape,
-                        nTotal: Int, groups: [Range<Int>], pool: WorkerPool, scratch: ConvScratch) {
+                        nTotal: Int, pool: WorkerPool, scratch: ConvScratch) {
         let (k, c) = (s.k, s.c)
+        let groups = groups(nTotal: nTotal, s)
         let u = scratch.u.pointer
         transformWeights(w, k: k, c: c, flipped: false, u, pool: pool)
         pool.run(chunks: groups.count) { gi, worker in
@@ -254,8 +264,9 @@ enum Winograd {
     /// = the convolution of dy with the flipped, transposed filters.
     static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                          dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>, _ s: ConvShape,
-                         nTotal: Int, groups: [Range<Int>], pool: WorkerPool, scratch: ConvScratch) {
+                         nTotal: Int, pool: WorkerPool, scratch: ConvScratch) {
         let (k, c) = (s.k, s.c)
+        let groups = groups(nTotal: nTotal, s)
         let kc = k * c
         let uFlip = scratch.u.pointer
         if dx != nil { transformWeights(w, k: k, c: c, flipped: true, uFlip, pool: pool) }
