@@ -18,6 +18,7 @@ enum Winograd {
     static func applies(_ s: ConvShape) -> Bool { s.r == 3 && s.stride == 1 && s.pad == 1 && s.c > 3 }
 
     static func tiles(_ h: Int, _ w: Int) -> (Int, Int) { ((h + 1) / 2, (w + 1) / 2) }
+    static func tilesPerImage(_ s: ConvShape) -> Int { let (th, tw) = tiles(s.h, s.w); return th * tw }
 
     /// The sample groups of a Winograd convolution: up to 8, fewer when the planes are
     /// small, so that each of the 16 GEMMs per group spans at least about 2048 tiles
@@ -27,7 +28,6 @@ enum Winograd {
         let parts = min(8, max(2, nTotal * tilesPerImage(s) / 2048))
         return WorkerPool.split(nTotal, parts: parts)
     }
-    static func tilesPerImage(_ s: ConvShape) -> Int { let (th, tw) = tiles(s.h, s.w); return th * tw }
 
     /// Distance in floats between the 16 tile planes of [rows, cols] each: 32 more than
     /// a plane, because power-of-two plane sizes put the 16 streams a transform reads or
@@ -44,7 +44,7 @@ enum Winograd {
     /// u[e, k, c] = (G g G^T)[e] for g = w[k, c] (3x3); with `flipped`, u[e, c, k] for
     /// g = w[k, c] rotated by 180 degrees (the input gradient's filters).
     static func transformWeights(_ w: UnsafePointer<Float>, k: Int, c: Int, flipped: Bool, _ u: UnsafeMutablePointer<Float>, pool: WorkerPool) {
-        let kc = planeStride(k, c)
+        let ps = planeStride(k, c)
         let ranges = WorkerPool.split(k, parts: 16)
         pool.run(chunks: ranges.count) { ri, _ in
             for ko in ranges[ri] {
@@ -60,10 +60,10 @@ enum Winograd {
                     let c0 = column(0), c1 = column(1), c2 = column(2)
                     // Row a of (G g) G^T from row a's three entries.
                     @inline(__always) func store(_ a: Int, _ x0: Float, _ x1: Float, _ x2: Float) {
-                        u[(4 * a) * kc + dst] = x0
-                        u[(4 * a + 1) * kc + dst] = 0.5 * (x0 + x1 + x2)
-                        u[(4 * a + 2) * kc + dst] = 0.5 * (x0 - x1 + x2)
-                        u[(4 * a + 3) * kc + dst] = x2
+                        u[(4 * a) * ps + dst] = x0
+                        u[(4 * a + 1) * ps + dst] = 0.5 * (x0 + x1 + x2)
+                        u[(4 * a + 2) * ps + dst] = 0.5 * (x0 - x1 + x2)
+                        u[(4 * a + 3) * ps + dst] = x2
                     }
                     store(0, c0.0, c1.0, c2.0)
                     store(1, c0.1, c1.1, c2.1)
@@ -157,7 +157,7 @@ enum Winograd {
         let (th, tw) = tiles(h, w)
         let tCount = (n1 - n0) * th * tw
         let es = planeStride(channels, tCount)
-        // yt[a * 2 + b, t]: the tile's four outputs.
+        // The tiles' four outputs: y00[t] for output row 2i, column 2j, y01[t] for 2i, 2j + 1, ...
         let y00 = rows, y01 = rows + tCount, y10 = y01 + tCount, y11 = y10 + tCount
         for ch in 0..<channels {
             let q = mt + ch * tCount
@@ -173,17 +173,10 @@ enum Winograd {
                 (s11 - s12 - s13).store(y11 + t)
             }
             sweep(tCount) { outputs($0, SIMD8<Float>.self) } narrow: { outputs($0, SIMD2<Float>.self) }
-            for n in n0..<n1 {
-                let plane = y + (ch * nTotal + n) * h * w
-                for i in 0..<th {
-                    let t0 = ((n - n0) * th + i) * tw
-                    let row0 = plane + 2 * i * w
-                    for j in 0..<w { row0[j] = (j & 1 == 0 ? y00 : y01)[t0 + j >> 1] }
-                    if 2 * i + 1 < h {
-                        let row1 = row0 + w
-                        for j in 0..<w { row1[j] = (j & 1 == 0 ? y10 : y11)[t0 + j >> 1] }
-                    }
-                }
+            eachOutputRow(n0: n0, n1: n1, h: h, w: w) { n, offset, t0, a in
+                let row = y + (ch * nTotal + n) * h * w + offset
+                let (even, odd) = a == 0 ? (y00, y01) : (y10, y11)
+                for j in 0..<w { row[j] = (j & 1 == 0 ? even : odd)[t0 + j >> 1] }
             }
         }
     }
@@ -199,17 +192,10 @@ enum Winograd {
         let g00 = rows, g01 = rows + tCount, g10 = g01 + tCount, g11 = g10 + tCount
         for ch in 0..<channels {
             if w & 1 == 1 || h & 1 == 1 { rows.update(repeating: 0, count: 4 * tCount) }
-            for n in n0..<n1 {
-                let plane = dy + (ch * nTotal + n) * h * w
-                for i in 0..<th {
-                    let t0 = ((n - n0) * th + i) * tw
-                    let row0 = plane + 2 * i * w
-                    for j in 0..<w { (j & 1 == 0 ? g00 : g01)[t0 + j >> 1] = row0[j] }
-                    if 2 * i + 1 < h {
-                        let row1 = row0 + w
-                        for j in 0..<w { (j & 1 == 0 ? g10 : g11)[t0 + j >> 1] = row1[j] }
-                    }
-                }
+            eachOutputRow(n0: n0, n1: n1, h: h, w: w) { n, offset, t0, a in
+                let row = dy + (ch * nTotal + n) * h * w + offset
+                let (even, odd) = a == 0 ? (g00, g01) : (g10, g11)
+                for j in 0..<w { (j & 1 == 0 ? even : odd)[t0 + j >> 1] = row[j] }
             }
             let o = g + ch * tCount
             @inline(__always) func tilesOf<V: FloatLanes>(_ t: Int, _: V.Type) {
@@ -227,6 +213,19 @@ enum Winograd {
                 store(3, -b0, -b1)
             }
             sweep(tCount) { tilesOf($0, SIMD8<Float>.self) } narrow: { tilesOf($0, SIMD2<Float>.self) }
+        }
+    }
+
+    /// body(n, offset, t0, a) for each output row 2i + a (a = 0, 1; a cut-off odd last
+    /// row skipped) of each tile row i of samples n0..<n1: `offset` is the row's start
+    /// in the sample's plane, t0 the index of the row's first tile.
+    @inline(__always)
+    static func eachOutputRow(n0: Int, n1: Int, h: Int, w: Int, _ body: (_ n: Int, _ offset: Int, _ t0: Int, _ a: Int) -> Void) {
+        let (th, tw) = tiles(h, w)
+        for n in n0..<n1 {
+            for i in 0..<th {
+                for a in 0..<2 where 2 * i + a < h { body(n, (2 * i + a) * w, ((n - n0) * th + i) * tw, a) }
+            }
         }
     }
 
