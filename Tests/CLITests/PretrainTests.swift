@@ -27,7 +27,10 @@ import TestSupport
         p.standardError = FileHandle.nullDevice
         try p.run()
         var killedAt: Int64?
-        for _ in 0..<2000 {
+        // Poll while the run lives (not for a fixed time: on a loaded machine reaching
+        // step 6 took longer than the 4 s this loop once allowed, and the run finished).
+        let deadline = Date().addingTimeInterval(600)
+        while p.isRunning && Date() < deadline {
             if let s = step(of: d.file("killed/checkpoint.npz")), s >= 6 {
                 kill(p.processIdentifier, SIGKILL)
                 killedAt = s
