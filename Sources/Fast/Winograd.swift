@@ -34,6 +34,13 @@ enum Winograd {
     /// writes at once into the same cache sets.
     static func planeStride(_ rows: Int, _ cols: Int) -> Int { rows * cols + 32 }
 
+    /// Tiles down and across one plane, tiles per group (T) and the distance between the
+    /// 16 tile planes of `channels` x T.
+    static func layout(channels: Int, samples: Int, h: Int, w: Int) -> (th: Int, tw: Int, tCount: Int, es: Int) {
+        let (th, tw) = tiles(h, w)
+        return (th, tw, samples * th * tw, planeStride(channels, samples * th * tw))
+    }
+
     /// Floats of per-worker row scratch the transforms of `s` need.
     static func rowScratch(_ s: ConvShape, groupSize: Int) -> Int {
         max(4 * groupSize * tilesPerImage(s) + 8, paddedRows(s.h) * paddedWidth(s.w))
@@ -104,9 +111,7 @@ enum Winograd {
     /// columns 2j - 1 ..< 2j + 3 (0 outside), for samples n0..<n1 of x [channels, nTotal, h, w].
     static func inputTransform(_ x: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
                                _ v: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
-        let (th, tw) = tiles(h, w)
-        let tCount = (n1 - n0) * th * tw
-        let es = planeStride(channels, tCount)
+        let (th, tw, tCount, es) = layout(channels: channels, samples: n1 - n0, h: h, w: w)
         // The plane with a zero border: padded[r, q] = x[r - 1, q - 1]. Its border and
         // slack stay zero; only the interior is rewritten per plane.
         let pw = paddedWidth(w), padded = rows
@@ -154,9 +159,7 @@ enum Winograd {
     /// odd last row or column are dropped.
     static func outputTransform(_ mt: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
                                 _ y: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
-        let (th, tw) = tiles(h, w)
-        let tCount = (n1 - n0) * th * tw
-        let es = planeStride(channels, tCount)
+        let (_, _, tCount, es) = layout(channels: channels, samples: n1 - n0, h: h, w: w)
         // The tiles' four outputs: y00[t] for output row 2i, column 2j, y01[t] for 2i, 2j + 1, ...
         let y00 = rows, y01 = rows + tCount, y10 = y01 + tCount, y11 = y10 + tCount
         for ch in 0..<channels {
@@ -185,9 +188,7 @@ enum Winograd {
     /// the adjoint of outputTransform.
     static func gradientTransform(_ dy: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
                                   _ g: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
-        let (th, tw) = tiles(h, w)
-        let tCount = (n1 - n0) * th * tw
-        let es = planeStride(channels, tCount)
+        let (_, _, tCount, es) = layout(channels: channels, samples: n1 - n0, h: h, w: w)
         // The tiles' four values, deinterleaved: g00[t] = dy[2i, 2j], g01[t] = dy[2i, 2j + 1], ...
         let g00 = rows, g01 = rows + tCount, g10 = g01 + tCount, g11 = g10 + tCount
         for ch in 0..<channels {
