@@ -41,8 +41,11 @@ public struct BYOLState {
         return out
     }
 
+    /// The arrays in file order.
+    public var members: [(name: String, array: NDArray)] { orderedNames.map { ($0, arrays[$0]!) } }
+
     public func write(to path: String) throws {
-        try NPZ.write(orderedNames.map { ($0, arrays[$0]!) }, to: path)
+        try NPZ.write(members, to: path)
     }
 
     /// Reads and checks a state file: the architecture is inferred from the shapes, then
@@ -66,8 +69,13 @@ public struct BYOLState {
                 if file[n] != nil { arrays[n] = try file.requireFloat(n, shape: spec.shape) }
             }
         }
-        let known = Set(arrays.keys)
+        let known = Set(arrays.keys), learnable = Set(arch.learnableSpecs.map(\.name))
         for name in file.names where !known.contains(name) && name.hasPrefix("optimizer.") {
+            // optimizer.<parameter>.<buffer>: say which part is unknown.
+            let rest = name.dropFirst("optimizer.".count)
+            if let dot = rest.lastIndex(of: "."), learnable.contains(String(rest[..<dot])) {
+                throw NumPyIOError(file: path, array: name, "unknown optimizer buffer '\(rest[rest.index(after: dot)...])' (known: momentum_buffer, exp_avg, exp_avg_sq)")
+            }
             throw NumPyIOError(file: path, array: name, "optimizer array for no learnable parameter of this architecture")
         }
         return BYOLState(arch: arch, arrays: arrays)

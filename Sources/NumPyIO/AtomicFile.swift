@@ -1,12 +1,44 @@
 import Foundation
 
-/// Writes a file so that it either appears whole or not at all: `body` writes to a
+/// Writes files so that each either appears whole or not at all: `body` writes to a
 /// temporary path in the same directory, which is then renamed over the target. On any
-/// error the temporary file is removed and the target is untouched.
+/// error the temporary files are removed and the targets are untouched.
 public enum AtomicFile {
     public static func write(_ path: String, _ body: (_ temporaryPath: String) throws -> Void) throws {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent().path
+        try withoutActuallyEscaping(body) { try writeTogether([(path, $0)]) }
+    }
+
+    /// Several outputs of one command (a next state and its gradients): every target is
+    /// checked and every temporary file written before the first rename, so that a
+    /// failure on any of them (a missing directory, a full disk) leaves none behind.
+    public static func writeTogether(_ files: [(path: String, body: (_ temporaryPath: String) throws -> Void)]) throws {
+        for f in files { try checkWritable(f.path) }
+        let temporaries = files.map { temporaryPath(for: $0.path) }
+        do {
+            for (f, tmp) in zip(files, temporaries) {
+                try f.body(tmp)
+                // Flush to disk before the rename so that a crash cannot leave a renamed
+                // but empty file.
+                let fd = open(tmp, O_RDONLY)
+                guard fd >= 0 else { throw NumPyIOError(file: f.path, "cannot write: \(String(cString: strerror(errno)))") }
+                fsync(fd)
+                close(fd)
+            }
+            for (f, tmp) in zip(files, temporaries) {
+                guard rename(tmp, f.path) == 0 else {
+                    throw NumPyIOError(file: f.path, "cannot write: \(String(cString: strerror(errno)))")
+                }
+            }
+        } catch {
+            for tmp in temporaries { unlink(tmp) }
+            throw error
+        }
+    }
+
+    /// Throws the one-line error a later write to `path` would hit (missing directory,
+    /// a directory in the way), so that commands can fail before long work.
+    public static func checkWritable(_ path: String) throws {
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             throw NumPyIOError(file: path, "cannot write: directory \(dir) does not exist")
@@ -14,22 +46,11 @@ public enum AtomicFile {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
             throw NumPyIOError(file: path, "cannot write: is a directory")
         }
-        let tmp = dir + "/." + url.lastPathComponent + ".\(getpid()).tmp"
-        do {
-            try body(tmp)
-            // Flush to disk before the rename so that a crash cannot leave a renamed but
-            // empty file.
-            let fd = open(tmp, O_RDONLY)
-            guard fd >= 0 else { throw NumPyIOError(file: path, "cannot write: \(String(cString: strerror(errno)))") }
-            fsync(fd)
-            close(fd)
-            guard rename(tmp, path) == 0 else {
-                throw NumPyIOError(file: path, "cannot write: \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            unlink(tmp)
-            throw error
-        }
+    }
+
+    static func temporaryPath(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".\(getpid()).tmp"
     }
 
     /// Writes `data` atomically.

@@ -65,41 +65,51 @@ public enum NPZ {
     /// Writes `members` in the given order, atomically: the bytes go to a temporary file
     /// beside `path`, which is renamed over `path` only once complete.
     public static func write(_ members: [(name: String, array: NDArray)], to path: String) throws {
-        var seen = Set<String>()
-        for m in members where !seen.insert(m.name).inserted {
-            throw NumPyIOError(file: path, array: m.name, "appears twice in the arrays to write")
+        try writeTogether([(members, path)])
+    }
+
+    /// Several `.npz` outputs of one command, all or none (AtomicFile.writeTogether).
+    public static func writeTogether(_ files: [(members: [(name: String, array: NDArray)], path: String)]) throws {
+        for f in files {
+            var seen = Set<String>()
+            for m in f.members where !seen.insert(m.name).inserted {
+                throw NumPyIOError(file: f.path, array: m.name, "appears twice in the arrays to write")
+            }
         }
-        try AtomicFile.write(path) { tmp in
-            guard let a = archive_write_new() else { throw NumPyIOError(file: path, "libarchive: out of memory") }
-            defer { archive_write_free(a) }
-            guard archive_write_set_format_zip(a) == ARCHIVE_OK,
-                  archive_write_set_options(a, "zip:compression=store") == ARCHIVE_OK,
-                  archive_write_open_filename(a, tmp) == ARCHIVE_OK
-            else { throw NumPyIOError(file: path, "cannot write: \(message(a))") }
-            guard let e = archive_entry_new() else { throw NumPyIOError(file: path, "libarchive: out of memory") }
-            defer { archive_entry_free(e) }
-            for (name, array) in members {
-                let bytes = NPY.encode(array)
-                archive_entry_clear(e)
-                archive_entry_set_pathname(e, name + ".npy")
-                archive_entry_set_filetype(e, BYOL_AE_IFREG)
-                archive_entry_set_perm(e, 0o644)
-                archive_entry_set_size(e, la_int64_t(bytes.count))
-                // Fixed metadata: the same arrays must give the same bytes.
-                archive_entry_set_mtime(e, 0, 0)
-                archive_entry_set_uid(e, 0)
-                archive_entry_set_gid(e, 0)
-                guard archive_write_header(a, e) == ARCHIVE_OK else {
-                    throw NumPyIOError(file: path, array: name, "cannot write member header: \(message(a))")
-                }
-                let written = bytes.withUnsafeBytes { archive_write_data(a, $0.baseAddress, $0.count) }
-                guard written == bytes.count else {
-                    throw NumPyIOError(file: path, array: name, "cannot write member data: \(message(a))")
-                }
+        try AtomicFile.writeTogether(files.map { f in (f.path, { tmp in try encode(f.members, to: tmp, reportingAs: f.path) }) })
+    }
+
+    /// The zip of `members` (stored, fixed metadata) written to `tmp`; errors name `path`.
+    private static func encode(_ members: [(name: String, array: NDArray)], to tmp: String, reportingAs path: String) throws {
+        guard let a = archive_write_new() else { throw NumPyIOError(file: path, "libarchive: out of memory") }
+        defer { archive_write_free(a) }
+        guard archive_write_set_format_zip(a) == ARCHIVE_OK,
+              archive_write_set_options(a, "zip:compression=store") == ARCHIVE_OK,
+              archive_write_open_filename(a, tmp) == ARCHIVE_OK
+        else { throw NumPyIOError(file: path, "cannot write: \(message(a))") }
+        guard let e = archive_entry_new() else { throw NumPyIOError(file: path, "libarchive: out of memory") }
+        defer { archive_entry_free(e) }
+        for (name, array) in members {
+            let bytes = NPY.encode(array)
+            archive_entry_clear(e)
+            archive_entry_set_pathname(e, name + ".npy")
+            archive_entry_set_filetype(e, BYOL_AE_IFREG)
+            archive_entry_set_perm(e, 0o644)
+            archive_entry_set_size(e, la_int64_t(bytes.count))
+            // Fixed metadata: the same arrays must give the same bytes.
+            archive_entry_set_mtime(e, 0, 0)
+            archive_entry_set_uid(e, 0)
+            archive_entry_set_gid(e, 0)
+            guard archive_write_header(a, e) == ARCHIVE_OK else {
+                throw NumPyIOError(file: path, array: name, "cannot write member header: \(message(a))")
             }
-            guard archive_write_close(a) == ARCHIVE_OK else {
-                throw NumPyIOError(file: path, "cannot finish the zip: \(message(a))")
+            let written = bytes.withUnsafeBytes { archive_write_data(a, $0.baseAddress, $0.count) }
+            guard written == bytes.count else {
+                throw NumPyIOError(file: path, array: name, "cannot write member data: \(message(a))")
             }
+        }
+        guard archive_write_close(a) == ARCHIVE_OK else {
+            throw NumPyIOError(file: path, "cannot finish the zip: \(message(a))")
         }
     }
 
