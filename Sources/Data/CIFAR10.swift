@@ -11,18 +11,29 @@ public enum CIFAR10 {
     static let trainFiles = (1...5).map { "data_batch_\($0).bin" }
     static let testFile = "test_batch.bin"
     static let metaFile = "batches.meta.txt"
+    /// The official batches hold 10000 records; nothing larger is read into memory.
+    static let maxRecordsPerFile = 10000
+    static func maxBytes(_ base: String) -> Int { base == metaFile ? 1 << 16 : maxRecordsPerFile * recordSize }
 
     /// Reads an archive (`.tar.gz`, `.tgz`, `.tar`) or a folder (the
     /// `cifar-10-batches-bin` folder or one containing it).
     public static func load(_ path: String) throws -> DataSplits {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw DataError("\(path): no such file or folder") }
+        if !isDir.boolValue {
+            // A FIFO or device would block or never end; only regular files are archives.
+            let resolved = (path as NSString).resolvingSymlinksInPath
+            guard (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType == .typeRegular else {
+                throw DataError("\(path): not a regular file or folder")
+            }
+        }
         let files = isDir.boolValue ? try readFolder(path) : try readArchive(path)
         return try assemble(files, source: path)
     }
 
     /// Reads the files of the official layout from an archive, by base name.
     static func readArchive(_ path: String) throws -> [String: [UInt8]] {
+        if GzipCheck.isGzip(path) { try GzipCheck.verify(path) }
         guard let a = archive_read_new() else { throw DataError("\(path): libarchive: out of memory") }
         defer { archive_read_free(a) }
         archive_read_support_format_tar(a)
@@ -44,11 +55,22 @@ public enum CIFAR10 {
             let name = archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
             let base = (name as NSString).lastPathComponent
             guard trainFiles.contains(base) || base == testFile || base == metaFile else { continue }
+            if let link = archive_entry_hardlink(entry) {
+                throw DataError("\(path): \(name) is a hard link to \(String(cString: link)), not a file of its own")
+            }
+            guard archive_entry_filetype(entry) == BYOL_AE_IFREG else {
+                throw DataError("\(path): \(name) is \(fileTypeName(archive_entry_filetype(entry))), not a regular file")
+            }
+            let limit = maxBytes(base)
+            if archive_entry_size_is_set(entry) != 0, archive_entry_size(entry) > limit {
+                throw DataError("\(path): \(name) declares \(archive_entry_size(entry)) bytes, more than \(tooLarge(base))")
+            }
             var bytes: [UInt8] = []
             while true {
                 let n = chunk.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
                 if n == 0 { break }
                 guard n > 0 else { throw DataError("\(path): \(name): corrupt or truncated data: \(message(a))") }
+                guard bytes.count + n <= limit else { throw DataError("\(path): \(name) holds more than \(tooLarge(base))") }
                 bytes += chunk[0..<n]
             }
             if archive_entry_size_is_set(entry) != 0, Int64(bytes.count) != archive_entry_size(entry) {
@@ -66,9 +88,38 @@ public enum CIFAR10 {
         if FileManager.default.fileExists(atPath: nested, isDirectory: &isDir), isDir.boolValue { dir = nested }
         var files: [String: [UInt8]] = [:]
         for f in trainFiles + [testFile, metaFile] {
-            if let d = FileManager.default.contents(atPath: (dir as NSString).appendingPathComponent(f)) { files[f] = [UInt8](d) }
+            let p = (dir as NSString).appendingPathComponent(f)
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: p) else { continue }  // missing: assemble says so
+            let type = attributes[.type] as? FileAttributeType
+            // Symbolic links are followed (attributesOfItem does not): check the target.
+            let resolved = type == .typeSymbolicLink ? (try? FileManager.default.attributesOfItem(atPath: (p as NSString).resolvingSymlinksInPath)) : attributes
+            guard let resolved, resolved[.type] as? FileAttributeType == .typeRegular else {
+                throw DataError("\(p): not a regular file")
+            }
+            let size = (resolved[.size] as? NSNumber)?.intValue ?? 0
+            guard size <= maxBytes(f) else { throw DataError("\(p): \(size) bytes, more than \(tooLarge(f))") }
+            do {
+                files[f] = [UInt8](try Data(contentsOf: URL(fileURLWithPath: p)))
+            } catch {
+                throw DataError("\(p): cannot read: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+            }
         }
         return files
+    }
+
+    static func tooLarge(_ base: String) -> String {
+        base == metaFile ? "\(maxBytes(base)) bytes" : "a CIFAR-10 batch (\(maxRecordsPerFile) records of \(recordSize) bytes)"
+    }
+
+    static func fileTypeName(_ t: UInt32) -> String {
+        switch t {
+        case 0o120000: return "a symbolic link"
+        case 0o040000: return "a directory"
+        case 0o010000: return "a FIFO"
+        case 0o020000: return "a character device"
+        case 0o060000: return "a block device"
+        default: return "of file type \(String(t, radix: 8))"
+        }
     }
 
     static func assemble(_ files: [String: [UInt8]], source: String) throws -> DataSplits {

@@ -93,9 +93,10 @@ public enum Pretrain {
     public static func run(_ c: PretrainConfig, log: @escaping (String) -> Void, progress: Progress) throws -> Summary {
         guard let arch = Architecture.preset(named: c.preset) else { throw DataError("unknown preset '\(c.preset)'") }
         let fm = FileManager.default
-        try fm.createDirectory(atPath: c.out, withIntermediateDirectories: true)
+        // The data first: a bad archive must not leave an empty run folder behind.
         let data = try loadData(c)
         guard data.train.count >= c.batch else { throw DataError("\(c.data ?? "embedded data"): \(data.train.count) training images, fewer than one batch of \(c.batch)") }
+        try fm.createDirectory(atPath: c.out, withIntermediateDirectories: true)
         let stepsPerEpoch = data.train.count / c.batch
         let totalSteps = stepsPerEpoch * c.epochs
         let warmup = Int((c.warmupEpochs * Double(stepsPerEpoch)).rounded())

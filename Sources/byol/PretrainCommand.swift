@@ -48,6 +48,8 @@ struct PretrainCommand: ParsableCommand {
             throw ValidationError("need --epochs > 0, --batch >= 2, --threads > 0, --checkpoint-every > 0, --knn-k > 0")
         }
         guard lr.isFinite, lr > 0, (0...1).contains(tauBase), warmupEpochs >= 0 else { throw ValidationError("need --lr > 0, --tau-base in [0, 1], --warmup-epochs >= 0") }
+        if let trainLimit, trainLimit < batch { throw ValidationError("--train-limit \(trainLimit) is less than one batch (--batch \(batch))") }
+        if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1, got \(testLimit)") }
     }
 
     func run() throws {
@@ -95,6 +97,14 @@ struct KNNEvalCommand: ParsableCommand {
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .customLong("train-limit")) var trainLimit: Int?
     @Option(name: .customLong("test-limit")) var testLimit: Int?
+
+    func validate() throws {
+        guard network == "online" || network == "target" else { throw ValidationError("--network must be online or target, got '\(network)'") }
+        guard k > 0, threads > 0, temperature.isFinite, temperature > 0 else { throw ValidationError("need --k > 0, --temperature > 0, --threads > 0") }
+        for (flag, v) in [("--train-limit", trainLimit), ("--test-limit", testLimit)] {
+            if let v, v < 1 { throw ValidationError("\(flag) must be at least 1, got \(v)") }
+        }
+    }
 
     func run() throws {
         let state = try BYOLState.read(checkpoint)

@@ -74,5 +74,20 @@ import TestSupport
         let r = try CLI.run(args + ["--data", Repo.fixture("cifar/truncated.tar.gz"), "--out", d.file("x")])
         #expect(r.status == 1)
         #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("truncated.tar.gz"), "\(r.stderr)")
+        // Nothing was created for the failed run.
+        #expect(!FileManager.default.fileExists(atPath: d.file("x")))
+    }
+
+    /// Limits that would select no data are flag errors, not crashes.
+    @Test func badLimitsAreFlagErrors() throws {
+        let d = TemporaryDirectory()
+        let pretrain = ["pretrain", "--preset", "tiny", "--epochs", "1", "--batch", "16", "--out", d.file("x")]
+        for (cmd, flags, mentions) in [(pretrain, ["--train-limit=-1"], "--train-limit -1 is less than one batch"),
+                                       (pretrain, ["--test-limit", "0"], "--test-limit must be at least 1"),
+                                       (["knn-eval", "--checkpoint", d.file("none.npz")], ["--train-limit=-1"], "--train-limit must be at least 1")] {
+            let r = try CLI.run(cmd + flags)
+            #expect(r.status != 0 && r.status < 128, "\(r.status)")
+            #expect(r.stderr.contains(mentions), "\(r.stderr)")
+        }
     }
 }

@@ -37,6 +37,11 @@ import TestSupport
         ("missing-batch.tar.gz", "missing cifar-10-batches-bin/data_batch_4.bin"),
         ("bad-record.tar.gz", "data_batch_2.bin: 9218 bytes is not a whole number of 3073-byte records"),
         ("bad-label.tar.gz", "data_batch_3.bin: record 0 has label 12"),
+        // Decodes without a libarchive error; only the gzip CRC-32 tells.
+        ("corrupt-data.tar.gz", "corrupt archive: the data's CRC-32"),
+        ("bad-crc.tar.gz", "do not match the gzip trailer"),
+        ("oversized-member.tar.gz", "data_batch_1.bin declares 30733073 bytes, more than a CIFAR-10 batch (10000 records of 3073 bytes)"),
+        ("symlink-member.tar.gz", "data_batch_2.bin is a symbolic link, not a regular file"),
     ])
     func badArchivesGiveOneLineErrors(_ file: String, _ mentions: String) {
         let path = Repo.fixture("cifar/" + file)
@@ -50,6 +55,42 @@ import TestSupport
         } catch {
             Issue.record("unexpected error \(error)")
         }
+    }
+
+    /// The folder variant: a directory or an oversized (sparse) file in a batch's place,
+    /// and a FIFO given as the archive, each a one-line error before anything is read.
+    @Test func badFoldersGiveOneLineErrors() throws {
+        func extracted() throws -> TemporaryDirectory {
+            let dir = TemporaryDirectory()
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/tar")
+            p.arguments = ["-xzf", Repo.fixture("cifar/tiny-official-layout.tar.gz"), "-C", dir.path]
+            try p.run()
+            p.waitUntilExit()
+            return dir
+        }
+        func expectError(_ path: String, _ mentions: String) {
+            do {
+                _ = try CIFAR10.load(path)
+                Issue.record("\(path) was accepted")
+            } catch let e as DataError {
+                #expect(e.description.contains(mentions) && !e.description.contains("\n"), "\(e.description)")
+            } catch {
+                Issue.record("unexpected error \(error)")
+            }
+        }
+        let a = try extracted(), batch2 = a.path + "/cifar-10-batches-bin/data_batch_2.bin"
+        try FileManager.default.removeItem(atPath: batch2)
+        try FileManager.default.createDirectory(atPath: batch2, withIntermediateDirectories: false)
+        expectError(a.path, "data_batch_2.bin: not a regular file")
+        let b = try extracted(), batch1 = b.path + "/cifar-10-batches-bin/data_batch_1.bin"
+        let h = try #require(FileHandle(forWritingAtPath: batch1))
+        try h.truncate(atOffset: 40_000_000)  // sparse: no disk used
+        try h.close()
+        expectError(b.path, "data_batch_1.bin: 40000000 bytes, more than a CIFAR-10 batch")
+        let c = TemporaryDirectory(), fifo = c.path + "/cifar.tar.gz"
+        #expect(mkfifo(fifo, 0o644) == 0)
+        expectError(fifo, "not a regular file or folder")
     }
 
     @Test func notAnArchive() {

@@ -1,0 +1,80 @@
+import CArchive
+import Foundation
+
+/// libarchive's gzip reader does not check the gzip trailer (CRC-32 and length of the
+/// data), so a flipped bit in the compressed stream can decode to wrong pixels without
+/// any error. This pass decompresses the whole stream once more, computes both and
+/// compares them with the trailer: the last 8 bytes of a single-member gzip file.
+enum GzipCheck {
+    /// More than any CIFAR-10 archive decompresses to (about 184 MB): a larger stream is
+    /// refused before it costs minutes (a gzip "bomb" of zeros).
+    static let maxDecompressedBytes: Int64 = 1 << 30
+
+    static func isGzip(_ path: String) -> Bool {
+        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? h.close() }
+        return (try? h.read(upToCount: 2)) == Data([0x1f, 0x8b])
+    }
+
+    /// Throws a one-line DataError if the stream does not decompress cleanly or its
+    /// CRC-32 or length differs from the trailer's.
+    static func verify(_ path: String) throws {
+        guard let a = archive_read_new() else { throw DataError("\(path): libarchive: out of memory") }
+        defer { archive_read_free(a) }
+        archive_read_support_filter_gzip(a)
+        archive_read_support_format_raw(a)
+        var entry: OpaquePointer?
+        guard archive_read_open_filename(a, path, 1 << 20) == ARCHIVE_OK, archive_read_next_header(a, &entry) == ARCHIVE_OK else {
+            throw DataError("\(path): not a readable gzip file: \(CIFAR10.message(a))")
+        }
+        var crc = CRC32()
+        var size: Int64 = 0
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
+            if n == 0 { break }
+            guard n > 0 else { throw DataError("\(path): corrupt or truncated gzip data: \(CIFAR10.message(a))") }
+            chunk.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            size += Int64(n)
+            guard size <= maxDecompressedBytes else {
+                throw DataError("\(path): decompresses to more than \(maxDecompressedBytes >> 20) MB; a CIFAR-10 archive is about 184 MB")
+            }
+        }
+        let trailer = try readTrailer(path)
+        guard crc.value == trailer.crc, UInt32(truncatingIfNeeded: size) == trailer.size else {
+            throw DataError(String(format: "%@: corrupt archive: the data's CRC-32 %08x and length %lld do not match the gzip trailer's %08x and %u",
+                                   path, crc.value, size, trailer.crc, trailer.size))
+        }
+    }
+
+    /// CRC-32 and length mod 2^32, little-endian, from the file's last 8 bytes.
+    static func readTrailer(_ path: String) throws -> (crc: UInt32, size: UInt32) {
+        guard let h = FileHandle(forReadingAtPath: path) else { throw DataError("\(path): cannot open") }
+        defer { try? h.close() }
+        let end = try h.seekToEnd()
+        guard end >= 18 else { throw DataError("\(path): truncated gzip file (\(end) bytes)") }
+        try h.seek(toOffset: end - 8)
+        let t = [UInt8](try h.read(upToCount: 8) ?? Data())
+        guard t.count == 8 else { throw DataError("\(path): cannot read the gzip trailer") }
+        func le(_ i: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(t[i + $1]) << (8 * $1) } }
+        return (le(0), le(4))
+    }
+}
+
+/// CRC-32 of gzip and zip (reflected polynomial 0xEDB88320), a byte at a time.
+struct CRC32 {
+    private static let table: [UInt32] = (0..<256).map { i in
+        (0..<8).reduce(UInt32(i)) { c, _ in c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+    }
+    private var state: UInt32 = 0xFFFF_FFFF
+
+    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        var c = state
+        Self.table.withUnsafeBufferPointer { t in
+            for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        }
+        state = c
+    }
+
+    var value: UInt32 { state ^ 0xFFFF_FFFF }
+}
