@@ -93,6 +93,24 @@ public final class FastTrainer {
         return nil
     }
 
+    /// The first array of the state (parameters, BN running statistics, optimizer
+    /// buffers; full name) holding a NaN or Inf: an update can overflow where the loss
+    /// and gradients were still finite.
+    public func firstNonFiniteStateArray() -> String? {
+        var stores: [(fullName: (String) -> String, store: ParamStore)] = [({ "online." + $0 }, online), ({ "target." + $0 }, target)]
+        for (buffer, store) in optimizerBuffers.sorted(by: { $0.key < $1.key }) {
+            stores.append(({ "optimizer.online.\($0).\(buffer)" }, store))
+        }
+        for (fullName, store) in stores {
+            // One pass over the whole store; names only when something is wrong.
+            guard UnsafeBufferPointer(start: store.buffer.pointer, count: store.total).contains(where: { !$0.isFinite }) else { continue }
+            for sp in store.specs where UnsafeBufferPointer(start: store.ptr(sp.name), count: sp.count).contains(where: { !$0.isFinite }) {
+                return fullName(sp.name)
+            }
+        }
+        return nil
+    }
+
     /// One BYOL step on views [batch, 3, H, W] each (NCHW, float32). Returns the loss.
     @discardableResult
     public func train(view1: [Float], view2: [Float], config: BYOLStep.Config) -> Double {

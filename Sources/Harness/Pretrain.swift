@@ -48,7 +48,8 @@ public struct PretrainConfig: Sendable {
     /// Settings that must not change across a resume (threads may), as they read back
     /// from the manifest's JSON.
     var identity: [String: String] {
-        let d = asDictionary.filter { $0.key != "threads" && $0.key != "checkpoint_every" }
+        // The data is compared by its checksum (the same archive may be named by another path).
+        let d = asDictionary.filter { $0.key != "threads" && $0.key != "checkpoint_every" && $0.key != "data" }
         let json = (try? JSONSerialization.data(withJSONObject: d)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? d
         return json.mapValues { "\($0)" }
     }
@@ -93,10 +94,15 @@ public enum Pretrain {
     public static func run(_ c: PretrainConfig, log: @escaping (String) -> Void, progress: Progress) throws -> Summary {
         guard let arch = Architecture.preset(named: c.preset) else { throw DataError("unknown preset '\(c.preset)'") }
         let fm = FileManager.default
+        let resuming = try checkRunFolder(c)
         // The data first: a bad archive must not leave an empty run folder behind.
         let data = try loadData(c)
         guard data.train.count >= c.batch else { throw DataError("\(c.data ?? "embedded data"): \(data.train.count) training images, fewer than one batch of \(c.batch)") }
-        try fm.createDirectory(atPath: c.out, withIntermediateDirectories: true)
+        do {
+            try fm.createDirectory(atPath: c.out, withIntermediateDirectories: true)
+        } catch {
+            throw DataError("\(c.out): cannot create the run folder: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+        }
         let stepsPerEpoch = data.train.count / c.batch
         let totalSteps = stepsPerEpoch * c.epochs
         let warmup = Int((c.warmupEpochs * Double(stepsPerEpoch)).rounded())
@@ -111,7 +117,7 @@ public enum Pretrain {
         var epoch = 0, stepInEpoch = 0
         var best: Double?, last: Double?, atStart: Double?
         var state = Initializer.initialState(arch: arch, seed: c.seed)
-        if c.resume && fm.fileExists(atPath: ckptPath) {
+        if resuming {
             let f = try NPZ.load(ckptPath)
             try checkResumable(f, config: c, checksum: checksum)
             state = try BYOLState.read(ckptPath)
@@ -122,8 +128,8 @@ public enum Pretrain {
             atStart = f["pretrain.knn_at_start"]?.doubles.first.flatMap { $0 >= 0 ? $0 : nil }
             try Metrics.truncate(metricsPath, throughStep: Int(state.step), epochsDone: epoch)
             log("resuming from \(ckptPath): epoch \(epoch + 1), step \(state.step) of \(totalSteps)")
-        } else {
-            if fm.fileExists(atPath: metricsPath) { try fm.removeItem(atPath: metricsPath) }
+        } else if c.resume {
+            log("no checkpoint in \(c.out): starting a new run")
         }
         engine.load(state)
         try writeManifest(c, arch: arch, data: data, checksum: checksum, stepsPerEpoch: stepsPerEpoch)
@@ -158,11 +164,12 @@ public enum Pretrain {
             let aug = Augmenter(seed: c.seed, epoch: UInt64(epoch), recipe: c.recipe, size: 32)
             let epochStart = Date()
             while stepInEpoch < stepsPerEpoch {
+                let k = epoch * stepsPerEpoch + stepInEpoch
                 if let stop = c.stopAfter, stepsThisRun >= stop {
-                    log("stopping after \(stepsThisRun) steps as asked; resume with --resume")
+                    try checkpoint(epoch: epoch, stepInEpoch: stepInEpoch)
+                    log("stopping after \(stepsThisRun) steps as asked (checkpoint at step \(k)); resume with --resume")
                     return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: Int(engine.exportState().step), imagesPerSecond: 0, stopped: true)
                 }
-                let k = epoch * stepsPerEpoch + stepInEpoch
                 let idx = perm[stepInEpoch * c.batch..<(stepInEpoch + 1) * c.batch]
                 var pixels = [UInt8]()
                 pixels.reserveCapacity(c.batch * per)
@@ -177,6 +184,9 @@ public enum Pretrain {
                 guard loss.isFinite else { throw DataError("step \(k + 1): the loss is \(loss); stopped, the last good checkpoint is \(ckptPath)") }
                 if let bad = engine.firstNonFiniteGradient() {
                     throw DataError("step \(k + 1): the gradient of \(bad) has a NaN or Inf; stopped, the last good checkpoint is \(ckptPath)")
+                }
+                if let bad = engine.firstNonFiniteStateArray() {
+                    throw DataError("step \(k + 1): \(bad) has a NaN or Inf after the update; stopped, the last good checkpoint is \(ckptPath)")
                 }
                 let dt = Date().timeIntervalSince(t0)
                 lastLoss = loss
@@ -209,6 +219,33 @@ public enum Pretrain {
         let elapsed = Date().timeIntervalSince(runStart)
         return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: Int(finalState.step),
                        imagesPerSecond: Double(stepsThisRun * c.batch) / max(elapsed, 1e-9), stopped: false)
+    }
+
+    /// What a run leaves in its folder.
+    static let runFiles = ["manifest.json", "checkpoint.npz", "metrics.jsonl", "plot.svg", "final.npz"]
+
+    /// Whether `c` continues a run in `c.out` (true: it holds a checkpoint and --resume
+    /// asks for it). Never lets a new run write over an earlier one: without --resume, a
+    /// folder holding any run file is refused; with it, a folder with run files but no
+    /// checkpoint is too (nothing there could be continued, and starting over would
+    /// overwrite its metrics).
+    static func checkRunFolder(_ c: PretrainConfig) throws -> Bool {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: c.out, isDirectory: &isDir) else { return false }
+        guard isDir.boolValue else { throw DataError("\(c.out): exists and is not a folder; --out names the run folder") }
+        let present = runFiles.filter { fm.fileExists(atPath: c.out + "/" + $0) }
+        if c.resume {
+            if present.contains("checkpoint.npz") { return true }
+            if !present.isEmpty {
+                throw DataError("\(c.out): no checkpoint.npz to resume from, but files of a run (\(present.joined(separator: ", "))); use another --out")
+            }
+            return false
+        }
+        if !present.isEmpty {
+            throw DataError("\(c.out): already holds a run (\(present.joined(separator: ", "))); continue it with --resume, or choose another --out")
+        }
+        return false
     }
 
     static func checkResumable(_ f: NPZFile, config: PretrainConfig, checksum: String) throws {

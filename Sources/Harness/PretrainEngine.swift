@@ -14,6 +14,8 @@ protocol PretrainEngine: AnyObject {
     func exportState() -> BYOLState
     /// The first learnable parameter whose gradient has a NaN or Inf, if any.
     func firstNonFiniteGradient() -> String?
+    /// The first array of the state after the step with a NaN or Inf, if any.
+    func firstNonFiniteStateArray() -> String?
     /// Online backbone features [N, w3] in eval mode for images (already normalized).
     func features(_ images: [Float], count: Int) -> [Float]
 }
@@ -36,6 +38,8 @@ final class FastEngine: PretrainEngine {
     func exportState() -> BYOLState { trainer.exportState() }
 
     func firstNonFiniteGradient() -> String? { trainer.firstNonFiniteGradient() }
+
+    func firstNonFiniteStateArray() -> String? { trainer.firstNonFiniteStateArray() }
 
     func features(_ images: [Float], count: Int) -> [Float] {
         embedder.load(trainer.exportState(), network: "online")
@@ -66,6 +70,13 @@ final class ReferenceEngine: PretrainEngine {
     func firstNonFiniteGradient() -> String? {
         for s in state.arch.learnableSpecs where lastGrads[s.name]?.data.contains(where: { !$0.isFinite }) == true { return s.name }
         return nil
+    }
+
+    func firstNonFiniteStateArray() -> String? {
+        state.orderedNames.first { name in
+            guard let a = state.arrays[name], a.dtype != .int64 else { return false }
+            return a.doubles.contains { !$0.isFinite }
+        }
     }
 
     func features(_ images: [Float], count: Int) -> [Float] {

@@ -1,3 +1,4 @@
+import BYOLModel
 import Foundation
 import NumPyIO
 import Testing
@@ -67,6 +68,45 @@ import TestSupport
         #expect(r.status == 1)
         #expect(r.stderr.split(separator: "\n").last!.hasPrefix("byol: error: step 2: the loss is"), "\(r.stderr)")
         #expect(step(of: d.file("nan/checkpoint.npz")) == 1)
+    }
+
+    /// An update that overflows (BN running statistics here) while the loss and the
+    /// gradients are still finite stops the run too, and the checkpoint it keeps loads.
+    @Test func nonFiniteStateStopsTheRunAndKeepsAGoodCheckpoint() throws {
+        let d = TemporaryDirectory()
+        let r = try CLI.run(["pretrain", "--preset", "tiny", "--epochs", "2", "--batch", "16", "--train-limit", "160", "--test-limit", "50",
+                             "--lr", "1e6", "--checkpoint-every", "1", "--threads", "1", "--out", d.file("inf")])
+        #expect(r.status == 1)
+        let last = String(r.stderr.split(separator: "\n").last ?? "")  // after the progress lines
+        #expect(last.hasPrefix("byol: error: step ") && last.contains("has a NaN or Inf after the update"), "\(r.stderr)")
+        // BYOLState.read refuses non-finite arrays.
+        #expect(throws: Never.self) { _ = try BYOLState.read(d.file("inf/checkpoint.npz")) }
+    }
+
+    /// A new run never writes over an earlier one; --stop-after leaves a checkpoint at
+    /// the step where it stopped.
+    @Test func runFolderIsNeverOverwritten() throws {
+        let d = TemporaryDirectory()
+        let r = d.file("r")
+        let first = try CLI.run(args + ["--out", r, "--stop-after", "5"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(step(of: r + "/checkpoint.npz") == 5)
+        func files() throws -> [String: [UInt8]] {
+            Dictionary(uniqueKeysWithValues: try FileManager.default.contentsOfDirectory(atPath: r).map { ($0, readBytes(r + "/" + $0)) })
+        }
+        var before = try files()
+        let again = try CLI.run(args + ["--out", r, "--seed", "7"])
+        #expect(again.status == 1 && again.stderr.contains("already holds a run"), "\(again.stderr)")
+        #expect(try files() == before)
+        try FileManager.default.removeItem(atPath: r + "/checkpoint.npz")
+        before["checkpoint.npz"] = nil
+        let noCheckpoint = try CLI.run(args + ["--out", r, "--resume"])
+        #expect(noCheckpoint.status == 1 && noCheckpoint.stderr.contains("no checkpoint.npz to resume from"), "\(noCheckpoint.stderr)")
+        #expect(try files() == before)
+        writeBytes([1], d.file("file"))
+        let onFile = try CLI.run(args + ["--out", d.file("file")])
+        #expect(onFile.status == 1 && onFile.stderr.contains("exists and is not a folder"), "\(onFile.stderr)")
+        #expect(onFile.stderr.split(separator: "\n").count == 1)
     }
 
     @Test func corruptArchiveIsAOneLineError() throws {
