@@ -19,13 +19,19 @@ import TestSupport
         #expect(d.test.labels == [8, 9, 0, 1])
     }
 
-    @Test func readsTheExtractedFolder() throws {
+    /// The tiny fixture extracted with tar into a new temporary folder.
+    static func extracted() throws -> TemporaryDirectory {
         let dir = TemporaryDirectory()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/tar")
         p.arguments = ["-xzf", Repo.fixture("cifar/tiny-official-layout.tar.gz"), "-C", dir.path]
         try p.run()
         p.waitUntilExit()
+        return dir
+    }
+
+    @Test func readsTheExtractedFolder() throws {
+        let dir = try Self.extracted()
         let fromFolder = try CIFAR10.load(dir.path)
         let fromNested = try CIFAR10.load(dir.path + "/cifar-10-batches-bin")
         let fromArchive = try CIFAR10.load(Repo.fixture("cifar/tiny-official-layout.tar.gz"))
@@ -60,15 +66,6 @@ import TestSupport
     /// The folder variant: a directory or an oversized (sparse) file in a batch's place,
     /// and a FIFO given as the archive, each a one-line error before anything is read.
     @Test func badFoldersGiveOneLineErrors() throws {
-        func extracted() throws -> TemporaryDirectory {
-            let dir = TemporaryDirectory()
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/tar")
-            p.arguments = ["-xzf", Repo.fixture("cifar/tiny-official-layout.tar.gz"), "-C", dir.path]
-            try p.run()
-            p.waitUntilExit()
-            return dir
-        }
         func expectError(_ path: String, _ mentions: String) {
             do {
                 _ = try CIFAR10.load(path)
@@ -79,11 +76,11 @@ import TestSupport
                 Issue.record("unexpected error \(error)")
             }
         }
-        let a = try extracted(), batch2 = a.path + "/cifar-10-batches-bin/data_batch_2.bin"
+        let a = try Self.extracted(), batch2 = a.path + "/cifar-10-batches-bin/data_batch_2.bin"
         try FileManager.default.removeItem(atPath: batch2)
         try FileManager.default.createDirectory(atPath: batch2, withIntermediateDirectories: false)
         expectError(a.path, "data_batch_2.bin: not a regular file")
-        let b = try extracted(), batch1 = b.path + "/cifar-10-batches-bin/data_batch_1.bin"
+        let b = try Self.extracted(), batch1 = b.path + "/cifar-10-batches-bin/data_batch_1.bin"
         let h = try #require(FileHandle(forWritingAtPath: batch1))
         try h.truncate(atOffset: 40_000_000)  // sparse: no disk used
         try h.close()
