@@ -99,6 +99,16 @@ public enum CrossCheck {
         return cases.compactMap { $0 }
     }
 
+    /// A failing row for each standard case that found no well-conditioned draw (it would
+    /// otherwise drop out of the check silently).
+    public static func missingCaseRows(_ found: [StepCase], quick: Bool) -> [CheckRow] {
+        let names = ["tiny lars separate", "tiny sgd joint", "tiny adam separate (after 2 steps)"] + (quick ? [] : ["small lars separate"])
+        return names.filter { n in !found.contains { $0.name == n } }.map { n in
+            CheckRow(check: "float32 vs float64 step: \(n)", maxAbsError: .infinity, maxRelError: .infinity, passed: false,
+                     failures: ["\(n): no well-conditioned draw (ReLU margin >= 1e-5) in 200 attempts"])
+        }
+    }
+
     // MARK: Layers
 
     /// Each layer type of the float32 path against the reference on the same inputs:
@@ -168,7 +178,9 @@ public enum CrossCheck {
             rows.append(summary("float32 vs float64: \(name)", cs))
         }
         let fast2 = Backends.openblas(threads: 2), fast1 = Backends.openblas(threads: 1)
-        for c in standardCases(quick: quick) {
+        let cases = standardCases(quick: quick)
+        rows += missingCaseRows(cases, quick: quick)
+        for c in cases {
             rows.append(summary(String(format: "float32 vs float64 step: %@ (ReLU margin %.1e)", c.name, c.margin), step(c, backend: fast2)))
             let a = fast1.step(c.state, view1: c.view1, view2: c.view2, config: c.config)
             let b = fast2.step(c.state, view1: c.view1, view2: c.view2, config: c.config)

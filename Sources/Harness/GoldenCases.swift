@@ -46,6 +46,17 @@ extension GoldenCase {
                    storage: storage, heavy: heavy)
     }
 
+    /// `cases` with, before them, the cases whose outputs they read (tiny-embed embeds
+    /// with tiny-adam-separate-3steps' last state), so that regenerating one case alone
+    /// into a new folder works.
+    public static func withDependencies(_ cases: [GoldenCase]) -> [GoldenCase] {
+        let needed = Set(cases.flatMap { c -> [String] in
+            guard case .embed(let stateFile) = c.kind else { return [c.name] }
+            return [c.name, String(stateFile.split(separator: "/")[0])]
+        })
+        return all.filter { needed.contains($0.name) }  // the suite's order: dependencies first
+    }
+
     /// The golden suite: each optimizer, both BN modes, single and chained steps, image
     /// sizes 8 to 32, batches 2 to 8, embed; tiny stored whole, small and resnet18 as digests.
     public static let all: [GoldenCase] = [

@@ -98,9 +98,13 @@ public enum Goldens {
     }
 
     /// goldens/MANIFEST.json: format, generator, and per case its command, flags, inputs
-    /// and the sha256 of each file. Keys sorted, no timestamps.
+    /// and the sha256 of each file. Keys sorted, no timestamps. The entries of cases not
+    /// regenerated now are kept as they were; entries are in the suite's order.
     static func writeManifest(goldens: String, cases: [GoldenCase]) throws {
-        var entries: [[String: Any]] = []
+        var byName: [String: [String: Any]] = [:]
+        if case .success(let kept) = loadManifest(goldens: goldens) {
+            for e in kept { if let n = e["name"] as? String { byName[n] = e } }
+        }
         for c in cases {
             let dir = goldens + "/" + c.name
             let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".npz") }.sorted()
@@ -121,8 +125,9 @@ public enum Goldens {
                 e["state_file"] = stateFile
                 e["example"] = "byol embed --state ../\(stateFile) --images images.npz --out expected_online.npz --network online"
             }
-            entries.append(e)
+            byName[c.name] = e
         }
+        let entries = GoldenCase.all.compactMap { byName[$0.name] }
         let manifest: [String: Any] = ["format_version": formatVersion, "generator": generator,
                                        "torch_tolerance": "1e-10 x max(1, max|expected|) per tensor", "cases": entries]
         let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
@@ -131,28 +136,55 @@ public enum Goldens {
 
     // MARK: Verify
 
+    /// The manifest's case entries, or why they cannot be read.
+    static func loadManifest(goldens: String) -> Result<[[String: Any]], ManifestProblem> {
+        let path = goldens + "/MANIFEST.json"
+        guard let data = FileManager.default.contents(atPath: path) else { return .failure(ManifestProblem("\(path): missing")) }
+        guard let m = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let cases = m["cases"] as? [[String: Any]] else {
+            return .failure(ManifestProblem("\(path): not valid JSON with a \"cases\" list"))
+        }
+        return .success(cases)
+    }
+
+    struct ManifestProblem: Error {
+        let message: String
+        init(_ m: String) { message = m }
+    }
+
+    /// Both ways: every file the manifest lists for the case exists with its sha256, and
+    /// every .npz in the case folder is listed.
+    static func manifestRow(_ c: GoldenCase, goldens: String, manifest: Result<[[String: Any]], ManifestProblem>) -> CheckRow {
+        let dir = goldens + "/" + c.name
+        var problems: [String] = []
+        switch manifest {
+        case .failure(let p):
+            problems.append(p.message)
+        case .success(let entries):
+            if let entry = entries.first(where: { $0["name"] as? String == c.name }), let files = entry["files"] as? [String: String] {
+                for (file, hash) in files.sorted(by: { $0.key < $1.key }) {
+                    let bytes = FileManager.default.contents(atPath: dir + "/" + file).map { [UInt8]($0) }
+                    if bytes == nil { problems.append("\(c.name)/\(file): missing") }
+                    else if SHA256.hex(bytes!) != hash { problems.append("\(c.name)/\(file): sha256 differs from MANIFEST.json") }
+                }
+                let onDisk = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".npz") }
+                for f in onDisk.sorted() where files[f] == nil { problems.append("\(c.name)/\(f): not listed in MANIFEST.json") }
+            } else {
+                problems.append("\(c.name): not in \(goldens)/MANIFEST.json")
+            }
+        }
+        return CheckRow(check: "golden \(c.name): files match MANIFEST sha256", maxAbsError: 0, maxRelError: 0, passed: problems.isEmpty, failures: problems)
+    }
+
     /// Recomputes each case and compares: against the committed expected files bit for
     /// bit, against the manifest's hashes, and against PyTorch's outputs at 1e-10.
     public static func verify(goldens: String, cases: [GoldenCase] = GoldenCase.all, onRow: (CheckRow) -> Void = { _ in }) -> [CheckRow] {
         var rows: [CheckRow] = []
         func add(_ r: CheckRow) { rows.append(r); onRow(r) }
-        let manifest = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: goldens + "/MANIFEST.json")))) as? [String: Any]
-        let manifestCases = (manifest?["cases"] as? [[String: Any]]) ?? []
+        let manifest = loadManifest(goldens: goldens)
         for c in cases {
             let dir = goldens + "/" + c.name
             // 1. The committed files are the ones the manifest recorded.
-            var hashProblems: [String] = []
-            if let entry = manifestCases.first(where: { $0["name"] as? String == c.name }), let files = entry["files"] as? [String: String] {
-                for (file, hash) in files.sorted(by: { $0.key < $1.key }) {
-                    let bytes = FileManager.default.contents(atPath: dir + "/" + file).map { [UInt8]($0) }
-                    if bytes == nil { hashProblems.append("\(c.name)/\(file): missing") }
-                    else if SHA256.hex(bytes!) != hash { hashProblems.append("\(c.name)/\(file): sha256 differs from MANIFEST.json") }
-                }
-            } else {
-                hashProblems.append("\(c.name): not in \(goldens)/MANIFEST.json")
-            }
-            add(CheckRow(check: "golden \(c.name): files match MANIFEST sha256", maxAbsError: 0, maxRelError: 0,
-                         passed: hashProblems.isEmpty, failures: hashProblems))
+            add(manifestRow(c, goldens: goldens, manifest: manifest))
             // 2. Recompute and compare with the expected files and with PyTorch's.
             let produced: [(file: String, arrays: [(name: String, array: NDArray)])]
             do { produced = try outputs(c, goldens: goldens) } catch {

@@ -19,8 +19,11 @@ extension Goldens {
             if !float32 { return torchTolerance }
             return name == "loss" || name.hasPrefix("features") ? CrossCheck.outputBound : CrossCheck.gradientBound
         }
+        let manifest = loadManifest(goldens: goldens)
         for c in cases {
             let dir = goldens + "/" + c.name
+            // The inputs and expectations are the ones the manifest recorded.
+            add(manifestRow(c, goldens: goldens, manifest: manifest))
             do {
                 switch c.kind {
                 case .step(let steps, let wantGrads, let config):

@@ -60,7 +60,8 @@ struct Bench: ParsableCommand {
         if profile && precision == .float32 {
             for line in PhaseProfile.shared.report(steps: steps) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
         }
-        let median = times.sorted()[times.count / 2]
+        let sorted = times.sorted(), mid = sorted.count / 2
+        let median = sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
         let flops = arch.stepFLOPsPerImage(height: size, width: size) * Double(batch)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)

@@ -21,6 +21,13 @@ struct CrossCheckCommand: ParsableCommand {
     @Option(help: "Also run an N-step trajectory on the small preset (e.g. 50).") var trajectory: Int = 0
     @Option(help: "Write the trajectory (loss curves, drift) as JSON here.") var trajectoryOut: String?
 
+    func validate() throws {
+        guard threads > 0, trajectory >= 0 else { throw ValidationError("need --threads > 0 and --trajectory >= 0") }
+        guard Backends.named(backend, threads: 1) != nil else {
+            throw ValidationError("unknown backend '\(backend)' (known: \(Backends.names.joined(separator: ", ")))")
+        }
+    }
+
     func run() throws {
         guard let b = Backends.named(backend, threads: threads) else {
             throw ValidationError("unknown backend '\(backend)' (known: \(Backends.names.joined(separator: ", ")))")
@@ -33,7 +40,9 @@ struct CrossCheckCommand: ParsableCommand {
                 for c in cs { let r = row("\(name): \(c.name)", c); rows.append(r); print(table.line(r)) }
             }
         }
-        for c in CrossCheck.standardCases(quick: quick) {
+        let cases = CrossCheck.standardCases(quick: quick)
+        for r in CrossCheck.missingCaseRows(cases, quick: quick) { rows.append(r); print(table.line(r)) }
+        for c in cases {
             print(String(format: "-- step %@: init seed %llu, batch %d, %dx%d, ReLU margin %.2e", c.name, c.seed, c.view1.shape[0],
                          c.view1.shape[2], c.view1.shape[3], c.margin))
             for t in CrossCheck.step(c, backend: b) { let r = row("\(c.name): \(t.name)", t); rows.append(r); print(table.line(r)) }

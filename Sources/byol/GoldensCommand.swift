@@ -18,7 +18,9 @@ struct GoldensCommand: ParsableCommand {
             guard unknown.isEmpty else {
                 throw ValidationError("unknown case \(unknown[0]) (known: \(GoldenCase.all.map(\.name).joined(separator: ", ")))")
             }
-            return GoldenCase.all.filter { (cases.isEmpty || cases.contains($0.name)) && !(skipHeavy && $0.heavy) }
+            let chosen = GoldenCase.all.filter { (cases.isEmpty || cases.contains($0.name)) && !(skipHeavy && $0.heavy) }
+            guard !chosen.isEmpty else { throw ValidationError("no case selected: --skip-heavy leaves out \(cases.joined(separator: ", "))") }
+            return chosen
         }
     }
 
@@ -27,8 +29,10 @@ struct GoldensCommand: ParsableCommand {
             abstract: "Rewrite the golden inputs, expected outputs and MANIFEST.json (byte-identical when run twice). Then rerun ci/torch_reference.py goldens.")
         @OptionGroup var selection: Selection
 
+        func validate() throws { _ = try selection.selected() }
+
         func run() throws {
-            let cases = try selection.selected()
+            let cases = GoldenCase.withDependencies(try selection.selected())
             try Goldens.regenerate(goldens: selection.goldens, cases: cases) { print($0); fflush(stdout) }
             print("regenerated \(cases.count) cases in \(selection.goldens)")
         }
@@ -42,6 +46,14 @@ struct GoldensCommand: ParsableCommand {
         @Option(help: "Verify this backend instead of recomputing with the reference: \(Backends.names.joined(separator: ", ")). Float32 backends are held to INTEROP's float32 bounds, step by step from the golden inputs, where the case is well conditioned.")
         var backend: String?
         @Option(help: "Threads of the backend.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        func validate() throws {
+            guard threads > 0 else { throw ValidationError("--threads must be positive") }
+            if let backend, Backends.named(backend, threads: 1) == nil {
+                throw ValidationError("unknown backend '\(backend)' (known: \(Backends.names.joined(separator: ", ")))")
+            }
+            _ = try selection.selected()
+        }
 
         func run() throws {
             let table = CheckTable()

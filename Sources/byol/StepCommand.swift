@@ -70,6 +70,10 @@ struct Step: ParsableCommand {
     @Option(help: "Threads of the float32 path (the output does not depend on it).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @OptionGroup var optimizerOptions: OptimizerOptions
 
+    func validate() throws {
+        guard threads > 0 else { throw ValidationError("--threads must be positive") }
+    }
+
     func run() throws {
         let s = try BYOLState.read(state)
         let (v1, v2) = try Inputs.views(views, bnViews: optimizerOptions.bnViews)
@@ -101,6 +105,7 @@ struct EmbedCommand: ParsableCommand {
 
     func validate() throws {
         guard network == "online" || network == "target" else { throw ValidationError("--network must be online or target, got '\(network)'") }
+        guard threads > 0 else { throw ValidationError("--threads must be positive") }
     }
 
     func run() throws {

@@ -45,6 +45,30 @@ import TestSupport
         #expect(readBytes(a.file("MANIFEST.json")) == readBytes(b.file("MANIFEST.json")))
     }
 
+    /// Regenerating some cases keeps the other cases' manifest entries; a case that reads
+    /// another's output (tiny-embed) brings that case along into a new folder.
+    @Test func partialRegenerationKeepsTheManifest() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: Self.goldens + "/MANIFEST.json", toPath: dir.file("MANIFEST.json"))
+        try Goldens.regenerate(goldens: dir.path, cases: GoldenCase.withDependencies(GoldenCase.all.filter { $0.name == "tiny-embed" }))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["MANIFEST.json", "tiny-adam-separate-3steps", "tiny-embed"])
+        #expect(readBytes(dir.file("MANIFEST.json")) == readBytes(Self.goldens + "/MANIFEST.json"))
+    }
+
+    /// The manifest check runs both ways, and a missing manifest is named as such.
+    @Test func manifestCheckFindsUnlistedFilesAndAMissingManifest() throws {
+        let c = GoldenCase.all.first { $0.name == "tiny-lars-separate" }!
+        let dir = TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: Self.goldens + "/" + c.name, toPath: dir.path + "/" + c.name)
+        try FileManager.default.copyItem(atPath: Self.goldens + "/MANIFEST.json", toPath: dir.file("MANIFEST.json"))
+        try FileManager.default.copyItem(atPath: dir.path + "/\(c.name)/views_1.npz", toPath: dir.path + "/\(c.name)/views_2.npz")
+        let unlisted = Goldens.verify(goldens: dir.path, cases: [c])[0]
+        #expect(!unlisted.passed && unlisted.failures == ["tiny-lars-separate/views_2.npz: not listed in MANIFEST.json"])
+        try FileManager.default.removeItem(atPath: dir.file("MANIFEST.json"))
+        let missing = Goldens.verify(goldens: dir.path, cases: [c], backend: Backends.reference)[0]
+        #expect(!missing.passed && missing.failures == [dir.path + "/MANIFEST.json: missing"])
+    }
+
     /// One changed value in an expected file fails the check, naming the tensor.
     @Test func tamperedGoldenFailsNamingTheTensor() throws {
         let c = GoldenCase.all.first { $0.name == "tiny-lars-separate" }!
