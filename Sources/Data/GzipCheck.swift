@@ -33,7 +33,11 @@ enum GzipCheck {
         while true {
             let n = chunk.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
             if n == 0 { break }
-            guard n > 0 else { throw DataError("\(path): corrupt or truncated gzip data: \(CIFAR10.message(a))") }
+            guard n > 0 else {
+                // libarchive fails without a message when the 8-byte trailer is cut short.
+                let why = archive_error_string(a) == nil ? "the stream ends inside its 8-byte trailer" : CIFAR10.message(a)
+                throw DataError("\(path): corrupt or truncated gzip data: \(why)")
+            }
             chunk.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             size += Int64(n)
             guard size <= maxDecompressedBytes else {

@@ -90,6 +90,16 @@ import TestSupport
         expectError(fifo, "not a regular file or folder")
     }
 
+    /// Cut inside the gzip trailer: libarchive has no message of its own for it.
+    @Test func archiveCutInsideTheGzipTrailer() throws {
+        let d = TemporaryDirectory()
+        let bytes = readBytes(Repo.fixture("cifar/tiny-official-layout.tar.gz"))
+        writeBytes(Array(bytes.dropLast(3)), d.file("cut.tar.gz"))
+        #expect { _ = try CIFAR10.load(d.file("cut.tar.gz")) } throws: { e in
+            "\(e)".contains("cut.tar.gz: corrupt or truncated gzip data: the stream ends inside its 8-byte trailer")
+        }
+    }
+
     @Test func notAnArchive() {
         #expect(throws: DataError.self) { try CIFAR10.load(Repo.fixture("npz/savez.npz")) }
         #expect(throws: DataError.self) { try CIFAR10.load("/nonexistent/cifar.tar.gz") }
