@@ -20,13 +20,8 @@ public enum CIFAR10 {
     public static func load(_ path: String) throws -> DataSplits {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw DataError("\(path): no such file or folder") }
-        if !isDir.boolValue {
-            // A FIFO or device would block or never end; only regular files are archives.
-            let resolved = (path as NSString).resolvingSymlinksInPath
-            guard (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType == .typeRegular else {
-                throw DataError("\(path): not a regular file or folder")
-            }
-        }
+        // A FIFO or device would block or never end; only regular files are archives.
+        if !isDir.boolValue, regularFileSize(path) == nil { throw DataError("\(path): not a regular file or folder") }
         let files = isDir.boolValue ? try readFolder(path) : try readArchive(path)
         return try assemble(files, source: path)
     }
@@ -89,14 +84,8 @@ public enum CIFAR10 {
         var files: [String: [UInt8]] = [:]
         for f in trainFiles + [testFile, metaFile] {
             let p = (dir as NSString).appendingPathComponent(f)
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: p) else { continue }  // missing: assemble says so
-            let type = attributes[.type] as? FileAttributeType
-            // Symbolic links are followed (attributesOfItem does not): check the target.
-            let resolved = type == .typeSymbolicLink ? (try? FileManager.default.attributesOfItem(atPath: (p as NSString).resolvingSymlinksInPath)) : attributes
-            guard let resolved, resolved[.type] as? FileAttributeType == .typeRegular else {
-                throw DataError("\(p): not a regular file")
-            }
-            let size = (resolved[.size] as? NSNumber)?.intValue ?? 0
+            guard (try? FileManager.default.attributesOfItem(atPath: p)) != nil else { continue }  // missing: assemble says so
+            guard let size = regularFileSize(p) else { throw DataError("\(p): not a regular file") }
             guard size <= maxBytes(f) else { throw DataError("\(p): \(size) bytes, more than \(tooLarge(f))") }
             do {
                 files[f] = [UInt8](try Data(contentsOf: URL(fileURLWithPath: p)))
@@ -105,6 +94,14 @@ public enum CIFAR10 {
             }
         }
         return files
+    }
+
+    /// The size of `path` if it is a regular file once symbolic links are followed
+    /// (attributesOfItem itself does not follow them).
+    static func regularFileSize(_ path: String) -> Int? {
+        let a = try? FileManager.default.attributesOfItem(atPath: (path as NSString).resolvingSymlinksInPath)
+        guard a?[.type] as? FileAttributeType == .typeRegular else { return nil }
+        return (a?[.size] as? NSNumber)?.intValue ?? 0
     }
 
     static func tooLarge(_ base: String) -> String {

@@ -84,26 +84,34 @@ public enum CrossCheck {
     /// 1e-3 (measured: PyTorch's own float32 step misses by 1.05e-3 to 6.4e-3 on three
     /// such seeds, where at batch 4 it stays within 2.3e-4).
     public static func standardCases(quick: Bool) -> [StepCase] {
-        var cases: [StepCase?] = [
-            wellConditioned(name: "tiny lars separate", arch: .tiny, batch: 4, size: 16,
-                            config: .init(optimizer: .init(kind: .lars, lr: 0.2, weightDecay: 1.5e-6), tau: 0.99, bnViews: .separate), seed: 1),
-            wellConditioned(name: "tiny sgd joint", arch: .tiny, batch: 3, size: 16,
-                            config: .init(optimizer: .init(kind: .sgd, lr: 0.05, weightDecay: 5e-4), tau: 0.996, bnViews: .joint), seed: 2),
-            wellConditioned(name: "tiny adam separate (after 2 steps)", arch: .tiny, batch: 4, size: 8,
-                            config: .init(optimizer: .init(kind: .adam, lr: 1e-3, weightDecay: 1e-4), tau: 0.99, bnViews: .separate), seed: 3, warmup: 2),
+        standardSpecs(quick: quick).compactMap { $0.draw() }
+    }
+
+    /// The standard cases by name, each drawn on demand (`standardCases` draws them all).
+    static func standardSpecs(quick: Bool) -> [(name: String, draw: () -> StepCase?)] {
+        func spec(_ name: String, _ arch: Architecture, batch: Int, size: Int, _ config: BYOLStep.Config, seed: UInt64,
+                  warmup: Int = 0) -> (name: String, draw: () -> StepCase?) {
+            (name, { wellConditioned(name: name, arch: arch, batch: batch, size: size, config: config, seed: seed, warmup: warmup) })
+        }
+        var specs = [
+            spec("tiny lars separate", .tiny, batch: 4, size: 16,
+                 .init(optimizer: .init(kind: .lars, lr: 0.2, weightDecay: 1.5e-6), tau: 0.99, bnViews: .separate), seed: 1),
+            spec("tiny sgd joint", .tiny, batch: 3, size: 16,
+                 .init(optimizer: .init(kind: .sgd, lr: 0.05, weightDecay: 5e-4), tau: 0.996, bnViews: .joint), seed: 2),
+            spec("tiny adam separate (after 2 steps)", .tiny, batch: 4, size: 8,
+                 .init(optimizer: .init(kind: .adam, lr: 1e-3, weightDecay: 1e-4), tau: 0.99, bnViews: .separate), seed: 3, warmup: 2),
         ]
         if !quick {
-            cases.append(wellConditioned(name: "small lars separate", arch: .small, batch: 4, size: 8,
-                                         config: .init(optimizer: .init(kind: .lars, lr: 0.2, weightDecay: 1.5e-6), tau: 0.996, bnViews: .separate), seed: 4))
+            specs.append(spec("small lars separate", .small, batch: 4, size: 8,
+                              .init(optimizer: .init(kind: .lars, lr: 0.2, weightDecay: 1.5e-6), tau: 0.996, bnViews: .separate), seed: 4))
         }
-        return cases.compactMap { $0 }
+        return specs
     }
 
     /// A failing row for each standard case that found no well-conditioned draw (it would
     /// otherwise drop out of the check silently).
     public static func missingCaseRows(_ found: [StepCase], quick: Bool) -> [CheckRow] {
-        let names = ["tiny lars separate", "tiny sgd joint", "tiny adam separate (after 2 steps)"] + (quick ? [] : ["small lars separate"])
-        return names.filter { n in !found.contains { $0.name == n } }.map { n in
+        standardSpecs(quick: quick).map(\.name).filter { n in !found.contains { $0.name == n } }.map { n in
             CheckRow(check: "float32 vs float64 step: \(n)", maxAbsError: .infinity, maxRelError: .infinity, passed: false,
                      failures: ["\(n): no well-conditioned draw (ReLU margin >= 1e-5) in 200 attempts"])
         }

@@ -48,7 +48,7 @@ extension Goldens {
                             }
                         }
                         let r = backend.step(state, view1: v1, view2: v2, config: config)
-                        var produced = r.next.orderedNames.map { ($0, r.next.arrays[$0]!) }
+                        var produced = r.next.members
                         var expected = try NPZ.load(dir + "/expected_\(k).npz").members
                         if wantGrads {
                             produced += state.arch.learnableSpecs.map { ("grad." + $0.name, r.grads[$0.name]!) }

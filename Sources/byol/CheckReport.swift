@@ -11,3 +11,13 @@ func finish(_ rows: [CheckRow]) throws {
     print("\(passed) passed, \(failed.count) failed" + (skipped.isEmpty ? "" : ", \(skipped.count) skipped"))
     if !failed.isEmpty { throw ExitCode(1) }
 }
+
+extension Backends {
+    /// The backend `--backend` names, or the flag error listing the known ones.
+    static func require(_ name: String, threads: Int) throws -> Backend {
+        guard let b = named(name, threads: threads) else {
+            throw ValidationError("unknown backend '\(name)' (known: \(names.joined(separator: ", ")))")
+        }
+        return b
+    }
+}

@@ -23,15 +23,11 @@ struct CrossCheckCommand: ParsableCommand {
 
     func validate() throws {
         guard threads > 0, trajectory >= 0 else { throw ValidationError("need --threads > 0 and --trajectory >= 0") }
-        guard Backends.named(backend, threads: 1) != nil else {
-            throw ValidationError("unknown backend '\(backend)' (known: \(Backends.names.joined(separator: ", ")))")
-        }
+        _ = try Backends.require(backend, threads: 1)
     }
 
     func run() throws {
-        guard let b = Backends.named(backend, threads: threads) else {
-            throw ValidationError("unknown backend '\(backend)' (known: \(Backends.names.joined(separator: ", ")))")
-        }
+        let b = try Backends.require(backend, threads: threads)
         let table = CheckTable()
         var rows: [CheckRow] = []
         print(table.header)

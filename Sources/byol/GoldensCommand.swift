@@ -49,9 +49,7 @@ struct GoldensCommand: ParsableCommand {
 
         func validate() throws {
             guard threads > 0 else { throw ValidationError("--threads must be positive") }
-            if let backend, Backends.named(backend, threads: 1) == nil {
-                throw ValidationError("unknown backend '\(backend)' (known: \(Backends.names.joined(separator: ", ")))")
-            }
+            if let backend { _ = try Backends.require(backend, threads: 1) }
             _ = try selection.selected()
         }
 
@@ -61,10 +59,8 @@ struct GoldensCommand: ParsableCommand {
             let show: (CheckRow) -> Void = { print(table.line($0)); fflush(stdout) }
             let rows: [CheckRow]
             if let backend, backend != "reference" {
-                guard let b = Backends.named(backend, threads: threads) else {
-                    throw ValidationError("unknown backend '\(backend)' (known: \(Backends.names.joined(separator: ", ")))")
-                }
-                rows = Goldens.verify(goldens: selection.goldens, cases: try selection.selected(), backend: b, onRow: show)
+                rows = Goldens.verify(goldens: selection.goldens, cases: try selection.selected(),
+                                      backend: try Backends.require(backend, threads: threads), onRow: show)
             } else {
                 rows = Goldens.verify(goldens: selection.goldens, cases: try selection.selected(), onRow: show)
             }
