@@ -8,32 +8,32 @@ final class ConvScratch {
     let rows: [FloatBuffer]
     /// Winograd weights [16, K, C] and, in backward, flipped ones [16, C, K].
     let u: FloatBuffer
-    /// groups x K x C*R*R partial weight gradients.
+    /// groups x K x C*R*R partial weight gradients (the most any one shape needs: its
+    /// own group count times its own weight size).
     let partial: FloatBuffer
 
     /// What the largest of `shapes` needs for a batch of `nTotal` in `groups` (im2col).
     init(shapes: [ConvShape], nTotal: Int, groups: [Range<Int>], workers: Int, training: Bool) {
         let groupSize = groups.map(\.count).max() ?? 1
-        var groupCount = groups.count
-        var big = 1, tile = 1, row = 1, wsize = 1
+        var big = 1, tile = 1, row = 1, partials = 1
         for s in shapes {
             if Winograd.applies(s) {
                 let wg = Winograd.groups(nTotal: nTotal, s)
-                groupCount = max(groupCount, wg.count)
+                partials = max(partials, wg.count * s.k * s.crr)
                 let t = (wg.map(\.count).max() ?? 1) * Winograd.tilesPerImage(s)
                 big = max(big, 16 * Winograd.planeStride(max(s.c, s.k), t))
                 tile = max(tile, 16 * Winograd.planeStride(s.k, s.c))
                 row = max(row, Winograd.rowScratch(s, groupSize: wg.map(\.count).max() ?? 1))
             } else {
                 big = max(big, s.crr * groupSize * s.ho * s.wo)
+                partials = max(partials, groups.count * s.k * s.crr)
             }
-            wsize = max(wsize, s.k * s.crr)
         }
         a = (0..<workers).map { _ in FloatBuffer(big) }
         b = (0..<workers).map { _ in FloatBuffer(big) }
         tileGrad = (0..<workers).map { _ in FloatBuffer(training ? tile : 1) }
         rows = (0..<workers).map { _ in FloatBuffer(row) }
         u = FloatBuffer(tile)
-        partial = FloatBuffer(training ? groupCount * wsize : 1)
+        partial = FloatBuffer(training ? partials : 1)
     }
 }
