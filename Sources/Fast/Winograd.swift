@@ -123,7 +123,7 @@ enum Winograd {
             let o = v + ch * tCount
             for n in n0..<n1 {
                 let plane = x + (ch * nTotal + n) * h * w
-                for r in 0..<h { (padded + (r + 1) * pw + 1).update(from: plane + r * w, count: w) }
+                for r in 0..<h { copy(plane + r * w, to: padded + (r + 1) * pw + 1, count: w) }
                 for i in 0..<th {
                     let t0 = ((n - n0) * th + i) * tw
                     let r0 = padded + 2 * i * pw, r1 = r0 + pw, r2 = r1 + pw, r3 = r2 + pw
@@ -182,7 +182,7 @@ enum Winograd {
             eachOutputRow(n0: n0, n1: n1, h: h, w: w) { n, offset, t0, a in
                 let row = y + (ch * nTotal + n) * h * w + offset
                 let (even, odd) = a == 0 ? (y00, y01) : (y10, y11)
-                for j in 0..<w { row[j] = (j & 1 == 0 ? even : odd)[t0 + j >> 1] }
+                interleave(even + t0, odd + t0, into: row, count: w)
             }
         }
     }
@@ -199,7 +199,7 @@ enum Winograd {
             eachOutputRow(n0: n0, n1: n1, h: h, w: w) { n, offset, t0, a in
                 let row = dy + (ch * nTotal + n) * h * w + offset
                 let (even, odd) = a == 0 ? (g00, g01) : (g10, g11)
-                for j in 0..<w { (j & 1 == 0 ? even : odd)[t0 + j >> 1] = row[j] }
+                deinterleave(row, count: w, even + t0, odd + t0)
             }
             let o = g + ch * tCount
             @inline(__always) func tilesOf<V: FloatLanes>(_ t: Int, _: V.Type) {
@@ -231,6 +231,41 @@ enum Winograd {
                 for a in 0..<2 where 2 * i + a < h { body(n, (2 * i + a) * w, ((n - n0) * th + i) * tw, a) }
             }
         }
+    }
+
+    /// dst[0..<count] = src[0..<count], inline: the rows are a few dozen floats, where a
+    /// memmove call costs more than the copy.
+    @inline(__always)
+    static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+        var j = 0
+        while j + 8 <= count { SIMD8<Float>.load(src + j).store(dst + j); j += 8 }
+        while j < count { dst[j] = src[j]; j += 1 }
+    }
+
+    /// row[2m] = even[m], row[2m + 1] = odd[m] for the first `count` entries of row.
+    @inline(__always)
+    static func interleave(_ even: UnsafePointer<Float>, _ odd: UnsafePointer<Float>, into row: UnsafeMutablePointer<Float>, count: Int) {
+        var m = 0
+        while 2 * m + 16 <= count {
+            let e = SIMD8<Float>.load(even + m), o = SIMD8<Float>.load(odd + m)
+            let z = SIMD16<Float>(e[0], o[0], e[1], o[1], e[2], o[2], e[3], o[3], e[4], o[4], e[5], o[5], e[6], o[6], e[7], o[7])
+            UnsafeMutableRawPointer(row + 2 * m).storeBytes(of: z, as: SIMD16<Float>.self)
+            m += 8
+        }
+        for j in 2 * m..<count { row[j] = (j & 1 == 0 ? even : odd)[j >> 1] }
+    }
+
+    /// even[m] = row[2m], odd[m] = row[2m + 1] for the first `count` entries of row.
+    @inline(__always)
+    static func deinterleave(_ row: UnsafePointer<Float>, count: Int, _ even: UnsafeMutablePointer<Float>, _ odd: UnsafeMutablePointer<Float>) {
+        var m = 0
+        while 2 * m + 16 <= count {
+            let (e, o) = SIMD8<Float>.loadPairs(row + 2 * m)
+            e.store(even + m)
+            o.store(odd + m)
+            m += 8
+        }
+        for j in 2 * m..<count { (j & 1 == 0 ? even : odd)[j >> 1] = row[j] }
     }
 
     /// body(i) for i = 0, 8, 16, ... while 8 lanes fit, then narrow(i) for each remaining i.
@@ -297,15 +332,20 @@ enum Winograd {
                 outputTransform(b, channels: c, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, dx, rows: rows)
             }
         }
-        // dw[kc, 3r + q] = sum over groups, in order, of partial[g, 3r + q, kc].
+        // dw[kc, 3r + q] = sum over groups, in order, of partial[g, 3r + q, kc]: 8
+        // consecutive kc at a time (the partial rows are contiguous in kc), then written
+        // 9 apart.
         let ranges = WorkerPool.split(kc, parts: 16)
         pool.run(chunks: ranges.count) { ri, _ in
-            for idx in ranges[ri] {
-                for p in 0..<9 {
-                    var sum = partial[p * kc + idx]
-                    for g in 1..<max(groups.count, 1) { sum += partial[(g * 9 + p) * kc + idx] }
-                    dw[idx * 9 + p] = sum
+            let lo = ranges[ri].lowerBound
+            for p in 0..<9 {
+                @inline(__always) func sums<V: FloatLanes>(_ i: Int, _: V.Type) {
+                    let idx = lo + i
+                    var sum = V.load(partial + p * kc + idx)
+                    for g in 1..<max(groups.count, 1) { sum += V.load(partial + (g * 9 + p) * kc + idx) }
+                    for l in 0..<V.usedLanes { dw[(idx + l) * 9 + p] = sum[l] }
                 }
+                sweep(ranges[ri].count) { sums($0, SIMD8<Float>.self) } narrow: { sums($0, SIMD2<Float>.self) }
             }
         }
     }
@@ -318,9 +358,12 @@ protocol FloatLanes: SIMD where Scalar == Float {
     /// (p[0], p[2], p[4], ...) and (p[1], p[3], p[5], ...).
     static func loadPairs(_ p: UnsafePointer<Float>) -> (Self, Self)
     func store(_ p: UnsafeMutablePointer<Float>)
+    /// Lanes that load and store touch: 8, or 1 for the SIMD2 stand-in.
+    static var usedLanes: Int { get }
 }
 
 extension SIMD8: FloatLanes where Scalar == Float {
+    static var usedLanes: Int { 8 }
     @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Self { UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
     @inline(__always) static func loadPairs(_ p: UnsafePointer<Float>) -> (Self, Self) {
         let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
@@ -330,6 +373,7 @@ extension SIMD8: FloatLanes where Scalar == Float {
 }
 
 extension SIMD2: FloatLanes where Scalar == Float {
+    static var usedLanes: Int { 1 }
     @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Self { Self(p[0], 0) }
     @inline(__always) static func loadPairs(_ p: UnsafePointer<Float>) -> (Self, Self) { (Self(p[0], 0), Self(p[1], 0)) }
     @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { p[0] = self[0] }
