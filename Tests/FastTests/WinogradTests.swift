@@ -6,10 +6,12 @@ import Testing
 
 /// Winograd F(2x2, 3x3) convolutions (forward, input and weight gradient) against the
 /// float64 reference on shapes that stress its tiling: odd sizes (cut-off tiles), 1x1
-/// and 2x2 planes, C != K, sample groups of 1 and 2.
+/// and 2x2 planes, C != K, sample groups of 1 and 2, and 3 to 6 groups of about 512
+/// tiles with rows wide enough for the 8-lane (de)interleaving (32 and 33 columns).
 @Suite struct WinogradTests {
     /// (n, c, k, h, w)
-    static let shapes = [(3, 4, 5, 8, 8), (4, 5, 4, 7, 6), (2, 4, 6, 1, 1), (3, 6, 4, 2, 3), (9, 4, 4, 5, 5), (1, 8, 3, 16, 16)]
+    static let shapes = [(3, 4, 5, 8, 8), (4, 5, 4, 7, 6), (2, 4, 6, 1, 1), (3, 6, 4, 2, 3), (9, 4, 4, 5, 5), (1, 8, 3, 16, 16),
+                         (12, 4, 5, 32, 32), (12, 5, 4, 17, 33)]
 
     /// Signed inputs (as in the gradient) and non-negative ones (post-ReLU activations,
     /// the forward's inputs, where the transforms add like-signed terms).
@@ -66,6 +68,22 @@ import Testing
         for e in 0..<16 { for ko in 0..<k { for ci in 0..<c {
             #expect(uf[e * ps + ci * k + ko] == ur[e * ps + ko * c + ci])
         } } }
+    }
+
+    /// Six sample groups, reduced in group order: the same bytes with 1, 2 and 3 threads.
+    @Test func manyGroupsAreByteIdenticalAcrossThreadCounts() {
+        let (n, c, k, h, w) = (12, 4, 5, 32, 32)
+        #expect(Winograd.groups(nTotal: n, ConvShape(c: c, k: k, r: 3, stride: 1, pad: 1, h: h, w: w)).count == 6)
+        var rng = TestRandom(seed: 77)
+        let f = { (t: Tensor) in t.data.map(Float.init) }
+        let x = f(rng.tensor([n, c, h, w], -1, 1)), wt = f(rng.tensor([k, c, 3, 3], -0.3, 0.3)), dy = f(rng.tensor([n, k, h, w]))
+        let runs = [1, 2, 3].map { FastLayers.conv2d(x: x, n: n, c: c, h: h, w: w, weight: wt, k: k, r: 3, stride: 1, pad: 1, dy: dy, threads: $0) }
+        let bits = { (a: [Float]) in a.map(\.bitPattern) }
+        for r in runs.dropFirst() {
+            #expect(bits(r.y) == bits(runs[0].y))
+            #expect(bits(r.dx) == bits(runs[0].dx))
+            #expect(bits(r.dw) == bits(runs[0].dw))
+        }
     }
 
     /// The stem (3 input channels), strided and 1x1 convolutions stay on im2col.
