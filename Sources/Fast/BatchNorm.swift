@@ -89,12 +89,21 @@ enum FastBN {
     /// that callers that reuse dy (the residual shortcut) see the masked gradient;
     /// dx = gamma invStd (dy - mean(dy) - xhat mean(dy xhat)) per group;
     /// dgamma = sum(dy xhat), dbeta = sum(dy) over all groups.
+    ///
+    /// With `dxSum`, also sum(dx) per channel, evaluated in float64 from the sums above:
+    /// the gradient of a bias added just before this BN. It is 0 in exact arithmetic (a
+    /// train-mode BN ignores a per-channel shift), and summing the float32-rounded dx
+    /// leaves noise near 1e-8 where the float64 reference leaves 1e-17; Adam divides
+    /// by sqrt(v) + 1e-8 and so turns that noise into steps of up to 0.7 lr (7x the
+    /// float32 bound at lr 0.01). Here the terms cancel to float64 rounding, as in the
+    /// reference.
     static func backward(_ dy: UnsafeMutablePointer<Float>, reluOut: UnsafePointer<Float>?, _ x: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>, channels: Int, len: Int, groups: Int, gamma: UnsafePointer<Float>,
-                         stats: Stats, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>, pool: WorkerPool) {
+                         stats: Stats, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
+                         dxSum: UnsafeMutablePointer<Float>? = nil, pool: WorkerPool) {
         let m = len / groups
         pool.run(chunks: channels) { c, _ in
-            var dg = 0.0, db = 0.0
+            var dg = 0.0, db = 0.0, dxs = 0.0
             for g in 0..<groups {
                 let i = c * groups + g
                 let mean = stats.mean[i], inv = stats.invStd[i]
@@ -104,6 +113,10 @@ enum FastBN {
                                                                mean: mean, invStd: inv)
                 dg += sumDyXhat
                 db += sumDy
+                if dxSum != nil {
+                    let sumXhat = (LaneSum.sum(xr, count: m) - Double(m) * mean) * inv
+                    dxs += Double(gamma[c]) * inv * (sumDy - Double(m) * (sumDy / Double(m)) - sumDyXhat / Double(m) * sumXhat)
+                }
                 let scale = Float(Double(gamma[c]) * inv)
                 let meanDy = Float(sumDy / Double(m)), meanDyXhat = Float(sumDyXhat / Double(m))
                 let meanF = Float(mean), invF = Float(inv)
@@ -115,6 +128,7 @@ enum FastBN {
             }
             dgamma[c] = Float(dg)
             dbeta[c] = Float(db)
+            dxSum?[c] = Float(dxs)
         }
     }
 }

@@ -207,14 +207,31 @@ final class FastNetwork {
 
     // MARK: Backward
 
-    func headBackward(_ head: Head, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, params: ParamStore, grads: ParamStore) {
+    /// Linear -> BN -> ReLU -> Linear backward. The first Linear's bias gets its gradient
+    /// from the BN (FastBN.backward's dxSum: 0 up to float64 rounding, as in the
+    /// reference). With `feeding`, this head's output is the input of that head, whose
+    /// backward ran first: a shift of the output is a per-channel shift before that
+    /// head's BN, so the output bias's gradient is W^T sum(dpre) of that head, evaluated
+    /// in float64 from its first bias's gradient, instead of float32 row sums of dy.
+    func headBackward(_ head: Head, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+                      feeding next: Head? = nil, params: ParamStore, grads: ParamStore) {
         let n = head.name
         let dact = headGrad[0].pointer, dpre = headGrad[1].pointer
-        FastLinear.backward(dy, head.act.pointer, params.ptr(n + ".3.weight"), dx: dact, dw: grads.ptr(n + ".3.weight"), db: grads.ptr(n + ".3.bias"),
-                            inF: head.hidden, outF: head.outF, cols: nTotal, pool: pool)
+        FastLinear.backward(dy, head.act.pointer, params.ptr(n + ".3.weight"), dx: dact, dw: grads.ptr(n + ".3.weight"),
+                            db: next == nil ? grads.ptr(n + ".3.bias") : nil, inF: head.hidden, outF: head.outF, cols: nTotal, pool: pool)
+        if let next {
+            // next.0.weight [next.hidden, head.outF]; next.0.bias's gradient [next.hidden].
+            let w = params.ptr(next.name + ".0.weight"), sum = grads.ptr(next.name + ".0.bias"), db = grads.ptr(n + ".3.bias")
+            for i in 0..<head.outF {
+                var t = 0.0
+                for o in 0..<next.hidden { t += Double(w[o * head.outF + i]) * Double(sum[o]) }
+                db[i] = Float(t)
+            }
+        }
         FastBN.backward(dact, reluOut: head.act.pointer, head.pre.pointer, dpre, channels: head.hidden, len: nTotal, groups: bnGroups, gamma: params.ptr(n + ".1.weight"),
-                        stats: head.stats, dgamma: grads.ptr(n + ".1.weight"), dbeta: grads.ptr(n + ".1.bias"), pool: pool)
-        FastLinear.backward(dpre, x, params.ptr(n + ".0.weight"), dx: dx, dw: grads.ptr(n + ".0.weight"), db: grads.ptr(n + ".0.bias"),
+                        stats: head.stats, dgamma: grads.ptr(n + ".1.weight"), dbeta: grads.ptr(n + ".1.bias"),
+                        dxSum: grads.ptr(n + ".0.bias"), pool: pool)
+        FastLinear.backward(dpre, x, params.ptr(n + ".0.weight"), dx: dx, dw: grads.ptr(n + ".0.weight"), db: nil,
                             inF: head.inF, outF: head.hidden, cols: nTotal, pool: pool)
     }
 

@@ -135,7 +135,8 @@ public final class FastTrainer {
         prof.measure("heads backward") {
             net.headBackward(net.predictor, dy: dp.pointer, x: net.projector.out.pointer, dx: net.headGrad[2].pointer, params: online, grads: grads)
             // (headBackward uses headGrad[0] and [1] only, so headGrad[2] holds dz meanwhile.)
-            net.headBackward(net.projector, dy: net.headGrad[2].pointer, x: net.feat.pointer, dx: net.dfeat.pointer, params: online, grads: grads)
+            net.headBackward(net.projector, dy: net.headGrad[2].pointer, x: net.feat.pointer, dx: net.dfeat.pointer, feeding: net.predictor,
+                             params: online, grads: grads)
         }
         net.backboneBackward(params: online, grads: grads)
         // 5. Optimizer, 6. EMA, 7. step.

@@ -13,18 +13,19 @@ enum FastLinear {
         }
     }
 
-    /// dw [O, I] = dy x^T, db [O] = row sums of dy, dx [I, cols] = w^T dy (when given).
+    /// dw [O, I] = dy x^T, db [O] = row sums of dy (when given: a bias feeding a BN gets
+    /// its gradient from the BN instead), dx [I, cols] = w^T dy (when given).
     static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
-                         dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, inF: Int, outF: Int, cols: Int, pool: WorkerPool) {
+                         dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>?, inF: Int, outF: Int, cols: Int, pool: WorkerPool) {
         let oBlocks = WorkerPool.split(outF, parts: (outF + rowBlock - 1) / rowBlock)
         pool.run(chunks: oBlocks.count) { bi, _ in
             let r = oBlocks[bi]
             sgemm(transB: true, m: r.count, n: inF, k: cols, a: dy + r.lowerBound * cols, lda: cols, b: x, ldb: cols,
                   c: dw + r.lowerBound * inF, ldc: inF)
-            for o in r {
+            for o in r where db != nil {
                 var s = 0.0
                 for j in 0..<cols { s += Double(dy[o * cols + j]) }
-                db[o] = Float(s)
+                db![o] = Float(s)
             }
         }
         guard let dx else { return }

@@ -17,7 +17,7 @@ import TestSupport
 
     @Test func tinyStepsWithinFloat32Bounds() {
         let cases = CrossCheck.standardCases(quick: true)
-        #expect(cases.count == 3)
+        #expect(cases.count == 4)
         #expect(CrossCheck.missingCaseRows(cases, quick: true).isEmpty)
         #expect(CrossCheck.missingCaseRows(Array(cases.dropFirst()), quick: true).map(\.check) == ["float32 vs float64 step: tiny lars separate"])
         for c in cases {
