@@ -133,17 +133,19 @@ public enum CrossCheck {
         func nd(_ t: Tensor) -> NDArray { NDArray(float64: t.data, shape: t.shape) }
         func nd(_ v: [Double]) -> NDArray { NDArray(float64: v, shape: [v.count]) }
         var rng = TestRandom(seed: 99)
-        // 3x3 stride 1 with 6 input channels runs Winograd, with 3 (the RGB stem) im2col.
-        for (stride, pad, r, c) in [(1, 1, 3, 6), (1, 1, 3, 3), (2, 1, 3, 6), (2, 0, 1, 6)] {
-            let x = rng.tensor([5, c, 9, 9]), w = rng.tensor([7, c, r, r], -0.3, 0.3)
-            let y = Conv2d.forward(x, w, stride: stride, pad: pad)
+        // 3x3 stride 1 with 6 input channels runs Winograd, with 3 (the RGB stem) im2col;
+        // stride 2 at 33x32 gathers 8 columns at a time.
+        for (stride, pad, r, c, h, w) in [(1, 1, 3, 6, 9, 9), (1, 1, 3, 3, 9, 9), (2, 1, 3, 6, 9, 9), (2, 0, 1, 6, 9, 9), (2, 1, 3, 4, 33, 32)] {
+            let x = rng.tensor([5, c, h, w]), wt = rng.tensor([7, c, r, r], -0.3, 0.3)
+            let y = Conv2d.forward(x, wt, stride: stride, pad: pad)
             let dy = rng.tensor(y.shape)
-            let (dx, dw) = Conv2d.backward(dy, x: x, w: w, stride: stride, pad: pad)
-            let got = FastLayers.conv2d(x: f(x), n: 5, c: c, h: 9, w: 9, weight: f(w), k: 7, r: r, stride: stride, pad: pad, dy: f(dy), threads: threads)
-            rows.append(("conv2d \(r)x\(r) stride \(stride) pad \(pad), \(c) channels", [
+            let (dx, dw) = Conv2d.backward(dy, x: x, w: wt, stride: stride, pad: pad)
+            let got = FastLayers.conv2d(x: f(x), n: 5, c: c, h: h, w: w, weight: f(wt), k: 7, r: r, stride: stride, pad: pad, dy: f(dy), threads: threads)
+            let size = h == 9 && w == 9 ? "" : " at \(h)x\(w)"
+            rows.append(("conv2d \(r)x\(r) stride \(stride) pad \(pad), \(c) channels\(size)", [
                 Compare.tensors("y", actual: nd(got.y, y.shape), expected: nd(y), tolerance: outputBound),
                 Compare.tensors("dx", actual: nd(got.dx, x.shape), expected: nd(dx), tolerance: gradientBound),
-                Compare.tensors("dw", actual: nd(got.dw, w.shape), expected: nd(dw), tolerance: gradientBound)]))
+                Compare.tensors("dw", actual: nd(got.dw, wt.shape), expected: nd(dw), tolerance: gradientBound)]))
         }
         for (shape, label) in [([6, 5, 4, 4], "batchnorm2d"), ([7, 9], "batchnorm1d")] {
             let x = rng.tensor(shape, -1, 3), c = shape[1], spatial = shape.dropFirst(2).reduce(1, *)
