@@ -348,6 +348,49 @@ enum Winograd {
                 sweep(ranges[ri].count) { sums($0, SIMD8<Float>.self) } narrow: { sums($0, SIMD2<Float>.self) }
             }
         }
+        zeroUnseenTaps(x, channels: c, k: k, nTotal: nTotal, h: s.h, w: s.w, dw: dw, pool: pool)
+    }
+
+    /// dw[k, c, r, q] = 0 for every k where input channel c is exactly 0, in every sample,
+    /// under the whole window tap (r, q) reads (rows r - 1 ..< h + r - 1, columns
+    /// q - 1 ..< w + q - 1, clipped to the plane). The gradient there is exactly 0, as
+    /// im2col, a direct convolution and the reference give it; Winograd's transforms mix
+    /// the zeros with their nonzero neighbours and leave rounding noise (about 1e-7),
+    /// which Adam, dividing by sqrt(v) + 1e-8, turns into a step of about lr where the
+    /// reference stands still (7x the float32 bound at lr 0.01). It happens on small
+    /// planes, where a ReLU can zero a channel's corner row and column in every sample.
+    static func zeroUnseenTaps(_ x: UnsafePointer<Float>, channels c: Int, k: Int, nTotal: Int, h: Int, w: Int,
+                               dw: UnsafeMutablePointer<Float>, pool: WorkerPool) {
+        let ranges = WorkerPool.split(c, parts: 16)
+        pool.run(chunks: ranges.count) { ri, _ in
+            for ci in ranges[ri] {
+                // Bit 3r + q: tap (r, q)'s window holds a nonzero (NaN counts as one).
+                var seen: UInt16 = 0
+                scan: for n in 0..<nTotal {
+                    let plane = x + (ci * nTotal + n) * h * w
+                    for i in 0..<h {
+                        let row = plane + i * w
+                        var first = -1, last = -1
+                        for j in 0..<w where row[j] != 0 {
+                            if first < 0 { first = j }
+                            last = j
+                        }
+                        if first < 0 { continue }
+                        // Tap row r reads rows 0 ..< h - 1 (r = 0), all (r = 1), 1 ..< h
+                        // (r = 2); columns likewise for q.
+                        for r in 0..<3 where (r != 0 || i < h - 1) && (r != 2 || i > 0) {
+                            if first < w - 1 { seen |= 1 << (3 * r) }
+                            seen |= 1 << (3 * r + 1)
+                            if last > 0 { seen |= 1 << (3 * r + 2) }
+                        }
+                        if seen == 0x1FF { break scan }
+                    }
+                }
+                for p in 0..<9 where seen & (1 << p) == 0 {
+                    for ko in 0..<k { dw[(ko * c + ci) * 9 + p] = 0 }
+                }
+            }
+        }
     }
 }
 

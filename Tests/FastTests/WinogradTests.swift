@@ -70,6 +70,33 @@ import Testing
         } } }
     }
 
+    /// A channel that is 0 in every sample under the whole window of a tap gets exactly 0
+    /// weight gradient there (the reference's value; Adam turns any noise there into a
+    /// step of about lr), and every other tap stays within the layer bound.
+    @Test func unseenTapsHaveExactlyZeroWeightGradient() {
+        let (n, c, k, h, w) = (3, 4, 5, 2, 2)
+        var rng = TestRandom(seed: 11)
+        var x = rng.tensor([n, c, h, w], 0.1, 2)
+        // On a 2x2 plane tap (2, 2) reads pixel (1, 1) only; tap (0, 1) reads row 0.
+        for s in 0..<n {
+            x.data[((s * c + 1) * h + 1) * w + 1] = 0
+            for j in 0..<w { x.data[((s * c + 2) * h + 0) * w + j] = 0 }
+        }
+        let wt = rng.tensor([k, c, 3, 3], -0.3, 0.3)
+        let dy = rng.tensor([n, k, h, w])
+        let (_, dw) = Conv2d.backward(dy, x: x, w: wt, stride: 1, pad: 1)
+        let f = { (t: Tensor) in t.data.map(Float.init) }
+        let got = FastLayers.conv2d(x: f(x), n: n, c: c, h: h, w: w, weight: f(wt), k: k, r: 3, stride: 1, pad: 1, dy: f(dy), threads: 2)
+        let at = { (ko: Int, ci: Int, r: Int, q: Int) in ((ko * c + ci) * 3 + r) * 3 + q }
+        for ko in 0..<k {
+            #expect(dw.data[at(ko, 1, 2, 2)] == 0 && got.dw[at(ko, 1, 2, 2)] == 0)
+            for q in 0..<3 { #expect(dw.data[at(ko, 2, 0, q)] == 0 && got.dw[at(ko, 2, 0, q)] == 0) }
+        }
+        let cmp = Compare.tensors("dw", actual: NDArray(float32: got.dw, shape: dw.shape), expected: NDArray(float64: dw.data, shape: dw.shape),
+                                  tolerance: Tolerance.scaled(1e-5))  // the layer bound of matchesTheReference
+        #expect(cmp.passed, "\(cmp.report)")
+    }
+
     /// Six sample groups, reduced in group order: the same bytes with 1, 2 and 3 threads.
     @Test func manyGroupsAreByteIdenticalAcrossThreadCounts() {
         let (n, c, k, h, w) = (12, 4, 5, 32, 32)
