@@ -213,6 +213,7 @@ final class FastNetwork {
     /// backward ran first: a shift of the output is a per-channel shift before that
     /// head's BN, so the output bias's gradient is W^T sum(dpre) of that head, evaluated
     /// in float64 from its first bias's gradient, instead of float32 row sums of dy.
+    /// Train mode only (the step): an eval-mode BN passes a shift through.
     func headBackward(_ head: Head, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                       feeding next: Head? = nil, params: ParamStore, grads: ParamStore) {
         let n = head.name

@@ -102,7 +102,7 @@ public enum CrossCheck {
                  .init(optimizer: .init(kind: .adam, lr: 1e-3, weightDecay: 1e-4), tau: 0.99, bnViews: .separate), seed: 3, warmup: 2),
             // lr 0.01: Adam scales the noise in the gradients of the biases before a BN
             // (0 in exact arithmetic) to steps near lr; summed in float32 that noise put
-            // the next state at 7x the bound (see FastBN.backward's dxSum).
+            // this case's next state at 5.8x the bound (see FastBN.backward's dxSum).
             spec("tiny adam joint lr 0.01 (after 2 steps)", .tiny, batch: 3, size: 16,
                  .init(optimizer: .init(kind: .adam, lr: 1e-2, weightDecay: 0), tau: 0.99, bnViews: .joint), seed: 5, warmup: 2),
         ]
@@ -134,7 +134,7 @@ public enum CrossCheck {
         func nd(_ v: [Double]) -> NDArray { NDArray(float64: v, shape: [v.count]) }
         var rng = TestRandom(seed: 99)
         // 3x3 stride 1 with 6 input channels runs Winograd, with 3 (the RGB stem) im2col;
-        // stride 2 at 33x32 gathers 8 columns at a time.
+        // the last row has the row lengths of resnet's stride-2 convolutions at 32x32.
         for (stride, pad, r, c, h, w) in [(1, 1, 3, 6, 9, 9), (1, 1, 3, 3, 9, 9), (2, 1, 3, 6, 9, 9), (2, 0, 1, 6, 9, 9), (2, 1, 3, 4, 33, 32)] {
             let x = rng.tensor([5, c, h, w]), wt = rng.tensor([7, c, r, r], -0.3, 0.3)
             let y = Conv2d.forward(x, wt, stride: stride, pad: pad)
