@@ -3,6 +3,10 @@ import NumPyIO
 /// A BYOL training state as INTEROP section 2 lays it out: named arrays in a fixed order
 /// (online, target, step, optimizer buffers), plus the architecture they imply.
 public struct BYOLState {
+    /// Optimizer buffers a state may hold per learnable parameter, as
+    /// `optimizer.<parameter>.<buffer>` (SGD/LARS momentum, Adam's two moments).
+    public static let optimizerBufferNames = ["momentum_buffer", "exp_avg", "exp_avg_sq"]
+
     public var arch: Architecture
     /// Arrays by full name (`online.backbone.conv1.weight`, `step`, `optimizer....`).
     public var arrays: [String: NDArray]
@@ -22,7 +26,7 @@ public struct BYOLState {
     public var orderedNames: [String] {
         var names = arch.onlineSpecs.map(\.name) + arch.targetSpecs.map(\.name) + ["step"]
         for spec in arch.learnableSpecs {
-            for suffix in ["momentum_buffer", "exp_avg", "exp_avg_sq"] {
+            for suffix in Self.optimizerBufferNames {
                 let n = "optimizer.\(spec.name).\(suffix)"
                 if arrays[n] != nil { names.append(n) }
             }
@@ -64,7 +68,7 @@ public struct BYOLState {
         }
         arrays["step"] = try file.requireInt("step", shape: [])
         for spec in arch.learnableSpecs {
-            for suffix in ["momentum_buffer", "exp_avg", "exp_avg_sq"] {
+            for suffix in Self.optimizerBufferNames {
                 let n = "optimizer.\(spec.name).\(suffix)"
                 if file[n] != nil { arrays[n] = try file.requireFloat(n, shape: spec.shape) }
             }
@@ -74,7 +78,7 @@ public struct BYOLState {
             // optimizer.<parameter>.<buffer>: say which part is unknown.
             let rest = name.dropFirst("optimizer.".count)
             if let dot = rest.lastIndex(of: "."), learnable.contains(String(rest[..<dot])) {
-                throw NumPyIOError(file: path, array: name, "unknown optimizer buffer '\(rest[rest.index(after: dot)...])' (known: momentum_buffer, exp_avg, exp_avg_sq)")
+                throw NumPyIOError(file: path, array: name, "unknown optimizer buffer '\(rest[rest.index(after: dot)...])' (known: \(Self.optimizerBufferNames.joined(separator: ", ")))")
             }
             throw NumPyIOError(file: path, array: name, "optimizer array for no learnable parameter of this architecture")
         }

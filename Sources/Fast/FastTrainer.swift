@@ -49,7 +49,7 @@ public final class FastTrainer {
         step = state.step
         optimizerBuffers = [:]
         passthrough = [:]
-        for b in ["momentum_buffer", "exp_avg", "exp_avg_sq"] {
+        for b in BYOLState.optimizerBufferNames {
             guard state.arch.learnableSpecs.contains(where: { state.arrays["optimizer.\($0.name).\(b)"] != nil }) else { continue }
             let store = ParamStore(specs: learnable)
             for s in learnable {

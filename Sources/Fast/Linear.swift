@@ -22,10 +22,11 @@ enum FastLinear {
             let r = oBlocks[bi]
             sgemm(transB: true, m: r.count, n: inF, k: cols, a: dy + r.lowerBound * cols, lda: cols, b: x, ldb: cols,
                   c: dw + r.lowerBound * inF, ldc: inF)
-            for o in r where db != nil {
+            guard let db else { return }
+            for o in r {
                 var s = 0.0
                 for j in 0..<cols { s += Double(dy[o * cols + j]) }
-                db![o] = Float(s)
+                db[o] = Float(s)
             }
         }
         guard let dx else { return }

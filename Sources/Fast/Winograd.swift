@@ -237,9 +237,7 @@ enum Winograd {
     /// memmove call costs more than the copy.
     @inline(__always)
     static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
-        var j = 0
-        while j + 8 <= count { SIMD8<Float>.load(src + j).store(dst + j); j += 8 }
-        while j < count { dst[j] = src[j]; j += 1 }
+        sweep(count) { SIMD8<Float>.load(src + $0).store(dst + $0) } narrow: { dst[$0] = src[$0] }
     }
 
     /// row[2m] = even[m], row[2m + 1] = odd[m] for the first `count` entries of row.
