@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // byol-swift: a float64 reference of BYOL, an OpenBLAS float32 path, and the harness
-// that checks them (goldens, finite differences, PyTorch cross-check).
+// that checks them (goldens, finite differences, PyTorch cross-check). docs/design.md
+// explains the layering below.
 import PackageDescription
 
 let optimizedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
@@ -14,7 +15,9 @@ let package = Package(
         .library(name: "NumPyIO", targets: ["NumPyIO"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Exact, so every build resolves the same code (Package.resolved is not committed:
+        // local package mirrors carry other commit ids than upstream's).
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
     ],
     targets: [
         // MARK: System libraries
@@ -25,24 +28,32 @@ let package = Package(
             name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]),
 
-        // MARK: Libraries (dependencies point one way: CLI -> Harness -> Reference -> Model -> NumPyIO)
+        // MARK: Libraries
+        // Layering (each target imports only those listed; arrows point down):
+        //   byol (CLI)
+        //   -> Training (pretrain loop, run folder)   Verification (checks, goldens, cross-check)
+        //   -> Fast (float32, OpenBLAS)   Reference (float64, plain loops)   Augment   Data
+        //   -> BYOLModel (architecture, state, configuration, the Engine protocol)
+        //   -> NumPyIO (.npy/.npz, atomic files, SHA-256)  -> CArchive, CBLAS
+        // Verification and Training drive engines through the protocol and never import
+        // Fast; Reference never imports Fast or CBLAS: the reference shares no arithmetic
+        // with what it checks.
         .target(name: "NumPyIO", dependencies: ["CArchive"]),
         .target(name: "BYOLModel", dependencies: ["NumPyIO"]),
         // Numerical loops are compiled optimized even in debug builds so that `swift test`
         // stays fast; -O keeps IEEE semantics (Swift never reassociates floating point).
-        .target(name: "Reference", dependencies: ["BYOLModel"], swiftSettings: optimizedInDebug),
+        .target(name: "Reference", dependencies: ["BYOLModel", "NumPyIO"], swiftSettings: optimizedInDebug),
         .target(name: "Augment", dependencies: ["BYOLModel"], swiftSettings: optimizedInDebug),
-        // The float32 path shares the architecture and (for its config types) the
-        // reference's step API; it never calls reference arithmetic.
-        .target(name: "Fast", dependencies: ["BYOLModel", "Reference", "NumPyIO", "CBLAS"], swiftSettings: optimizedInDebug),
+        .target(name: "Fast", dependencies: ["BYOLModel", "NumPyIO", "CBLAS"], swiftSettings: optimizedInDebug),
         .target(name: "Data", dependencies: ["BYOLModel", "CArchive"], swiftSettings: optimizedInDebug),
-        .target(name: "Harness", dependencies: ["Reference", "Fast", "Augment", "Data", "BYOLModel", "NumPyIO"]),
+        .target(name: "Verification", dependencies: ["Reference", "Augment", "BYOLModel", "NumPyIO"]),
+        .target(name: "Training", dependencies: ["Augment", "Data", "BYOLModel", "NumPyIO"]),
 
         // MARK: Command line
         .executableTarget(
             name: "byol",
             dependencies: [
-                "Harness", "Reference", "Fast", "Augment", "Data", "BYOLModel", "NumPyIO",
+                "Verification", "Training", "Reference", "Fast", "Augment", "Data", "BYOLModel", "NumPyIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -50,13 +61,15 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "NumPyIOTests", dependencies: ["NumPyIO", "TestSupport"]),
         .testTarget(name: "BYOLModelTests", dependencies: ["BYOLModel", "NumPyIO", "TestSupport"]),
-        .testTarget(name: "ReferenceTests", dependencies: ["Reference", "Harness", "BYOLModel", "TestSupport"]),
+        // Builds and runs without OpenBLAS: nothing it imports links CBLAS.
+        .testTarget(name: "ReferenceTests", dependencies: ["Reference", "Verification", "BYOLModel", "NumPyIO", "TestSupport"]),
         // Runs the built `byol` executable the way a user does (exit codes, stderr, files).
         .testTarget(name: "CLITests", dependencies: ["byol", "NumPyIO", "BYOLModel", "TestSupport"]),
-        .testTarget(name: "AugmentTests", dependencies: ["Augment", "Harness", "BYOLModel", "NumPyIO", "TestSupport"]),
+        .testTarget(name: "AugmentTests", dependencies: ["Augment", "Verification", "BYOLModel", "NumPyIO", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "TestSupport"]),
-        .testTarget(name: "FastTests", dependencies: ["Fast", "Harness", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
-        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
+        .testTarget(name: "FastTests", dependencies: ["Fast", "Verification", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
+        .testTarget(name: "VerificationTests", dependencies: ["Verification", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Reference", "Data", "BYOLModel", "NumPyIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

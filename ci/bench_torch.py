@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch's CPU speed on the same BYOL step as `byol bench`: the INTEROP architecture
+"""PyTorch's CPU speed on the same BYOL step as `byol bench`: the architecture of docs/contract.md §2
 (ci/torch_reference.py's modules), float32, batch B of 32x32 views, both views through
 the online network (separate BN) and the target (no grad), the symmetric loss,
 backward, LARS (as in the BYOL paper's code, written with torch._foreach ops), EMA.

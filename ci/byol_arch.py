@@ -1,4 +1,4 @@
-"""The INTEROP section 2 architecture in plain Python: the ordered state names and
+"""The docs/contract.md §2 architecture in plain Python: the ordered state names and
 shapes of a BYOL network, and the project's documented seeded initialization in NumPy.
 
 Used by the fixture and cross-check scripts in ci/; an independent restatement of what

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A NumPy implementation of `byol knn` (INTEROP section 3) and the fixtures that check
+"""A NumPy implementation of `byol knn` (docs/contract.md §3) and the fixtures that check
 it: Fixtures/knn/<case>.npz holds `bank_features`, `bank_labels`, `query_features`,
 `query_labels`, `k`, `temperature`, `classes` and the expected `predictions`, `scores`,
 `accuracy`.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A NumPy re-implementation of `byol augment`'s parameter draws (INTEROP section 3):
+"""A NumPy re-implementation of `byol augment`'s parameter draws (docs/contract.md §3):
 for image index i, epoch e, view v the draws are the doubles of
 Generator(Philox(key=[S, 0], counter=[0, i, e, v])).random(), in the contract's order.
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """BYOL pretraining on CIFAR-10 in plain PyTorch, float32, for comparison with
 `byol pretrain`: the same architecture, initialization, optimizer, schedules, loss and
-kNN monitor as INTEROP states them, but PyTorch's own kernels, torchvision v2's own
+kNN monitor as docs/contract.md states them, but PyTorch's own kernels, torchvision v2's own
 augmentation pipeline (its random streams, not the project's Philox draws) and a
 torch.utils.data shuffle. What it measures is how far two faithful implementations of
 the recipe drift apart through their random streams alone: the yardstick for the

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """An independent PyTorch float64 implementation of the byol-swift contract
-(../shared/INTEROP.md): the same modules with the same parameter names, one BYOL step
+(docs/contract.md): the same modules with the same parameter names, one BYOL step
 (`step`) and eval-mode features (`embed`), and the golden cases of goldens/MANIFEST.json
 (`goldens`), whose outputs are committed under goldens/torch/ for `byol goldens verify`,
 `byol verify` and `swift test` to compare against at 1e-10.
@@ -15,7 +15,7 @@ Usage, from the repository root:
 
 Modules: torchvision's BasicBlock for the residual blocks, torch.nn for the rest, all in
 float64. LARS is not in torch: it is written out below from the BYOL paper's code as
-INTEROP states it.
+docs/contract.md states it.
 """
 import argparse
 import hashlib

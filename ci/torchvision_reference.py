@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Applies torchvision.transforms.v2.functional, in float64, to drawn augmentation
-parameters: the independent check of `byol augment`'s views (INTEROP section 3).
+parameters: the independent check of `byol augment`'s views (docs/contract.md §3).
 
 For each case of ci/numpy_augment_params.py's CASES it reads the test images and the
 NumPy-drawn parameters (Fixtures/augment/params_*.npz) and writes the expected views

@@ -1,7 +1,7 @@
 import BYOLModel
 import Foundation
 
-/// Which probabilities of blur and solarization each view uses (INTEROP section 3).
+/// Which probabilities of blur and solarization each view uses (docs/contract.md §3).
 public enum Recipe: String, Sendable, CaseIterable {
     /// CIFAR-10 BYOL: no blur, solarize view 2 with p 0.2.
     case cifar
@@ -35,9 +35,9 @@ public struct ViewParams: Equatable, Sendable {
 
     /// Draws the parameters for image `index`, epoch `epoch`, view `view` (1 or 2) of an
     /// H x W image, from NumPy's `Generator(Philox(key=[seed, 0], counter=[0, index,
-    /// epoch, view])).random()` stream, in INTEROP's order.
+    /// epoch, view])).random()` stream, in the order of docs/contract.md §3.5.
     public static func draw(seed: UInt64, index: UInt64, epoch: UInt64, view: Int, imageHeight h: Int, imageWidth w: Int, recipe: Recipe) -> ViewParams {
-        var rng = PhiloxStream(key: (seed, 0), counter: (0, index, epoch, UInt64(view)))
+        var rng = PhiloxStream(seed: seed, .augment, counter: (0, index, epoch, UInt64(view)))
         // 1. RandomResizedCrop.get_params, scale (0.08, 1), ratio (3/4, 4/3).
         let (top, left, ch, cw) = cropParams(&rng, height: h, width: w)
         // 2. Horizontal flip.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Two augmented views per image (INTEROP section 3, `byol augment`). A view depends
+/// Two augmented views per image (docs/contract.md §3, `byol augment`). A view depends
 /// only on (seed, epoch, image index, view): images are processed independently, in
 /// parallel, each into its own output slot, so the bytes do not depend on the batch or
 /// the thread count.

@@ -1,4 +1,4 @@
-/// The shape of a BYOL network of the family in INTEROP section 2: a CIFAR-stem ResNet
+/// The shape of a BYOL network of the family in docs/contract.md §2: a CIFAR-stem ResNet
 /// of BasicBlocks, a projector MLP and a predictor MLP.
 public struct Architecture: Equatable, Sendable, CustomStringConvertible {
     /// Stage widths w0..w3.
@@ -53,4 +53,9 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
 public struct ModelError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// The project's version, as `byol --version` and run manifests state it.
+public enum BYOLVersion {
+    public static let string = "0.1.0"
 }

@@ -16,7 +16,7 @@ public enum Initializer {
     public static func initialState(arch: Architecture, seed: UInt64) -> BYOLState {
         var arrays: [String: NDArray] = [:]
         for (j, spec) in arch.onlineSpecs.enumerated() {
-            var rng = PhiloxStream(key: (seed, 1), counter: (0, UInt64(j), 0, 0))
+            var rng = PhiloxStream(seed: seed, .initialization, counter: (0, UInt64(j), 0, 0))
             let array: NDArray
             switch spec.kind {
             case .convWeight, .linearWeight, .linearBias:

@@ -32,6 +32,22 @@ public enum Philox4x64 {
 }
 
 /// The output stream of `numpy.random.Generator(numpy.random.Philox(key=key, counter=counter))`.
+/// Every random stream of the project is `Philox(key=[seed, word])` with its own key
+/// word, so that no two uses ever draw the same numbers (docs/contract.md §3.6). The
+/// counter's other words say what is drawn (image index, epoch, view, array...).
+public enum PhiloxKey: UInt64, Sendable, CaseIterable {
+    /// Augmentation parameters; counter [0, image index, epoch, view].
+    case augment = 0
+    /// Initial parameters; counter [0, array index, 0, 0].
+    case initialization = 1
+    /// Inputs of check cases and benchmarks; counter [0, 0, 0, 0].
+    case caseDraws = 2
+    /// The epoch's shuffle of the training set; counter [0, epoch, 0, 0].
+    case shuffle = 3
+    /// The embedded synthetic data set; counter [0, image index, split, 0].
+    case syntheticData = 4
+}
+
 public struct PhiloxStream {
     private var counter: (UInt64, UInt64, UInt64, UInt64)
     private let key: (UInt64, UInt64)
@@ -41,6 +57,11 @@ public struct PhiloxStream {
     public init(key: (UInt64, UInt64), counter: (UInt64, UInt64, UInt64, UInt64)) {
         self.key = key
         self.counter = counter
+    }
+
+    /// The stream of one of the project's uses (key [seed, use]).
+    public init(seed: UInt64, _ use: PhiloxKey, counter: (UInt64, UInt64, UInt64, UInt64)) {
+        self.init(key: (seed, use.rawValue), counter: counter)
     }
 
     /// NumPy's `next_uint64`: increment the counter (with carry), then draw a block.
@@ -68,7 +89,7 @@ public struct PhiloxStream {
         Double(nextUInt64() >> 11) * 0x1.0p-53
     }
 
-    /// `lo + (hi - lo) * u`, in float64, as INTEROP writes U(lo, hi).
+    /// `lo + (hi - lo) * u`, in float64, as docs/contract.md §3.5 writes U(lo, hi).
     public mutating func uniform(_ lo: Double, _ hi: Double) -> Double {
         lo + (hi - lo) * nextUniform()
     }

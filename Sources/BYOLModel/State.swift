@@ -1,6 +1,6 @@
 import NumPyIO
 
-/// A BYOL training state as INTEROP section 2 lays it out: named arrays in a fixed order
+/// A BYOL training state as docs/contract.md §2 lays it out: named arrays in a fixed order
 /// (online, target, step, optimizer buffers), plus the architecture they imply.
 public struct BYOLState {
     /// Optimizer buffers a state may hold per learnable parameter, as
@@ -45,6 +45,18 @@ public struct BYOLState {
         return out
     }
 
+    /// The same state with its float arrays in `dtype`.
+    public func converted(to dtype: DType) -> BYOLState {
+        var out = self
+        for (name, a) in arrays { out.arrays[name] = a.converted(to: dtype) }
+        return out
+    }
+
+    /// The first float array, in file order, holding a NaN or Inf.
+    public func firstNonFiniteArray() -> String? {
+        orderedNames.first { arrays[$0]?.isFinite == false }
+    }
+
     /// The arrays in file order.
     public var members: [(name: String, array: NDArray)] { orderedNames.map { ($0, arrays[$0]!) } }
 
@@ -53,7 +65,7 @@ public struct BYOLState {
     }
 
     /// Reads and checks a state file: the architecture is inferred from the shapes, then
-    /// every array of INTEROP section 2 must be present with its shape and a finite
+    /// every array of docs/contract.md §2 must be present with its shape and a finite
     /// value. Float arrays keep their stored dtype; callers convert.
     public static func read(_ path: String) throws -> BYOLState {
         let file = try NPZ.load(path)

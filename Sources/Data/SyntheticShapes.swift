@@ -29,7 +29,7 @@ public enum SyntheticShapes {
         for i in 0..<count {
             let label = i % 10
             labels[i] = Int64(label)
-            var rng = PhiloxStream(key: (seed, 4), counter: (0, UInt64(i), split, 0))
+            var rng = PhiloxStream(seed: seed, .syntheticData, counter: (0, UInt64(i), split, 0))
             render(label: label, rng: &rng) { c, y, x, v in pixels[i * 3072 + (c * 32 + y) * 32 + x] = v }
         }
         return LabelledImages(pixels: pixels, labels: labels)

@@ -1,10 +1,12 @@
+import BYOLModel
+
 /// BatchNorm on CNHW rows: channel c is the row x[c * len ..< (c + 1) * len]; in train
 /// mode each of `groups` equal column ranges (one per view under `separate`) is
 /// normalized with its own batch statistics. Statistics and gradient sums accumulate in
 /// float64, one channel per task, in index order.
 enum FastBN {
-    static let eps = 1e-5
-    static let momentum = 0.1
+    static let eps = BNConstants.eps
+    static let momentum = BNConstants.momentum
 
     /// Per (channel, group) batch statistics of the last train forward.
     struct Stats {

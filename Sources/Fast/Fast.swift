@@ -1,9 +1,9 @@
 // The optimized float32 path of BYOL.
 //
 // Contract:
-// - The reference's exact semantics (INTEROP.md) in float32: same architecture, same
+// - The reference's exact semantics (docs/contract.md) in float32: same architecture, same
 //   parameter names, same loss, optimizers and EMA. Cross-validated against the float64
-//   reference per layer and per step (Harness/CrossCheck.swift) within INTEROP section 4.
+//   reference per layer and per step (Verification/CrossCheck.swift) within docs/contract.md §4.
 // - Convolutions through im2col + OpenBLAS sgemm with the batch folded into the GEMM's
 //   N dimension. Activations live in CNHW order ([C, N * H * W], one contiguous row per
 //   channel): a convolution is W[K, C*R*R] x col[C*R*R, N*Ho*Wo] and its output is

@@ -1,5 +1,4 @@
 import BYOLModel
-import Reference
 
 /// Backbone features in eval mode, float32, batch by batch with reused buffers.
 public final class FastEmbedder {

@@ -178,11 +178,7 @@ final class FastNetwork {
         let last = blocks.last!.c2
         let hw = last.shape.ho * last.shape.wo
         let c = last.shape.k
-        for i in 0..<c * nTotal {
-            var s: Float = 0
-            for j in 0..<hw { s += x[i * hw + j] }
-            feat.pointer[i] = s / Float(hw)
-        }
+        FastPool.forward(x, feat.pointer, rows: c * nTotal, hw: hw)
     }
 
     func headForward(_ head: Head, x: UnsafePointer<Float>, params: ParamStore, train: Bool) {
@@ -255,10 +251,7 @@ final class FastNetwork {
         let last = blocks.last!.c2
         let hw = last.shape.ho * last.shape.wo
         var dOut = grad[0].pointer, dPre = grad[1].pointer, dMid = grad[2].pointer, dIn = grad[3].pointer
-        for i in 0..<last.shape.k * nTotal {
-            let g = dfeat.pointer[i] / Float(hw)
-            for j in 0..<hw { dOut[i * hw + j] = g }
-        }
+        FastPool.backward(dfeat.pointer, dOut, rows: last.shape.k * nTotal, hw: hw)
         for (bi, b) in blocks.enumerated().reversed() {
             let x = bi == 0 ? UnsafePointer(stem.out.pointer) : UnsafePointer(blocks[bi - 1].c2.out.pointer)
             // The block output's ReLU (masking dOut in place, which the shortcut below

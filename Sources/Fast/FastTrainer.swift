@@ -1,7 +1,6 @@
 import BYOLModel
 import Foundation
 import NumPyIO
-import Reference
 
 /// The float32 BYOL step and embed on OpenBLAS: parameters, gradients and optimizer
 /// buffers live in contiguous float buffers, allocated once for an architecture, batch
@@ -113,7 +112,7 @@ public final class FastTrainer {
 
     /// One BYOL step on views [batch, 3, H, W] each (NCHW, float32). Returns the loss.
     @discardableResult
-    public func train(view1: [Float], view2: [Float], config: BYOLStep.Config) -> Double {
+    public func train(view1: [Float], view2: [Float], config: StepConfig) -> Double {
         precondition(config.bnViews == bnViews, "the trainer was built for \(bnViews) BN")
         let d = arch.projOut
         let cols = 2 * batch

@@ -89,6 +89,31 @@ public enum FastLayers {
         return (toNCHW(y, n: n, c: outF, plane: 1), toNCHW(dx, n: n, c: inF, plane: 1), dw, db)
     }
 
+    /// ReLU forward and backward on any shape.
+    public static func relu(x: [Float], dy: [Float]) -> (y: [Float], dx: [Float]) {
+        var y = [Float](repeating: 0, count: x.count), dx = y
+        x.withUnsafeBufferPointer { X in dy.withUnsafeBufferPointer { DY in
+            y.withUnsafeMutableBufferPointer { Y in dx.withUnsafeMutableBufferPointer { DX in
+                FastReLU.forward(X.baseAddress!, Y.baseAddress!, count: x.count)
+                FastReLU.backward(DY.baseAddress!, x: X.baseAddress!, DX.baseAddress!, count: x.count)
+            } }
+        } }
+        return (y, dx)
+    }
+
+    /// Global average pooling forward and backward: x [N, C, H, W] -> y [N, C]; dy [N, C].
+    /// NCHW and CNHW rows are both (sample, channel) planes of H * W values here.
+    public static func avgPool(x: [Float], rows: Int, hw: Int, dy: [Float]) -> (y: [Float], dx: [Float]) {
+        var y = [Float](repeating: 0, count: rows), dx = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { X in dy.withUnsafeBufferPointer { DY in
+            y.withUnsafeMutableBufferPointer { Y in dx.withUnsafeMutableBufferPointer { DX in
+                FastPool.forward(X.baseAddress!, Y.baseAddress!, rows: rows, hw: hw)
+                FastPool.backward(DY.baseAddress!, DX.baseAddress!, rows: rows, hw: hw)
+            } }
+        } }
+        return (y, dx)
+    }
+
     /// The loss of one pair of batches, p, z [N, D]: mean_i l(p_i, z_i) and d/dp.
     public static func loss(p: [Float], z: [Float], n: Int, d: Int) -> (loss: Double, dp: [Float]) {
         // FastLoss pairs column i with column i +- n of a [D, 2n] matrix: put p in the

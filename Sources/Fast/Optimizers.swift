@@ -1,6 +1,5 @@
 import BYOLModel
 import Foundation
-import Reference
 
 /// The optimizers and the EMA on float32 parameters, each tensor handled by one task
 /// (norms summed in float64 in index order), so results do not depend on threads.

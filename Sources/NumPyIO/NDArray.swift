@@ -72,6 +72,28 @@ public struct NDArray: Equatable, Sendable {
     }
 }
 
+extension NDArray {
+    /// False when a float element is NaN or Inf (integer arrays are always finite).
+    public var isFinite: Bool {
+        switch storage {
+        case .float64(let v): return !v.contains { !$0.isFinite }
+        case .float32(let v): return !v.contains { !$0.isFinite }
+        case .int64, .uint8: return true
+        }
+    }
+
+    /// A float array in `dtype` (float64 -> float32 rounds to nearest); other arrays, and
+    /// arrays already in `dtype`, unchanged.
+    public func converted(to dtype: DType) -> NDArray {
+        guard isFloat, self.dtype != dtype else { return self }
+        switch dtype {
+        case .float64: return NDArray(float64: doubles, shape: shape)
+        case .float32: return NDArray(float32: floats, shape: shape)
+        default: return self
+        }
+    }
+}
+
 /// The dtypes the project stores. Reading also accepts a few others and widens them
 /// (see `NPY.decode`).
 public enum DType: String, Sendable, CaseIterable {

@@ -1,11 +1,5 @@
 import BYOLModel
 
-/// How the two views pass through BatchNorm: `separate` (each view its own batch, as the
-/// official BYOL code does) or `joint` (one batch of 2N).
-public enum BNViews: String, Sendable, CaseIterable {
-    case separate, joint
-}
-
 /// The online half of a BYOL step: forward both views, the symmetric loss against the
 /// target's (constant) projections, and the gradients of every online parameter.
 public enum BYOLLoss {

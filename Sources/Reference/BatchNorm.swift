@@ -1,3 +1,5 @@
+import BYOLModel
+
 /// Batch normalization over channel axis 1 (PyTorch `BatchNorm1d` on [N, C] and
 /// `BatchNorm2d` on [N, C, H, W]); statistics over the M = N * H * W values of a channel.
 ///
@@ -7,8 +9,8 @@
 /// running_var  <- (1 - momentum) * running_var  + momentum * var * M / (M - 1),
 /// num_batches_tracked += 1.  Eval: the running statistics instead of the batch's.
 public enum BatchNorm {
-    public static let eps = 1e-5
-    public static let momentum = 0.1
+    public static let eps = BNConstants.eps
+    public static let momentum = BNConstants.momentum
 
     /// A layer's buffers: running_mean [C], running_var [C], num_batches_tracked.
     public struct Running: Equatable, Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The weighted k-nearest-neighbour vote of InstDisc and the usual BYOL kNN monitors
-/// (INTEROP section 3, `byol knn`): bank and queries L2-normalized (eps 1e-12),
+/// (docs/contract.md §3, `byol knn`): bank and queries L2-normalized (eps 1e-12),
 /// s = cosine similarity, the top-k bank entries by s (ties: lower bank index first;
 /// k = N when k > N), weight exp(s / T), score[c] = sum of the weights of top-k entries
 /// of class c (summed in rank order), prediction = argmax (ties: lower class).

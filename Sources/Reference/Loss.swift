@@ -1,4 +1,4 @@
-/// BYOL's normalized mean squared error (INTEROP section 3, `byol step` point 2).
+/// BYOL's normalized mean squared error (docs/contract.md §3, `byol step` point 2).
 ///
 /// normalize(x) = x / max(||x||_2, 1e-12) per row; l(p, z) = ||normalize(p) - normalize(z)||^2
 /// (= 2 - 2 cos(p, z)); the loss of one pair of batches is the batch mean of l.

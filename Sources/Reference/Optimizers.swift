@@ -1,43 +1,8 @@
 import Foundation
 import BYOLModel
 
-/// The optimizers of `byol step` (INTEROP section 3, point 4), on one parameter tensor
+/// The optimizers of `byol step` (docs/contract.md §3, point 4), on one parameter tensor
 /// at a time, in float64. Each returns the new parameter and its new buffers.
-public enum OptimizerKind: String, Sendable, CaseIterable {
-    case lars, sgd, adam
-}
-
-public struct OptimizerConfig: Sendable, Equatable {
-    public var kind: OptimizerKind
-    public var lr: Double
-    public var momentum: Double
-    public var weightDecay: Double
-    public var larsEta: Double
-    public var adamBeta1: Double
-    public var adamBeta2: Double
-    public var adamEps: Double
-
-    public init(kind: OptimizerKind, lr: Double, momentum: Double = 0.9, weightDecay: Double = 0,
-                larsEta: Double = 0.001, adamBeta1: Double = 0.9, adamBeta2: Double = 0.999, adamEps: Double = 1e-8) {
-        self.kind = kind
-        self.lr = lr
-        self.momentum = momentum
-        self.weightDecay = weightDecay
-        self.larsEta = larsEta
-        self.adamBeta1 = adamBeta1
-        self.adamBeta2 = adamBeta2
-        self.adamEps = adamEps
-    }
-
-    /// Names of the buffers this optimizer keeps per parameter (`optimizer.<param>.<buffer>`).
-    public var bufferNames: [String] {
-        switch kind {
-        case .sgd, .lars: return ["momentum_buffer"]
-        case .adam: return ["exp_avg", "exp_avg_sq"]
-        }
-    }
-}
-
 public enum Optimizer {
     /// One update of parameter p with gradient g. `buffers` holds the incoming buffers
     /// (absent = zeros); `isMatrix` is "more than one dimension" (LARS adapts only those);

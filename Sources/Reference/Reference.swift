@@ -10,7 +10,7 @@
 //   in `Harness` prove each backward.
 // - Shares no arithmetic with the optimized path: it imports only `BYOLModel` (names,
 //   shapes, initialization) and never CBLAS.
-// - Semantics are PyTorch's (INTEROP.md): NCHW layout, BatchNorm with eps 1e-5 and
+// - Semantics are PyTorch's (docs/contract.md): NCHW layout, BatchNorm with eps 1e-5 and
 //   momentum 0.1, biased batch variance for normalization and unbiased for the running
 //   variance, Linear weights [out, in].
 //

@@ -1,7 +1,7 @@
 import BYOLModel
 import NumPyIO
 
-/// One BYOL training step on already augmented views (INTEROP section 3, `byol step`):
+/// One BYOL training step on already augmented views (docs/contract.md §3, `byol step`):
 /// 1. target forward (train mode) -> z1, z2; online forward -> p1, p2;
 /// 2. loss = mean l(p1, z2) + mean l(p2, z1), z constant;
 /// 3. gradients of every online parameter;
@@ -9,18 +9,6 @@ import NumPyIO
 /// 5. EMA of the target parameters towards the updated online ones;
 /// 6. step + 1.
 public enum BYOLStep {
-    public struct Config: Sendable {
-        public var optimizer: OptimizerConfig
-        public var tau: Double
-        public var bnViews: BNViews
-
-        public init(optimizer: OptimizerConfig, tau: Double, bnViews: BNViews = .separate) {
-            self.optimizer = optimizer
-            self.tau = tau
-            self.bnViews = bnViews
-        }
-    }
-
     public struct Result {
         /// The whole next state (float64), `loss` included.
         public var next: BYOLState
@@ -31,7 +19,7 @@ public enum BYOLStep {
     }
 
     /// views [N, 3, H, W] each.
-    public static func run(_ state: BYOLState, view1: Tensor, view2: Tensor, config: Config) -> Result {
+    public static func run(_ state: BYOLState, view1: Tensor, view2: Tensor, config: StepConfig) -> Result {
         let arch = state.arch
         var online = NetParams(state: state, network: "online")
         var target = NetParams(state: state, network: "target")
@@ -65,7 +53,7 @@ public enum BYOLStep {
     }
 }
 
-/// Backbone features in eval mode (INTEROP section 3, `byol embed`).
+/// Backbone features in eval mode (docs/contract.md §3, `byol embed`).
 public enum Embed {
     /// images [N, 3, H, W] -> features [N, w3], BN with running statistics.
     public static func features(_ state: BYOLState, images: Tensor, network: String) -> Tensor {

@@ -3,7 +3,7 @@ import Augment
 import Foundation
 import NumPyIO
 
-struct BenchAugment: ParsableCommand {
+struct BenchAugmentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-augment",
         abstract: "Augmentation throughput: both views of every image, median images/s over repeats.")
@@ -34,7 +34,7 @@ struct BenchAugment: ParsableCommand {
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             if r > 0 { rates.append(Double(n) / dt) }
         }
-        let median = rates.sorted()[rates.count / 2]
+        let median = Timing.median(rates)
         if json {
             print("{\"images_per_second\": \(median), \"threads\": \(threads), \"images\": \(n), \"repeats\": \(repeats)}")
         } else {

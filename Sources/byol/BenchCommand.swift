@@ -2,11 +2,12 @@ import ArgumentParser
 import BYOLModel
 import Fast
 import Foundation
-import Harness
-import Reference
+import Verification
+import NumPyIO
 
-struct Bench: ParsableCommand {
+struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "bench",
         abstract: "Time BYOL training steps: median step time, images/s, GFLOP/s, peak RSS.")
 
     @Option(help: "float32 (OpenBLAS) or float64 (the reference).") var precision: Precision = .float32
@@ -16,7 +17,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed steps (after one warm-up step).") var steps: Int = 5
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "lars, sgd or adam.") var optimizer: OptimizerKind = .lars
-    @Option(name: .customLong("bn-views")) var bnViews: BNViews = .separate
+    @Option(name: .customLong("bn-views"), help: "separate (each view its own BN batch) or joint.") var bnViews: BNViews = .separate
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Also print where the float32 step's time goes (wall time per phase).") var profile = false
 
@@ -27,45 +28,34 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let arch = Architecture.preset(named: preset)!
-        let state = Initializer.initialState(arch: arch, seed: 0)
-        var rng = TestRandom(seed: 1)
-        let v1 = rng.tensor([batch, 3, size, size], -2, 2), v2 = rng.tensor([batch, 3, size, size], -2, 2)
-        let config = BYOLStep.Config(optimizer: OptimizerConfig(kind: optimizer, lr: 0.01), tau: 0.99, bnViews: bnViews)
+        let engine = try ProgramEngines.require(precision.rawValue, threads: threads)
+        // Validate before timing: a fast wrong engine is no result.
+        if engine.precision == .float32 {
+            let failures = CrossCheck.benchGate(engine: engine)
+            guard failures.isEmpty else {
+                throw ValidationError("the \(engine.name) engine fails its cross-check, not timing it: \(failures[0])")
+            }
+            if !json { FileHandle.standardError.write(Data("  cross-check of \(engine.name) on the tiny step case: within bounds\n".utf8)) }
+        }
+        engine.load(Initializer.initialState(arch: arch, seed: 0))
+        var rng = CaseDraws(seed: 1)
+        let v1 = NDArray(rng.tensor([batch, 3, size, size], -2, 2)), v2 = NDArray(rng.tensor([batch, 3, size, size], -2, 2))
+        let config = StepConfig(optimizer: OptimizerConfig(kind: optimizer, lr: 0.01), tau: 0.99, bnViews: bnViews)
         var times: [Double] = []
-        func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
-        switch precision {
-        case .float32:
-            let t = FastTrainer(arch: arch, batch: batch, height: size, width: size, bnViews: bnViews, threads: threads)
-            t.load(state)
-            let a = v1.data.map(Float.init), b = v2.data.map(Float.init)
-            for i in 0...steps {
-                PhaseProfile.shared.enabled = profile && i > 0
-                let t0 = clock()
-                let loss = t.train(view1: a, view2: b, config: config)
-                let dt = clock() - t0
-                if i > 0 { times.append(dt) }
-                if !json { FileHandle.standardError.write(Data(String(format: "  step %d: %.3f s, loss %.6f\n", i, dt, loss).utf8)) }
-            }
-        case .float64:
-            var s = state
-            for i in 0...steps {
-                let t0 = clock()
-                let r = BYOLStep.run(s, view1: v1, view2: v2, config: config)
-                let dt = clock() - t0
-                s = r.next
-                if i > 0 { times.append(dt) }
-                if !json { FileHandle.standardError.write(Data(String(format: "  step %d: %.3f s, loss %.6f\n", i, dt, r.loss).utf8)) }
-            }
+        for i in 0...steps {
+            PhaseProfile.shared.enabled = profile && i > 0
+            let t0 = Timing.now()
+            let loss = engine.step(view1: v1, view2: v2, config: config)
+            let dt = Timing.now() - t0
+            if i > 0 { times.append(dt) }
+            if !json { FileHandle.standardError.write(Data(String(format: "  step %d: %.3f s, loss %.6f\n", i, dt, loss).utf8)) }
         }
         if profile && precision == .float32 {
             for line in PhaseProfile.shared.report(steps: steps) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
         }
-        let sorted = times.sorted(), mid = sorted.count / 2
-        let median = sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+        let median = Timing.median(times)
         let flops = arch.stepFLOPsPerImage(height: size, width: size) * Double(batch)
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let rss = Int(usage.ru_maxrss) * 1024
+        let rss = Timing.peakRSS()
         if json {
             print("{\"images_per_second\": \(Double(batch) / median), \"step_seconds_median\": \(median), \"gflops\": \(flops / median / 1e9), \"peak_rss_bytes\": \(rss), \"precision\": \"\(precision.rawValue)\", \"preset\": \"\(preset)\", \"batch\": \(batch), \"threads\": \(threads), \"steps\": \(steps), \"openblas_core\": \"\(BLASInfo.core)\"}")
         } else {

@@ -1,18 +1,23 @@
 import ArgumentParser
+import BYOLModel
 import Foundation
 
-/// `byol`: the command line of byol-swift. Thin: parse, call the libraries, print.
+/// `byol`: the command line of byol-swift. Each subcommand parses its flags, calls the
+/// libraries and prints; `bench` and the check commands also own their timing and tables.
 @main
 struct Byol: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "byol",
         abstract: "BYOL on CIFAR-10: a float64 reference, checked and reproducible.",
         version: BYOLVersion.string,
-        subcommands: [Verify.self, Init.self, Step.self, EmbedCommand.self, AugmentCommand.self, KNNCommand.self, BenchAugment.self, Bench.self, CrossCheckCommand.self, PretrainCommand.self, KNNEvalCommand.self, GoldensCommand.self])
+        subcommands: [VerifyCommand.self, InitCommand.self, StepCommand.self, EmbedCommand.self, AugmentCommand.self, KNNCommand.self,
+                      PretrainCommand.self, KNNEvalCommand.self, CrossCheckCommand.self, GoldensCommand.self, BenchCommand.self,
+                      BenchAugmentCommand.self])
 
     /// Errors end the command with one line on stderr and a non-zero exit status
     /// (ArgumentParser's own usage errors included); help goes to stdout as usual.
     static func main() {
+        ProgramEngines.register()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -30,14 +35,4 @@ struct Byol: ParsableCommand {
             Foundation.exit(code == .validationFailure ? 64 : (code.rawValue == 0 ? 1 : code.rawValue))
         }
     }
-}
-
-enum BYOLVersion {
-    static let string = "0.1.0"
-}
-
-/// A failure the command reports as its one-line error.
-struct CommandError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

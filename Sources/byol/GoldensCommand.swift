@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Harness
+import Verification
 
 struct GoldensCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,13 +43,14 @@ struct GoldensCommand: ParsableCommand {
             commandName: "verify",
             abstract: "Recompute every golden case; compare with the expected files (bitwise) and PyTorch's outputs (1e-10).")
         @OptionGroup var selection: Selection
-        @Option(help: "Verify this backend instead of recomputing with the reference: \(Backends.names.joined(separator: ", ")). Float32 backends are held to INTEROP's float32 bounds, step by step from the golden inputs, where the case is well conditioned.")
-        var backend: String?
-        @Option(help: "Threads of the backend.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        @Option(name: [.customLong("engine"), .customLong("backend")],
+                help: "Verify this engine instead of recomputing with the reference: reference or openblas. A float32 engine is held to the float32 bounds of docs/contract.md §4, step by step from the golden inputs, where the case is well conditioned.")
+        var engine: String?
+        @Option(help: "Threads of the engine.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
         func validate() throws {
             guard threads > 0 else { throw ValidationError("--threads must be positive") }
-            if let backend { _ = try Backends.require(backend, threads: 1) }
+            if let engine { _ = try ProgramEngines.require(engine, threads: 1) }
             _ = try selection.selected()
         }
 
@@ -58,9 +59,9 @@ struct GoldensCommand: ParsableCommand {
             print(table.header)
             let show: (CheckRow) -> Void = { print(table.line($0)); fflush(stdout) }
             let rows: [CheckRow]
-            if let backend, backend != "reference" {
+            if let engine, engine != "reference" {
                 rows = Goldens.verify(goldens: selection.goldens, cases: try selection.selected(),
-                                      backend: try Backends.require(backend, threads: threads), onRow: show)
+                                      engine: try ProgramEngines.require(engine, threads: threads), onRow: show)
             } else {
                 rows = Goldens.verify(goldens: selection.goldens, cases: try selection.selected(), onRow: show)
             }

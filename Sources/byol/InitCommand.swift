@@ -49,8 +49,9 @@ struct ArchitectureOptions: ParsableArguments {
     }
 }
 
-struct Init: ParsableCommand {
+struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "init",
         abstract: "Write a fresh BYOL state: online weights from the seed, the target a copy.")
 
     @Option(help: "Seed of the initialization (a non-negative integer).")

@@ -3,9 +3,8 @@ import Augment
 import BYOLModel
 import Data
 import Foundation
-import Harness
+import Training
 import NumPyIO
-import Reference
 
 struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,7 +64,7 @@ struct PretrainCommand: ParsableCommand {
         c.tauBase = tauBase
         c.warmupEpochs = warmupEpochs
         c.seed = seed
-        c.float32 = precision == .float32
+        c.precision = precision
         c.threads = threads
         c.recipe = recipe
         c.bnViews = bnViews
@@ -77,44 +76,10 @@ struct PretrainCommand: ParsableCommand {
         c.out = out
         c.resume = resume
         c.stopAfter = stopAfter
-        let s = try Pretrain.run(c, log: { print($0); fflush(stdout) }, progress: Progress())
+        let engine = try ProgramEngines.require(precision.rawValue, threads: threads)
+        let s = try Pretrain.run(c, engine: engine, log: { print($0); fflush(stdout) }, progress: Progress())
         if s.stopped { return }
         print(String(format: "done: %d steps, %.1f images/s; kNN accuracy at initialization %.2f%%, last %.2f%%, best %.2f%%; run folder %@",
                      s.steps, s.imagesPerSecond, 100 * (s.knnAtStart ?? .nan), 100 * (s.lastKNN ?? .nan), 100 * (s.bestKNN ?? .nan), out))
-    }
-}
-
-struct KNNEvalCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "knn-eval",
-        abstract: "Weighted kNN accuracy of a saved state's backbone: bank = the train set (test transform), queries = the test set.")
-
-    @Option(help: "A state or checkpoint (.npz).") var checkpoint: String
-    @Option(help: "CIFAR-10 archive or folder (default: the embedded synthetic set).") var data: String?
-    @Option(help: "online or target.") var network = "online"
-    @Option var k = 200
-    @Option var temperature = 0.1
-    @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-    @Option(name: .customLong("train-limit")) var trainLimit: Int?
-    @Option(name: .customLong("test-limit")) var testLimit: Int?
-
-    func validate() throws {
-        guard network == "online" || network == "target" else { throw ValidationError("--network must be online or target, got '\(network)'") }
-        guard k > 0, threads > 0, temperature.isFinite, temperature > 0 else { throw ValidationError("need --k > 0, --temperature > 0, --threads > 0") }
-        for (flag, v) in [("--train-limit", trainLimit), ("--test-limit", testLimit)] {
-            if let v, v < 1 { throw ValidationError("\(flag) must be at least 1, got \(v)") }
-        }
-    }
-
-    func run() throws {
-        let state = try BYOLState.read(checkpoint)
-        var c = PretrainConfig()
-        c.data = data
-        c.trainLimit = trainLimit
-        c.testLimit = testLimit
-        let d = try Pretrain.loadData(c)
-        let acc = KNNEval.accuracy(state: state, network: network, data: d, k: k, temperature: temperature, threads: threads)
-        print(String(format: "%@: kNN accuracy %.2f%% (%@ backbone, k %d, T %g, %d train / %d test images of %@)",
-                     checkpoint, 100 * acc, network, k, temperature, d.train.count, d.test.count, d.name))
     }
 }

@@ -1,9 +1,11 @@
 import ArgumentParser
+import Fast
 import Foundation
-import Harness
+import Verification
 
-struct Verify: ParsableCommand {
+struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Run every check (gradient checks, goldens, PyTorch cross-check, augmentation, kNN, float32 vs float64) and print a table; exits non-zero on any FAIL.")
 
     @Flag(help: "Sample each tensor in the whole-network gradient checks and skip the full-size resnet18 golden.")
@@ -30,7 +32,7 @@ struct Verify: ParsableCommand {
             show(r)
         }
         rows += AugmentSuite.run(fixtures: fixtures, onRow: show)
-        for r in CrossCheck.verifyRows(quick: quick) { rows.append(r); show(r) }
+        for r in CrossCheck.verifyRows(quick: quick, float32: { OpenBLASEngine(threads: $0) }) { rows.append(r); show(r) }
         try finish(rows)
     }
 }

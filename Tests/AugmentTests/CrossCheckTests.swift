@@ -1,5 +1,5 @@
 import Augment
-import Harness
+import Verification
 import Foundation
 import NumPyIO
 import Testing

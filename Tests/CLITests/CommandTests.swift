@@ -94,7 +94,7 @@ import TestSupport
     }
 
     /// One image per view is a valid joint step: the shared BN batches hold 2 samples
-    /// (PyTorch accepts it; INTEROP's 3-sample rule bounds only float32 accuracy).
+    /// (PyTorch accepts it; the 3-sample rule of docs/contract.md §4 bounds only float32 accuracy).
     @Test func jointStepAcceptsOneImagePerView() throws {
         let d = TemporaryDirectory()
         try setUp(d, views: [1, 3, 8, 8])

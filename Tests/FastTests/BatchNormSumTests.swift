@@ -1,5 +1,5 @@
 @testable import Fast
-import Harness
+import Verification
 import Reference
 import Testing
 
@@ -11,7 +11,7 @@ import Testing
     @Test func dxSumCancelsToFloat64Rounding() {
         let (channels, groups, m) = (6, 2, 12)  // two BN batches per channel, as with separate views
         let len = groups * m
-        var rng = TestRandom(seed: 21)
+        var rng = CaseDraws(seed: 21)
         let f = { (t: Tensor) in t.data.map(Float.init) }
         let x = f(rng.tensor([channels * len], -1, 3))
         let mask = f(rng.tensor([channels * len], -1, 1))  // a fused ReLU's output: dy passes where > 0

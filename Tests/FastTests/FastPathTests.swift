@@ -1,16 +1,21 @@
 import BYOLModel
 import Fast
-import Harness
+import Verification
 import NumPyIO
 import Reference
 import Testing
 import TestSupport
 
-/// The float32 OpenBLAS path against the float64 reference (INTEROP section 4 bounds)
+/// The float32 OpenBLAS path against the float64 reference (docs/contract.md §4 bounds)
 /// and its byte determinism across thread counts.
 @Suite struct FastPathCrossCheck {
     @Test func everyLayerTypeWithinFloat32Bounds() {
-        for (name, cs) in CrossCheck.layers(threads: 2) {
+        let rows = CrossCheck.layers(engine: OpenBLASEngine(threads: 2))
+        // 5 convolutions, BN 2d and 1d in train and eval mode, linear, ReLU, pooling, loss:
+        // a check that ran no case must not pass.
+        #expect(rows.count == 13)
+        #expect(rows.allSatisfy { !$0.comparisons.isEmpty })
+        for (name, cs) in rows {
             for c in cs { #expect(c.passed, "\(name): \(c.report)") }
         }
     }
@@ -22,7 +27,7 @@ import TestSupport
         #expect(CrossCheck.missingCaseRows(Array(cases.dropFirst()), quick: true).map(\.check) == ["float32 vs float64 step: tiny lars separate"])
         for c in cases {
             #expect(c.margin >= CrossCheck.reluMargin)
-            for t in CrossCheck.step(c, backend: Backends.openblas(threads: 2)) {
+            for t in CrossCheck.step(c, engine: OpenBLASEngine(threads: 2)) {
                 #expect(t.passed, "\(c.name): \(t.report)")
             }
         }
@@ -33,10 +38,10 @@ import TestSupport
         let c = CrossCheck.standardCases(quick: true)[0]
         let d = TemporaryDirectory()
         for t in [1, 2, 3] {
-            let r = Backends.openblas(threads: t).step(c.state, view1: c.view1, view2: c.view2, config: c.config)
+            let r = OpenBLASEngine(threads: t).step(from: c.state, view1: NDArray(c.view1), view2: NDArray(c.view2), config: c.config)
             try r.next.write(to: d.file("s\(t).npz"))
             try NPZ.write(r.grads.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: d.file("g\(t).npz"))
-            let f = Backends.openblas(threads: t).embed(c.state, images: c.view1, network: "online")
+            let f = OpenBLASEngine(threads: t).embed(c.state, images: NDArray(c.view1), network: "online")
             try NPZ.write([("features", f)], to: d.file("f\(t).npz"))
         }
         for prefix in ["s", "g", "f"] {
@@ -45,18 +50,18 @@ import TestSupport
         }
     }
 
-    /// `byol goldens verify --backend openblas` on the tiny cases: no FAIL; the first Adam
+    /// `byol goldens verify --engine openblas` on the tiny cases: no FAIL; the first Adam
     /// step (zero second moments) is the one SKIP.
     @Test func goldensHoldForTheFloat32Backend() {
         let cases = GoldenCase.all.filter { $0.preset == "tiny" }
-        let rows = Goldens.verify(goldens: Repo.root.appendingPathComponent("goldens").path, cases: cases, backend: Backends.openblas(threads: 2))
+        let rows = Goldens.verify(goldens: Repo.root.appendingPathComponent("goldens").path, cases: cases, engine: OpenBLASEngine(threads: 2))
         for r in rows where r.skipped == nil { #expect(r.passed, "\(r.check)\n\(r.failures.joined(separator: "\n"))") }
-        #expect(rows.filter { $0.skipped != nil }.map(\.check) == ["golden tiny-adam-separate-3steps step 1: openblas (float32)"])
+        #expect(rows.filter { $0.skipped != nil }.map(\.check) == ["golden tiny-adam-separate-3steps step 1: openblas"])
     }
 
     @Test func outputsAreFloat32() {
         let c = CrossCheck.standardCases(quick: true)[1]
-        let r = Backends.openblas(threads: 1).step(c.state, view1: c.view1, view2: c.view2, config: c.config)
+        let r = OpenBLASEngine(threads: 1).step(from: c.state, view1: NDArray(c.view1), view2: NDArray(c.view2), config: c.config)
         #expect(r.next.arrays["online.backbone.conv1.weight"]!.dtype == .float32)
         #expect(r.next.arrays["step"]! == .scalar(Int64(1)))
         #expect(r.next.arrays["loss"]!.dtype == .float64)

@@ -1,5 +1,5 @@
 @testable import Fast
-import Harness
+import Verification
 import NumPyIO
 import Reference
 import Testing
@@ -20,7 +20,7 @@ import Testing
         let (n, c, k, h, w) = shape
         let s = ConvShape(c: c, k: k, r: 3, stride: 1, pad: 1, h: h, w: w)
         #expect(Winograd.applies(s))
-        var rng = TestRandom(seed: UInt64(n * 1000 + c * 100 + k * 10 + h))
+        var rng = CaseDraws(seed: UInt64(n * 1000 + c * 100 + k * 10 + h))
         let x = rng.tensor([n, c, h, w], range.0, range.1), wt = rng.tensor([k, c, 3, 3], -0.3, 0.3)
         let y = Conv2d.forward(x, wt, stride: 1, pad: 1)
         let dy = rng.tensor(y.shape)
@@ -42,7 +42,7 @@ import Testing
     /// the transform of the rotated filter.
     @Test func weightTransformsAreAdjoint() {
         let (k, c) = (3, 2)
-        var rng = TestRandom(seed: 5)
+        var rng = CaseDraws(seed: 5)
         // Tile planes sit planeStride apart; the gaps stay 0 in du.
         let ps = Winograd.planeStride(k, c)
         let g = rng.tensor([k, c, 3, 3]).data.map(Float.init)
@@ -75,7 +75,7 @@ import Testing
     /// step of about lr), and every other tap stays within the layer bound.
     @Test func unseenTapsHaveExactlyZeroWeightGradient() {
         let (n, c, k, h, w) = (3, 4, 5, 2, 2)
-        var rng = TestRandom(seed: 11)
+        var rng = CaseDraws(seed: 11)
         var x = rng.tensor([n, c, h, w], 0.1, 2)
         // On a 2x2 plane tap (2, 2) reads pixel (1, 1) only; tap (0, 1) reads row 0.
         for s in 0..<n {
@@ -101,7 +101,7 @@ import Testing
     @Test func manyGroupsAreByteIdenticalAcrossThreadCounts() {
         let (n, c, k, h, w) = (12, 4, 5, 32, 32)
         #expect(Winograd.groups(nTotal: n, ConvShape(c: c, k: k, r: 3, stride: 1, pad: 1, h: h, w: w)).count == 6)
-        var rng = TestRandom(seed: 77)
+        var rng = CaseDraws(seed: 77)
         let f = { (t: Tensor) in t.data.map(Float.init) }
         let x = f(rng.tensor([n, c, h, w], -1, 1)), wt = f(rng.tensor([k, c, 3, 3], -0.3, 0.3)), dy = f(rng.tensor([n, k, h, w]))
         let runs = [1, 2, 3].map { FastLayers.conv2d(x: x, n: n, c: c, h: h, w: w, weight: wt, k: k, r: 3, stride: 1, pad: 1, dy: dy, threads: $0) }

@@ -1,5 +1,5 @@
 import BYOLModel
-import Harness
+import Verification
 import Reference
 import Testing
 

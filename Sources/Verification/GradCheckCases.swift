@@ -21,7 +21,7 @@ public enum GradCheckCases {
     // MARK: Single layers
 
     public static func conv(stride: Int, pad: Int, kernel: Int, seed: UInt64 = 1) -> GradCheck.Case {
-        var rng = TestRandom(seed: seed)
+        var rng = CaseDraws(seed: seed)
         let x = rng.tensor([3, 2, 6, 6])
         let w = rng.tensor([3, 2, kernel, kernel])
         let yShape = Conv2d.forward(x, w, stride: stride, pad: pad).shape
@@ -34,7 +34,7 @@ public enum GradCheckCases {
     }
 
     public static func batchNorm(spatial: Bool, mode: BNMode, seed: UInt64 = 2) -> GradCheck.Case {
-        var rng = TestRandom(seed: seed)
+        var rng = CaseDraws(seed: seed)
         let shape = spatial ? [3, 4, 3, 3] : [4, 6]
         let c = shape[1]
         var x = rng.tensor(shape, -2, 3)
@@ -64,7 +64,7 @@ public enum GradCheckCases {
     }
 
     public static func linear(seed: UInt64 = 3) -> GradCheck.Case {
-        var rng = TestRandom(seed: seed)
+        var rng = CaseDraws(seed: seed)
         let x = rng.tensor([3, 5])
         let w = rng.tensor([4, 5])
         let b = rng.tensor([4])
@@ -77,7 +77,7 @@ public enum GradCheckCases {
     }
 
     public static func relu(seed: UInt64 = 4) -> GradCheck.Case {
-        var rng = TestRandom(seed: seed)
+        var rng = CaseDraws(seed: seed)
         let x = rng.awayFromZero([3, 2, 4, 4], minMagnitude: 0.05)
         let r = rng.tensor(x.shape)
         return GradCheck.Case(name: "relu", inputs: [("x", x)], analytic: ["x": ReLU.backward(r, x: x)]) { t in
@@ -86,7 +86,7 @@ public enum GradCheckCases {
     }
 
     public static func globalAvgPool(seed: UInt64 = 5) -> GradCheck.Case {
-        var rng = TestRandom(seed: seed)
+        var rng = CaseDraws(seed: seed)
         let x = rng.tensor([3, 2, 4, 4])
         let r = rng.tensor([3, 2])
         return GradCheck.Case(name: "global avg pool", inputs: [("x", x)],
@@ -97,7 +97,7 @@ public enum GradCheckCases {
 
     /// The loss w.r.t. p, with rows of quite different norms.
     public static func loss(seed: UInt64 = 6) -> GradCheck.Case {
-        var rng = TestRandom(seed: seed)
+        var rng = CaseDraws(seed: seed)
         var p = rng.tensor([3, 5])
         for j in 0..<5 { p.data[5 + j] *= 10; p.data[10 + j] *= 0.1 }
         let z = rng.tensor([3, 5])
@@ -111,7 +111,7 @@ public enum GradCheckCases {
 
     /// Random parameters for `specs` (weights at PyTorch's init scale, BN affine away
     /// from 1/0 so that their gradients are exercised).
-    static func randomParams(_ specs: [ParamSpec], _ rng: inout TestRandom) -> NetParams {
+    static func randomParams(_ specs: [ParamSpec], _ rng: inout CaseDraws) -> NetParams {
         var p = NetParams()
         for s in specs {
             switch s.kind {
@@ -155,7 +155,7 @@ public enum GradCheckCases {
         let specs = arch.specs(.backbone).filter { $0.name.hasPrefix(spec.prefix + ".") }
         let learnable = specs.filter { $0.kind.isLearnable }.map { $0.name }
         return clearOfKinks(from: seed) { s in
-            var rng = TestRandom(seed: s)
+            var rng = CaseDraws(seed: s)
             let x = rng.tensor([3, 3, 6, 6])
             var params = randomParams(specs, &rng)
             let (y, cache) = BasicBlock.forward(x, spec, prefix: "", &params, .train)
@@ -177,7 +177,7 @@ public enum GradCheckCases {
         let specs = arch.specs(.projector).map { s -> ParamSpec in var s = s; s.name = "projector." + s.name; return s }
         let learnable = specs.filter { $0.kind.isLearnable }.map { $0.name }
         return clearOfKinks(from: seed) { s in
-            var rng = TestRandom(seed: s)
+            var rng = CaseDraws(seed: s)
             let x = rng.tensor([4, 6])
             var params = randomParams(specs, &rng)
             let (y, cache) = MLPHead.forward(x, name: "projector", &params, .train)
@@ -199,7 +199,7 @@ public enum GradCheckCases {
             let state = Initializer.initialState(arch: arch, seed: s)
             let online = NetParams(state: state, network: "online")
             var target = NetParams(state: state, network: "target")
-            var rng = TestRandom(seed: s)
+            var rng = CaseDraws(seed: s)
             let v1 = rng.tensor([batch, 3, size, size])
             let v2 = rng.tensor([batch, 3, size, size])
             // A target that differs from the online network, as after some training.

@@ -5,7 +5,7 @@ import NumPyIO
 public enum Tolerance: Sendable, CustomStringConvertible {
     /// Bit for bit (the reference against its own goldens).
     case exact
-    /// |a - e| <= bound * max(1, max |e|) per tensor (INTEROP section 4).
+    /// |a - e| <= bound * max(1, max |e|) per tensor (docs/contract.md §4).
     case scaled(Double)
     /// |a - e| <= bound per element.
     case absolute(Double)

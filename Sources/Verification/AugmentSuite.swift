@@ -20,7 +20,7 @@ public enum AugmentSuite {
         Case(images: "images_wide", seed: 7, epoch: 1, recipe: .byol, size: 32),
     ]
 
-    /// INTEROP section 4: views within 1e-9 of torchvision (float64), float parameters
+    /// docs/contract.md §4: views within 1e-9 of torchvision (float64), float parameters
     /// within 1e-15 relative of NumPy's, integers identical.
     public static let viewBound = 1e-9
     public static let parameterBound = 1e-15

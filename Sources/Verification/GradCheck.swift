@@ -1,6 +1,6 @@
 import Reference
 
-/// Central finite-difference gradient checks in float64 (DESIGN.md section 3).
+/// Central finite-difference gradient checks in float64 (docs/design.md, tolerance policy).
 ///
 /// A case is a scalar objective of some named input tensors together with the analytic
 /// gradient of each. For every checked element x_i the checker evaluates the objective

@@ -3,7 +3,7 @@ import Foundation
 import NumPyIO
 
 /// `byol augment` on files: reads and checks `images` (uint8 [N, 3, H, W]) and optional
-/// `indices` (int64 [N]), returns the output arrays of INTEROP section 3.
+/// `indices` (int64 [N]), returns the output arrays of docs/contract.md §3.
 public enum AugmentFiles {
     public static func run(imagesPath: String, augmenter: Augmenter, threads: Int) throws -> [(name: String, array: NDArray)] {
         let f = try NPZ.load(imagesPath)

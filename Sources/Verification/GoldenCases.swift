@@ -5,7 +5,7 @@ import Reference
 public struct GoldenCase: Sendable {
     public enum Kind: Sendable {
         /// `steps` `byol step` runs in a row from the input state, fresh views each time.
-        case step(steps: Int, grads: Bool, config: BYOLStep.Config)
+        case step(steps: Int, grads: Bool, config: StepConfig)
         /// `byol embed` (online and target) on the state file `stateFile` (relative to
         /// goldens/), itself the output of another case.
         case embed(stateFile: String)
@@ -42,7 +42,7 @@ extension GoldenCase {
     static func step(_ name: String, _ preset: String, seed: UInt64, batch: Int, size: Int, steps: Int, grads: Bool = true,
                      _ opt: OptimizerConfig, tau: Double, _ bn: BNViews, storage: Storage = .full, heavy: Bool = false) -> GoldenCase {
         GoldenCase(name: name, preset: preset, initSeed: seed, batch: batch, size: size, inputSeed: seed + 100,
-                   kind: .step(steps: steps, grads: grads, config: BYOLStep.Config(optimizer: opt, tau: tau, bnViews: bn)),
+                   kind: .step(steps: steps, grads: grads, config: StepConfig(optimizer: opt, tau: tau, bnViews: bn)),
                    storage: storage, heavy: heavy)
     }
 

@@ -1,11 +1,11 @@
 import Foundation
-import Harness
+import Verification
 import NumPyIO
 import Reference
 import Testing
 import TestSupport
 
-/// `byol knn` against a NumPy implementation of the INTEROP rule (ci/knn_reference.py),
+/// `byol knn` against a NumPy implementation of the rule of docs/contract.md §3.4 (ci/knn_reference.py),
 /// random and tie-heavy cases, and a case computed by hand.
 @Suite struct KNNTests {
     /// Predictions identical, scores within 1e-10 x max(1, max|expected|) (AugmentSuite).

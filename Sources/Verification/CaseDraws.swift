@@ -1,13 +1,14 @@
 import BYOLModel
 import Reference
 
-/// Seeded test tensors from the project's Philox stream (key word 1 = 2, apart from
-/// initialization and augmentation), so every check case is the same on every run.
-public struct TestRandom {
+/// Seeded inputs of check cases and benchmarks, from the project's `caseDraws` Philox
+/// stream (key [seed, 2], apart from initialization and augmentation), so every case is
+/// the same on every run and machine.
+public struct CaseDraws {
     private var stream: PhiloxStream
 
     public init(seed: UInt64) {
-        stream = PhiloxStream(key: (seed, 2), counter: (0, 0, 0, 0))
+        stream = PhiloxStream(seed: seed, .caseDraws, counter: (0, 0, 0, 0))
     }
 
     public mutating func uniform(_ lo: Double, _ hi: Double) -> Double { stream.uniform(lo, hi) }

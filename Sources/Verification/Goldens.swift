@@ -15,14 +15,14 @@ import Reference
 public enum Goldens {
     public static let formatVersion = 1
     public static let generator = "byol-swift goldens 1"
-    /// Reference vs PyTorch float64, INTEROP section 4.
+    /// Reference vs PyTorch float64, docs/contract.md §4.
     public static let torchTolerance = Tolerance.scaled(1e-10)
 
     // MARK: Inputs
 
     /// Views or images of a case, from the project's Philox test stream: U(-2, 2).
     static func images(_ c: GoldenCase, stream: UInt64) -> Tensor {
-        var rng = TestRandom(seed: c.inputSeed &* 1000 &+ stream)
+        var rng = CaseDraws(seed: c.inputSeed &* 1000 &+ stream)
         return rng.tensor([c.batch, 3, c.size, c.size], -2, 2)
     }
 
@@ -41,26 +41,27 @@ public enum Goldens {
         }
         switch c.kind {
         case .step(let steps, let wantGrads, let config):
-            var state = try inputState(c, dir: dir)
+            let engine = ReferenceEngine()
+            let start = try inputState(c, dir: dir)
+            engine.load(start)
             for k in 1...steps {
                 let views = try NPZ.load(dir + "/views_\(k).npz")
-                let r = BYOLStep.run(state, view1: Inputs.tensor(try views.require("view1")),
-                                     view2: Inputs.tensor(try views.require("view2")), config: config)
-                out.append(("expected_\(k).npz", store(r.next.members)))
+                let loss = engine.step(view1: try views.require("view1"), view2: try views.require("view2"), config: config)
+                var next = engine.exportState()
+                next.arrays["loss"] = .scalar(loss)
+                out.append(("expected_\(k).npz", store(next.members)))
                 if wantGrads {
-                    out.append(("grads_\(k).npz", store(state.arch.learnableSpecs.map { s in
-                        ("grad." + s.name, NDArray(float64: r.grads[s.name]!.data, shape: s.shape))
-                    })))
+                    let grads = engine.exportGradients()
+                    out.append(("grads_\(k).npz", store(start.arch.learnableSpecs.map { s in ("grad." + s.name, grads[s.name]!) })))
                 }
-                state = r.next
-                onStep("\(c.name): step \(k) of \(steps), loss \(r.loss)")
+                onStep("\(c.name): step \(k) of \(steps), loss \(loss)")
             }
         case .embed(let stateFile):
-            let state = try BYOLState.read(goldens + "/" + stateFile)
-            let images = Inputs.tensor(try NPZ.load(dir + "/images.npz").require("images"))
+            let engine = ReferenceEngine()
+            engine.load(try BYOLState.read(goldens + "/" + stateFile))
+            let images = try NPZ.load(dir + "/images.npz").require("images")
             for network in ["online", "target"] {
-                let f = Embed.features(state, images: images, network: network)
-                out.append(("expected_\(network).npz", store([("features", NDArray(float64: f.data, shape: f.shape))])))
+                out.append(("expected_\(network).npz", store([("features", engine.embed(images, network: network))])))
             }
         }
         return out

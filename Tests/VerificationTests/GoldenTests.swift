@@ -1,6 +1,7 @@
 import BYOLModel
 import Foundation
-import Harness
+import Reference
+import Verification
 import NumPyIO
 import Testing
 import TestSupport
@@ -65,7 +66,7 @@ import TestSupport
         let unlisted = Goldens.verify(goldens: dir.path, cases: [c])[0]
         #expect(!unlisted.passed && unlisted.failures == ["tiny-lars-separate/views_2.npz: not listed in MANIFEST.json"])
         try FileManager.default.removeItem(atPath: dir.file("MANIFEST.json"))
-        let missing = Goldens.verify(goldens: dir.path, cases: [c], backend: Backends.reference)[0]
+        let missing = Goldens.verify(goldens: dir.path, cases: [c], engine: ReferenceEngine())[0]
         #expect(!missing.passed && missing.failures == [dir.path + "/MANIFEST.json: missing"])
     }
 

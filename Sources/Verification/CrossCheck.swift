@@ -1,10 +1,9 @@
 import BYOLModel
-import Fast
 import Foundation
 import NumPyIO
 import Reference
 
-/// Float32 against the float64 reference (INTEROP section 4): per layer and per step,
+/// Float32 against the float64 reference (docs/contract.md §4): per layer and per step,
 /// on well-conditioned cases (every ReLU input of the float64 computation at least 1e-5
 /// from 0, at least 3 samples per BN batch, Adam only with non-zero second moments).
 public enum CrossCheck {
@@ -19,7 +18,7 @@ public enum CrossCheck {
         public var name: String
         public var state: BYOLState
         public var view1: Tensor, view2: Tensor
-        public var config: BYOLStep.Config
+        public var config: StepConfig
         /// Smallest |ReLU input| of the reference's forward passes.
         public var margin: Double
         public var seed: UInt64
@@ -42,11 +41,11 @@ public enum CrossCheck {
     /// Draws (init seed, views) from `seed` on until the case is well conditioned. With
     /// `warmup` > 0 the state first takes that many reference steps (Adam's second
     /// moments become non-zero; the target departs from the online network).
-    public static func wellConditioned(name: String, arch: Architecture, batch: Int, size: Int, config: BYOLStep.Config,
+    public static func wellConditioned(name: String, arch: Architecture, batch: Int, size: Int, config: StepConfig,
                                        seed: UInt64, warmup: Int = 0, attempts: Int = 200) -> StepCase? {
         for s in seed..<seed + UInt64(attempts) {
             var state = Initializer.initialState(arch: arch, seed: s)
-            var rng = TestRandom(seed: s &+ 7_000)
+            var rng = CaseDraws(seed: s &+ 7_000)
             for _ in 0..<warmup {
                 let a = rng.tensor([batch, 3, size, size], -2, 2), b = rng.tensor([batch, 3, size, size], -2, 2)
                 state = BYOLStep.run(state, view1: a, view2: b, config: config).next
@@ -61,15 +60,14 @@ public enum CrossCheck {
         return nil
     }
 
-    /// Every output of one step of `backend` against the reference: loss, each gradient,
-    /// each next-state array (float bounds of INTEROP section 4; integers exact).
-    public static func step(_ c: StepCase, backend: Backend) -> [TensorComparison] {
-        let ref = BYOLStep.run(c.state, view1: c.view1, view2: c.view2, config: c.config)
-        let got = backend.step(c.state, view1: c.view1, view2: c.view2, config: c.config)
+    /// Every output of one step of `engine` against the reference: loss, each gradient,
+    /// each next-state array (float bounds of docs/contract.md §4; integers exact).
+    public static func step(_ c: StepCase, engine: Engine) -> [TensorComparison] {
+        let ref = ReferenceEngine().step(from: c.state, view1: NDArray(c.view1), view2: NDArray(c.view2), config: c.config)
+        let got = engine.step(from: c.state, view1: NDArray(c.view1), view2: NDArray(c.view2), config: c.config)
         var out = [Compare.tensors("loss", actual: .scalar(got.loss), expected: .scalar(ref.loss), tolerance: outputBound)]
         for s in c.state.arch.learnableSpecs {
-            out.append(Compare.tensors("grad." + s.name, actual: got.grads[s.name],
-                                       expected: NDArray(float64: ref.grads[s.name]!.data, shape: s.shape), tolerance: gradientBound))
+            out.append(Compare.tensors("grad." + s.name, actual: got.grads[s.name], expected: ref.grads[s.name]!, tolerance: gradientBound))
         }
         for name in ref.next.orderedNames where name != "loss" {
             let e = ref.next.arrays[name]!
@@ -89,7 +87,7 @@ public enum CrossCheck {
 
     /// The standard cases by name, each drawn on demand (`standardCases` draws them all).
     static func standardSpecs(quick: Bool) -> [(name: String, draw: () -> StepCase?)] {
-        func spec(_ name: String, _ arch: Architecture, batch: Int, size: Int, _ config: BYOLStep.Config, seed: UInt64,
+        func spec(_ name: String, _ arch: Architecture, batch: Int, size: Int, _ config: StepConfig, seed: UInt64,
                   warmup: Int = 0) -> (name: String, draw: () -> StepCase?) {
             (name, { wellConditioned(name: name, arch: arch, batch: batch, size: size, config: config, seed: seed, warmup: warmup) })
         }
@@ -124,86 +122,95 @@ public enum CrossCheck {
 
     // MARK: Layers
 
-    /// Each layer type of the float32 path against the reference on the same inputs:
-    /// outputs within 1e-4, gradients within 1e-3 (x max(1, max|expected|)).
-    public static func layers(threads: Int) -> [(name: String, comparisons: [TensorComparison])] {
-        var rows: [(name: String, comparisons: [TensorComparison])] = []
-        func f(_ t: Tensor) -> [Float] { t.data.map(Float.init) }
-        func nd(_ v: [Float], _ shape: [Int]) -> NDArray { NDArray(float32: v, shape: shape) }
-        func nd(_ t: Tensor) -> NDArray { NDArray(float64: t.data, shape: t.shape) }
-        func nd(_ v: [Double]) -> NDArray { NDArray(float64: v, shape: [v.count]) }
-        var rng = TestRandom(seed: 99)
+    /// One layer case: its name, and a call of the layer entry point on given inputs.
+    public struct LayerCase {
+        public var name: String
+        public var run: (Engine) -> LayerResult
+    }
+
+    /// A case of each layer kind and of each convolution shape class the network uses:
+    /// inputs drawn once (float64, test stream seed 99), fed to every engine alike.
+    public static func layerCases() -> [LayerCase] {
+        var cases: [LayerCase] = []
+        var rng = CaseDraws(seed: 99)
+        func nd(_ t: Tensor) -> NDArray { NDArray(t) }
         // 3x3 stride 1 with 6 input channels runs Winograd, with 3 (the RGB stem) im2col;
         // the last row has the row lengths of resnet's stride-2 convolutions at 32x32.
         for (stride, pad, r, c, h, w) in [(1, 1, 3, 6, 9, 9), (1, 1, 3, 3, 9, 9), (2, 1, 3, 6, 9, 9), (2, 0, 1, 6, 9, 9), (2, 1, 3, 4, 33, 32)] {
-            let x = rng.tensor([5, c, h, w]), wt = rng.tensor([7, c, r, r], -0.3, 0.3)
-            let y = Conv2d.forward(x, wt, stride: stride, pad: pad)
-            let dy = rng.tensor(y.shape)
-            let (dx, dw) = Conv2d.backward(dy, x: x, w: wt, stride: stride, pad: pad)
-            let got = FastLayers.conv2d(x: f(x), n: 5, c: c, h: h, w: w, weight: f(wt), k: 7, r: r, stride: stride, pad: pad, dy: f(dy), threads: threads)
+            let x = nd(rng.tensor([5, c, h, w])), wt = nd(rng.tensor([7, c, r, r], -0.3, 0.3))
+            let ho = (h + 2 * pad - r) / stride + 1, wo = (w + 2 * pad - r) / stride + 1
+            let dy = nd(rng.tensor([5, 7, ho, wo]))
             let size = h == 9 && w == 9 ? "" : " at \(h)x\(w)"
-            rows.append(("conv2d \(r)x\(r) stride \(stride) pad \(pad), \(c) channels\(size)", [
-                Compare.tensors("y", actual: nd(got.y, y.shape), expected: nd(y), tolerance: outputBound),
-                Compare.tensors("dx", actual: nd(got.dx, x.shape), expected: nd(dx), tolerance: gradientBound),
-                Compare.tensors("dw", actual: nd(got.dw, wt.shape), expected: nd(dw), tolerance: gradientBound)]))
+            cases.append(LayerCase(name: "conv2d \(r)x\(r) stride \(stride) pad \(pad), \(c) channels\(size)") {
+                $0.conv2d(x: x, weight: wt, stride: stride, pad: pad, dy: dy)
+            })
         }
         for (shape, label) in [([6, 5, 4, 4], "batchnorm2d"), ([7, 9], "batchnorm1d")] {
-            let x = rng.tensor(shape, -1, 3), c = shape[1], spatial = shape.dropFirst(2).reduce(1, *)
-            let gamma = rng.tensor([c], 0.5, 1.5), beta = rng.tensor([c], -0.5, 0.5), dy = rng.tensor(shape)
-            let running = BatchNorm.Running(mean: rng.tensor([c], -0.5, 0.5).data, variance: rng.tensor([c], 0.5, 2).data, batches: 0)
-            let (y, cache, _) = BatchNorm.forwardTrain(x, gamma: gamma.data, beta: beta.data, running: running)
-            let (dx, dg, db) = BatchNorm.backward(dy, cache: cache)
-            let got = FastLayers.batchNormTrain(x: f(x), n: shape[0], c: c, spatial: spatial, gamma: f(gamma), beta: f(beta), dy: f(dy), threads: threads)
-            rows.append(("\(label) train", [
-                Compare.tensors("y", actual: nd(got.y, shape), expected: nd(y), tolerance: outputBound),
-                Compare.tensors("dx", actual: nd(got.dx, shape), expected: nd(dx), tolerance: gradientBound),
-                Compare.tensors("dgamma", actual: nd(got.dgamma, [c]), expected: nd(dg), tolerance: gradientBound),
-                Compare.tensors("dbeta", actual: nd(got.dbeta, [c]), expected: nd(db), tolerance: gradientBound)]))
-            let ye = BatchNorm.forwardEval(x, gamma: gamma.data, beta: beta.data, running: running)
-            let ge = FastLayers.batchNormEval(x: f(x), n: shape[0], c: c, spatial: spatial, gamma: f(gamma), beta: f(beta),
-                                              runningMean: running.mean.map(Float.init), runningVar: running.variance.map(Float.init), threads: threads)
-            rows.append(("\(label) eval", [Compare.tensors("y", actual: nd(ge, shape), expected: nd(ye), tolerance: outputBound)]))
+            let c = shape[1]
+            let x = nd(rng.tensor(shape, -1, 3)), gamma = nd(rng.tensor([c], 0.5, 1.5)), beta = nd(rng.tensor([c], -0.5, 0.5))
+            let dy = nd(rng.tensor(shape))
+            let mean = nd(rng.tensor([c], -0.5, 0.5)), variance = nd(rng.tensor([c], 0.5, 2))
+            cases.append(LayerCase(name: "\(label) train") { $0.batchNormTrain(x: x, weight: gamma, bias: beta, dy: dy) })
+            cases.append(LayerCase(name: "\(label) eval") {
+                $0.batchNormEval(x: x, weight: gamma, bias: beta, runningMean: mean, runningVar: variance)
+            })
         }
         do {
-            let x = rng.tensor([6, 20]), w = rng.tensor([9, 20], -0.3, 0.3), b = rng.tensor([9]), dy = rng.tensor([6, 9])
-            let y = Linear.forward(x, w, b.data)
-            let (dx, dw, db) = Linear.backward(dy, x: x, w: w)
-            let got = FastLayers.linear(x: f(x), n: 6, inF: 20, weight: f(w), bias: f(b), outF: 9, dy: f(dy), threads: threads)
-            rows.append(("linear", [
-                Compare.tensors("y", actual: nd(got.y, [6, 9]), expected: nd(y), tolerance: outputBound),
-                Compare.tensors("dx", actual: nd(got.dx, [6, 20]), expected: nd(dx), tolerance: gradientBound),
-                Compare.tensors("dw", actual: nd(got.dw, [9, 20]), expected: nd(dw), tolerance: gradientBound),
-                Compare.tensors("db", actual: nd(got.db, [9]), expected: nd(db), tolerance: gradientBound)]))
+            let x = nd(rng.tensor([6, 20])), w = nd(rng.tensor([9, 20], -0.3, 0.3)), b = nd(rng.tensor([9])), dy = nd(rng.tensor([6, 9]))
+            cases.append(LayerCase(name: "linear") { $0.linear(x: x, weight: w, bias: b, dy: dy) })
         }
         do {
-            let p = rng.tensor([5, 8]), z = rng.tensor([5, 8])
-            let l = NormalizedMSE.forward(p, z), dp = NormalizedMSE.backward(p, z)
-            let got = FastLayers.loss(p: f(p), z: f(z), n: 5, d: 8)
-            rows.append(("normalized MSE loss", [
-                Compare.tensors("loss", actual: .scalar(got.loss), expected: .scalar(l), tolerance: outputBound),
-                Compare.tensors("dp", actual: nd(got.dp, [5, 8]), expected: nd(dp), tolerance: gradientBound)]))
+            // ReLU inputs kept 1e-3 from the kink: float32 rounding must not flip a sign.
+            let x = nd(rng.awayFromZero([4, 3, 5, 5], minMagnitude: 1e-3)), dy = nd(rng.tensor([4, 3, 5, 5]))
+            cases.append(LayerCase(name: "relu") { $0.relu(x: x, dy: dy) })
+            let px = nd(rng.tensor([4, 6, 3, 5])), pdy = nd(rng.tensor([4, 6]))
+            cases.append(LayerCase(name: "global average pooling") { $0.avgPool(x: px, dy: pdy) })
         }
-        return rows
+        do {
+            let p = nd(rng.tensor([5, 8])), z = nd(rng.tensor([5, 8]))
+            cases.append(LayerCase(name: "normalized MSE loss") { $0.loss(p: p, z: z) })
+        }
+        return cases
+    }
+
+    /// Each layer case through `engine` against the reference: `y` and `loss` within the
+    /// output bound, gradients within the gradient bound.
+    public static func layers(engine: Engine) -> [(name: String, comparisons: [TensorComparison])] {
+        let reference = ReferenceEngine()
+        return layerCases().map { c in
+            let expected = c.run(reference), got = c.run(engine)
+            return (c.name, expected.arrays.map { e in
+                Compare.tensors(e.name, actual: got[e.name], expected: e.array,
+                                tolerance: e.name == "y" || e.name == "loss" ? outputBound : gradientBound)
+            })
+        }
     }
 
     /// Summary rows for `byol verify`: layers, steps, and byte identity across threads.
-    public static func verifyRows(quick: Bool) -> [CheckRow] {
+    public static func verifyRows(quick: Bool, float32: (_ threads: Int) -> Engine) -> [CheckRow] {
         var rows: [CheckRow] = []
-        for (name, cs) in layers(threads: 2) {
+        let fast2 = float32(2), fast1 = float32(1)
+        for (name, cs) in layers(engine: fast2) {
             rows.append(summary("float32 vs float64: \(name)", cs))
         }
-        let fast2 = Backends.openblas(threads: 2), fast1 = Backends.openblas(threads: 1)
         let cases = standardCases(quick: quick)
         rows += missingCaseRows(cases, quick: quick)
         for c in cases {
-            rows.append(summary(String(format: "float32 vs float64 step: %@ (ReLU margin %.1e)", c.name, c.margin), step(c, backend: fast2)))
-            let a = fast1.step(c.state, view1: c.view1, view2: c.view2, config: c.config)
-            let b = fast2.step(c.state, view1: c.view1, view2: c.view2, config: c.config)
+            rows.append(summary(String(format: "float32 vs float64 step: %@ (ReLU margin %.1e)", c.name, c.margin), step(c, engine: fast2)))
+            let a = fast1.step(from: c.state, view1: NDArray(c.view1), view2: NDArray(c.view2), config: c.config)
+            let b = fast2.step(from: c.state, view1: NDArray(c.view1), view2: NDArray(c.view2), config: c.config)
             let same = a.next.arrays == b.next.arrays && a.grads == b.grads
             rows.append(CheckRow(check: "float32 step 1 vs 2 threads identical: \(c.name)", maxAbsError: 0, maxRelError: 0, passed: same,
                                  failures: same ? [] : ["\(c.name): float32 output differs between 1 and 2 threads"]))
         }
         return rows
+    }
+
+    /// The check `byol bench` runs before timing an engine: the first standard step case
+    /// (tiny, LARS, separate BN) against the reference. Returns the failure reports.
+    public static func benchGate(engine: Engine) -> [String] {
+        guard let c = standardSpecs(quick: true)[0].draw() else { return ["the tiny step case found no well-conditioned draw"] }
+        return step(c, engine: engine).filter { !$0.passed }.map(\.report)
     }
 
     public static func summary(_ title: String, _ cs: [TensorComparison]) -> CheckRow {

@@ -4,16 +4,16 @@ import NumPyIO
 import Reference
 
 extension Goldens {
-    /// Verifies another backend against the goldens at the bounds of its precision: each
+    /// Verifies an engine against the goldens at the bounds of its precision: each
     /// step starts from the golden's own input of that step (the committed input state or
     /// the previous expected state), so every step is checked on its own; digest cases
     /// are checked on their first step, by max |x| and the sampled elements. Float32
-    /// bounds hold on well-conditioned steps only (INTEROP section 4): a step whose
+    /// bounds hold on well-conditioned steps only (docs/contract.md §4): a step whose
     /// float64 ReLU inputs come within 1e-5 of 0 is reported as SKIP with its margin.
-    public static func verify(goldens: String, cases: [GoldenCase], backend: Backend, onRow: (CheckRow) -> Void = { _ in }) -> [CheckRow] {
+    public static func verify(goldens: String, cases: [GoldenCase], engine: Engine, onRow: (CheckRow) -> Void = { _ in }) -> [CheckRow] {
         var rows: [CheckRow] = []
         func add(_ r: CheckRow) { rows.append(r); onRow(r) }
-        let float32 = backend.precision == .float32
+        let float32 = engine.precision == .float32
         func tolerance(_ name: String, _ a: NDArray) -> Tolerance {
             if a.dtype == .int64 { return .exact }
             if !float32 { return torchTolerance }
@@ -29,7 +29,7 @@ extension Goldens {
                 case .step(let steps, let wantGrads, let config):
                     let lastStep = c.storage == .full ? steps : 1
                     for k in 1...lastStep {
-                        let title = "golden \(c.name) step \(k): \(backend.name)"
+                        let title = "golden \(c.name) step \(k): \(engine.name)"
                         let state = k == 1 ? try inputState(c, dir: dir) : try BYOLState.read(dir + "/expected_\(k - 1).npz")
                         let views = try NPZ.load(dir + "/views_\(k).npz")
                         let v1 = Inputs.tensor(try views.require("view1")), v2 = Inputs.tensor(try views.require("view2"))
@@ -47,7 +47,7 @@ extension Goldens {
                                 continue
                             }
                         }
-                        let r = backend.step(state, view1: v1, view2: v2, config: config)
+                        let r = engine.step(from: state, view1: NDArray(v1), view2: NDArray(v2), config: config)
                         var produced = r.next.members
                         var expected = try NPZ.load(dir + "/expected_\(k).npz").members
                         if wantGrads {
@@ -60,14 +60,14 @@ extension Goldens {
                     let state = try BYOLState.read(goldens + "/" + stateFile)
                     let images = Inputs.tensor(try NPZ.load(dir + "/images.npz").require("images"))
                     for network in ["online", "target"] {
-                        let f = backend.embed(state, images: images, network: network)
+                        let f = engine.embed(state, images: NDArray(images), network: network)
                         let e = try NPZ.load(dir + "/expected_\(network).npz").members
-                        add(compare("golden \(c.name) \(network): \(backend.name)", produced: [("features", f)], expected: e,
+                        add(compare("golden \(c.name) \(network): \(engine.name)", produced: [("features", f)], expected: e,
                                     digest: c.storage == .digest, tolerance: tolerance))
                     }
                 }
             } catch {
-                add(CheckRow(check: "golden \(c.name): \(backend.name)", maxAbsError: .infinity, maxRelError: .infinity, passed: false, failures: ["\(error)"]))
+                add(CheckRow(check: "golden \(c.name): \(engine.name)", maxAbsError: .infinity, maxRelError: .infinity, passed: false, failures: ["\(error)"]))
             }
         }
         return rows

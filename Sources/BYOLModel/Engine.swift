@@ -1,0 +1,120 @@
+import NumPyIO
+
+/// One implementation of BYOL's arithmetic: the float64 reference (`ReferenceEngine`) or
+/// the float32 OpenBLAS path (`OpenBLASEngine`). Goldens, the cross-check, `bench`,
+/// `step`, `embed` and `pretrain` all drive an engine through this interface, so a
+/// check of one entry point is a check of what training runs.
+///
+/// An engine is stateful: `load` a state, `step` it as often as wanted, read it back with
+/// `exportState`. Arrays go in and out as `NDArray` (NCHW images, [N, F] rows); inputs of
+/// either float dtype are converted to the engine's precision, float outputs are in it.
+/// The layer entry points are stateless and run the same kernels the network runs.
+public protocol Engine: AnyObject {
+    /// The name `--engine` takes: "reference" or "openblas".
+    var name: String { get }
+    var precision: Precision { get }
+
+    // MARK: The network
+
+    /// Makes `state` the engine's state (a `loss` array in it is ignored).
+    func load(_ state: BYOLState)
+    /// One BYOL step (docs/contract.md §3, `byol step`) on views [N, 3, H, W]; returns
+    /// the loss. The state moves on by one step.
+    func step(view1: NDArray, view2: NDArray, config: StepConfig) -> Double
+    /// The current state, float arrays in the engine's precision, no `loss`.
+    func exportState() -> BYOLState
+    /// d loss / d parameter of the last step, by full parameter name, before the update.
+    func exportGradients() -> [String: NDArray]
+    /// The first learnable parameter (full name) whose last gradient has a NaN or Inf.
+    func firstNonFiniteGradient() -> String?
+    /// The first float array of the current state (file order) holding a NaN or Inf: an
+    /// update can overflow where the loss and gradients were still finite.
+    func firstNonFiniteStateArray() -> String?
+    /// Backbone features [N, w3] of the loaded state's `network` ("online" or "target")
+    /// in eval mode, for images [N, 3, H, W] used as given.
+    func embed(_ images: NDArray, network: String) -> NDArray
+    /// The weighted kNN vote (docs/contract.md §3, `byol knn`) on features [N, F] and
+    /// [M, F] in the engine's precision.
+    func knn(bank: NDArray, bankLabels: [Int64], queries: NDArray, queryLabels: [Int64]?, k: Int, temperature: Double,
+             classes: Int) -> KNNResult
+
+    // MARK: Layers, forward and backward in one call
+
+    /// Convolution without bias: x [N, C, H, W], weight [K, C, R, R], dy [N, K, Ho, Wo]
+    /// -> y, dx, dweight.
+    func conv2d(x: NDArray, weight: NDArray, stride: Int, pad: Int, dy: NDArray) -> LayerResult
+    /// Train-mode BatchNorm (batch mean, biased variance) over axis 1 of x [N, C] or
+    /// [N, C, H, W] -> y, dx, dweight, dbias.
+    func batchNormTrain(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult
+    /// Eval-mode BatchNorm with running statistics -> y.
+    func batchNormEval(x: NDArray, weight: NDArray, bias: NDArray, runningMean: NDArray, runningVar: NDArray) -> LayerResult
+    /// x [N, I], weight [O, I], bias [O], dy [N, O] -> y, dx, dweight, dbias.
+    func linear(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult
+    /// max(x, 0) elementwise (NaN stays NaN) -> y, dx (dy where x > 0, else 0).
+    func relu(x: NDArray, dy: NDArray) -> LayerResult
+    /// Global average pooling x [N, C, H, W] -> y [N, C]; dy [N, C] -> dx.
+    func avgPool(x: NDArray, dy: NDArray) -> LayerResult
+    /// mean_i || normalize(p_i) - normalize(z_i) ||^2 for p, z [N, D] -> loss (0-d
+    /// float64), dp.
+    func loss(p: NDArray, z: NDArray) -> LayerResult
+}
+
+/// A layer's outputs by name, in a fixed order (`y`, then the gradients).
+public struct LayerResult: Sendable {
+    public var arrays: [(name: String, array: NDArray)]
+
+    public init(_ arrays: [(name: String, array: NDArray)]) { self.arrays = arrays }
+
+    public subscript(name: String) -> NDArray? { arrays.first { $0.name == name }?.array }
+}
+
+/// The outcome of a kNN vote: predictions [M], scores [M, C] row-major, and the accuracy
+/// when the queries have labels.
+public struct KNNResult: Equatable, Sendable {
+    public var predictions: [Int64]
+    public var scores: [Double]
+    public var accuracy: Double?
+
+    public init(predictions: [Int64], scores: [Double], accuracy: Double?) {
+        self.predictions = predictions
+        self.scores = scores
+        self.accuracy = accuracy
+    }
+}
+
+/// The whole result of one step from a given state, for checks that compare engines.
+public struct StepOutcome {
+    /// The next state, `loss` included (as `byol step` writes it).
+    public var next: BYOLState
+    public var loss: Double
+    public var grads: [String: NDArray]
+}
+
+extension Engine {
+    public func firstNonFiniteGradient() -> String? {
+        let g = exportGradients()
+        return exportState().arch.learnableSpecs.first { g[$0.name]?.isFinite == false }?.name
+    }
+
+    public func firstNonFiniteStateArray() -> String? { exportState().firstNonFiniteArray() }
+
+    /// Loads `state`, steps once and returns everything the step produced. Arrays of the
+    /// incoming state that the engine does not own (other optimizers' buffers) travel on
+    /// unchanged, converted to the engine's precision like the rest.
+    public func step(from state: BYOLState, view1: NDArray, view2: NDArray, config: StepConfig) -> StepOutcome {
+        load(state)
+        let loss = step(view1: view1, view2: view2, config: config)
+        var next = exportState()
+        for (k, v) in state.arrays where next.arrays[k] == nil && k.hasPrefix("optimizer.") {
+            next.arrays[k] = v.converted(to: precision.dtype)
+        }
+        next.arrays["loss"] = .scalar(loss)
+        return StepOutcome(next: next, loss: loss, grads: exportGradients())
+    }
+
+    /// Features of `state`'s `network` for images [N, 3, H, W].
+    public func embed(_ state: BYOLState, images: NDArray, network: String) -> NDArray {
+        load(state)
+        return embed(images, network: network)
+    }
+}

@@ -1,0 +1,135 @@
+import BYOLModel
+import NumPyIO
+
+/// The float32 OpenBLAS path behind the `Engine` interface. The trainer and embedder are
+/// built for one (architecture, batch, image size, BN mode) and kept while those stay the
+/// same, so a training loop pays for its buffers once.
+public final class OpenBLASEngine: Engine {
+    public let name = "openblas"
+    public let precision = Precision.float32
+    public let threads: Int
+    var state: BYOLState?
+    var trainer: FastTrainer?
+    /// Whether `state` is newer than the trainer's copy (a load after the last step).
+    var trainerStale = true
+    /// Images per embedder batch: larger inputs go through in batches of this many.
+    static let embedBatch = 256
+
+    public init(threads: Int) {
+        precondition(threads >= 1)
+        self.threads = threads
+    }
+
+    public func load(_ state: BYOLState) {
+        var s = state
+        s.arrays["loss"] = nil
+        self.state = s
+        trainerStale = true
+    }
+
+    public func step(view1: NDArray, view2: NDArray, config: StepConfig) -> Double {
+        let (n, h, w) = (view1.shape[0], view1.shape[2], view1.shape[3])
+        let arch = currentState.arch
+        if let t = trainer, t.arch == arch, t.batch == n, t.height == h, t.width == w, t.bnViews == config.bnViews {
+            if trainerStale { t.load(currentState) }
+        } else {
+            let t = FastTrainer(arch: arch, batch: n, height: h, width: w, bnViews: config.bnViews, threads: threads)
+            t.load(currentState)
+            trainer = t
+        }
+        trainerStale = false
+        state = nil
+        return trainer!.train(view1: view1.floats, view2: view2.floats, config: config)
+    }
+
+    /// The loaded state, or the trainer's after a step.
+    var currentState: BYOLState {
+        if let state { return state }
+        return trainer!.exportState()
+    }
+
+    public func exportState() -> BYOLState {
+        if let state { return state.converted(to: .float32) }
+        return trainer!.exportState()
+    }
+
+    public func exportGradients() -> [String: NDArray] {
+        guard let trainer, state == nil else { return [:] }
+        return Dictionary(uniqueKeysWithValues: trainer.exportGradients())
+    }
+
+    public func firstNonFiniteGradient() -> String? { state == nil ? trainer?.firstNonFiniteGradient() : nil }
+
+    public func firstNonFiniteStateArray() -> String? {
+        if state == nil, let trainer { return trainer.firstNonFiniteStateArray() }
+        return exportState().firstNonFiniteArray()
+    }
+
+    /// Images of at most `embedBatch` go through one embedder of exactly their count;
+    /// more go through in batches of `embedBatch`, the last one zero-padded (padding
+    /// samples do not reach the others' features: eval-mode BN is per sample).
+    public func embed(_ images: NDArray, network: String) -> NDArray {
+        let (n, h, w) = (images.shape[0], images.shape[2], images.shape[3])
+        let s = currentState
+        let e = FastEmbedder(arch: s.arch, batch: min(n, Self.embedBatch), height: h, width: w, threads: threads)
+        e.load(s, network: network)
+        return NDArray(float32: e.features(all: images.floats, count: n), shape: [n, s.arch.featureSize])
+    }
+
+    public func knn(bank: NDArray, bankLabels: [Int64], queries: NDArray, queryLabels: [Int64]?, k: Int, temperature: Double,
+                    classes: Int) -> KNNResult {
+        let r = FastKNN.classify(bank: bank.floats, bankLabels: bankLabels, queries: queries.floats, queryLabels: queryLabels,
+                                 features: bank.shape.last ?? 1, k: k, temperature: temperature, classes: classes, threads: threads)
+        return KNNResult(predictions: r.predictions, scores: r.scores, accuracy: r.accuracy)
+    }
+
+    // MARK: Layers
+
+    public func conv2d(x: NDArray, weight: NDArray, stride: Int, pad: Int, dy: NDArray) -> LayerResult {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (k, r) = (weight.shape[0], weight.shape[2])
+        let o = FastLayers.conv2d(x: x.floats, n: n, c: c, h: h, w: w, weight: weight.floats, k: k, r: r, stride: stride, pad: pad,
+                                  dy: dy.floats, threads: threads)
+        return LayerResult([("y", NDArray(float32: o.y, shape: dy.shape)), ("dx", NDArray(float32: o.dx, shape: x.shape)),
+                            ("dweight", NDArray(float32: o.dw, shape: weight.shape))])
+    }
+
+    public func batchNormTrain(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult {
+        let (n, c) = (x.shape[0], x.shape[1])
+        let o = FastLayers.batchNormTrain(x: x.floats, n: n, c: c, spatial: x.shape.dropFirst(2).reduce(1, *), gamma: weight.floats,
+                                          beta: bias.floats, dy: dy.floats, threads: threads)
+        return LayerResult([("y", NDArray(float32: o.y, shape: x.shape)), ("dx", NDArray(float32: o.dx, shape: x.shape)),
+                            ("dweight", NDArray(float32: o.dgamma, shape: [c])), ("dbias", NDArray(float32: o.dbeta, shape: [c]))])
+    }
+
+    public func batchNormEval(x: NDArray, weight: NDArray, bias: NDArray, runningMean: NDArray, runningVar: NDArray) -> LayerResult {
+        let y = FastLayers.batchNormEval(x: x.floats, n: x.shape[0], c: x.shape[1], spatial: x.shape.dropFirst(2).reduce(1, *),
+                                         gamma: weight.floats, beta: bias.floats, runningMean: runningMean.floats,
+                                         runningVar: runningVar.floats, threads: threads)
+        return LayerResult([("y", NDArray(float32: y, shape: x.shape))])
+    }
+
+    public func linear(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult {
+        let (n, i, o) = (x.shape[0], x.shape[1], weight.shape[0])
+        let r = FastLayers.linear(x: x.floats, n: n, inF: i, weight: weight.floats, bias: bias.floats, outF: o, dy: dy.floats, threads: threads)
+        return LayerResult([("y", NDArray(float32: r.y, shape: [n, o])), ("dx", NDArray(float32: r.dx, shape: x.shape)),
+                            ("dweight", NDArray(float32: r.dw, shape: weight.shape)), ("dbias", NDArray(float32: r.db, shape: [o]))])
+    }
+
+    public func relu(x: NDArray, dy: NDArray) -> LayerResult {
+        let r = FastLayers.relu(x: x.floats, dy: dy.floats)
+        return LayerResult([("y", NDArray(float32: r.y, shape: x.shape)), ("dx", NDArray(float32: r.dx, shape: x.shape))])
+    }
+
+    public func avgPool(x: NDArray, dy: NDArray) -> LayerResult {
+        let (n, c) = (x.shape[0], x.shape[1])
+        let r = FastLayers.avgPool(x: x.floats, rows: n * c, hw: x.shape[2] * x.shape[3], dy: dy.floats)
+        return LayerResult([("y", NDArray(float32: r.y, shape: [n, c])), ("dx", NDArray(float32: r.dx, shape: x.shape))])
+    }
+
+    public func loss(p: NDArray, z: NDArray) -> LayerResult {
+        let (n, d) = (p.shape[0], p.shape[1])
+        let r = FastLayers.loss(p: p.floats, z: z.floats, n: n, d: d)
+        return LayerResult([("loss", .scalar(r.loss)), ("dp", NDArray(float32: r.dp, shape: p.shape))])
+    }
+}

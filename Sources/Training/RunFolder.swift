@@ -1,0 +1,61 @@
+import BYOLModel
+import Data
+import Foundation
+import NumPyIO
+
+/// The run folder of `byol pretrain`: which files it holds, when a run may start or
+/// continue there, and its manifest.
+extension Pretrain {
+    /// What a run leaves in its folder.
+    static let runFiles = ["manifest.json", "checkpoint.npz", "metrics.jsonl", "plot.svg", "final.npz"]
+
+    /// Whether `c` continues a run in `c.out` (true: it holds a checkpoint and --resume
+    /// asks for it). Never lets a new run write over an earlier one: without --resume, a
+    /// folder holding any run file is refused; with it, a folder with run files but no
+    /// checkpoint is too (nothing there could be continued, and starting over would
+    /// overwrite its metrics).
+    static func checkRunFolder(_ c: PretrainConfig) throws -> Bool {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: c.out, isDirectory: &isDir) else { return false }
+        guard isDir.boolValue else { throw DataError("\(c.out): exists and is not a folder; --out names the run folder") }
+        let present = runFiles.filter { fm.fileExists(atPath: c.out + "/" + $0) }
+        if c.resume {
+            if present.contains("checkpoint.npz") { return true }
+            if !present.isEmpty {
+                throw DataError("\(c.out): no checkpoint.npz to resume from, but files of a run (\(present.joined(separator: ", "))); use another --out")
+            }
+            return false
+        }
+        if !present.isEmpty {
+            throw DataError("\(c.out): already holds a run (\(present.joined(separator: ", "))); continue it with --resume, or choose another --out")
+        }
+        return false
+    }
+
+    static func checkResumable(_ f: NPZFile, config: PretrainConfig, checksum: String) throws {
+        guard f["pretrain.epoch"] != nil, f["pretrain.step_in_epoch"] != nil else {
+            throw DataError("\(f.path): not a byol pretrain checkpoint (no pretrain.epoch)")
+        }
+        let manifestPath = (f.path as NSString).deletingLastPathComponent + "/manifest.json"
+        guard let data = FileManager.default.contents(atPath: manifestPath),
+              let m = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let flags = m["flags"] as? [String: Any] else {
+            throw DataError("\(manifestPath): missing or unreadable; cannot check that --resume continues the same run")
+        }
+        for (k, v) in config.identity where "\(flags[k] ?? "")" != v {
+            throw DataError("\(manifestPath): the run was started with \(k) = \(flags[k] ?? "none"), now \(v); resume with the same flags")
+        }
+        if let sum = m["data_sha256"] as? String, sum != checksum {
+            throw DataError("\(manifestPath): the data changed since the run started (sha256 \(sum.prefix(12))... vs \(checksum.prefix(12))...)")
+        }
+    }
+
+    static func writeManifest(_ c: PretrainConfig, arch: Architecture, data: DataSplits, checksum: String, stepsPerEpoch: Int) throws {
+        let m: [String: Any] = ["flags": c.asDictionary, "version": "byol-swift 0.1.0", "data": data.name, "data_sha256": checksum,
+                                "train_images": data.train.count, "test_images": data.test.count, "classes": data.classNames,
+                                "architecture": arch.description, "steps_per_epoch": stepsPerEpoch,
+                                "knn": "online backbone, eval mode, bank = train set with the test transform, cosine, k \(c.knnK), T \(c.knnTemperature)"]
+        let json = try JSONSerialization.data(withJSONObject: m, options: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write(c.out + "/manifest.json", data: json + Data("\n".utf8))
+    }
+}

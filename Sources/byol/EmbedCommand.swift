@@ -1,0 +1,30 @@
+import ArgumentParser
+import BYOLModel
+import Foundation
+import NumPyIO
+import Verification
+
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Backbone features in eval mode (BN running statistics) for a batch of images.")
+
+    @Option(help: "State (.npz).") var state: String
+    @Option(help: "Images (.npz) with `images`, float [N, 3, H, W], used as given.") var images: String
+    @Option(help: "Output (.npz) with `features` [N, w3].") var out: String
+    @Option(help: "online or target.") var network: String = "online"
+    @OptionGroup var engineOptions: EngineOptions
+
+    func validate() throws {
+        guard network == "online" || network == "target" else { throw ValidationError("--network must be online or target, got '\(network)'") }
+    }
+
+    func run() throws {
+        let s = try BYOLState.read(state)
+        let x = try Inputs.images(try NPZ.load(images), "images", minBatch: 1)
+        let engine = engineOptions.engine()
+        let f = engine.embed(s, images: NDArray(x), network: network)
+        try NPZ.write([("features", f)], to: out)
+        print("wrote \(out): features \(fmt(f.shape)) from the \(network) backbone (\(engine.name), \(engine.precision))")
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import BYOLModel
+import Fast
+import Foundation
+import Verification
+
+extension Precision: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
+extension BNViews: ExpressibleByArgument {}
+
+/// The engines this program offers: the reference (always registered) and OpenBLAS.
+enum ProgramEngines {
+    static func register() {
+        Engines.register("openblas") { OpenBLASEngine(threads: $0) }
+    }
+
+    /// The engine `--engine` names, or the flag error listing the known ones.
+    static func require(_ name: String, threads: Int) throws -> Engine {
+        guard let e = Engines.make(name, threads: threads) else {
+            throw ValidationError("unknown engine '\(name)' (known: \(Engines.names.joined(separator: ", ")))")
+        }
+        return e
+    }
+}
+
+/// `--precision` and `--threads` of the commands that compute with one engine.
+struct EngineOptions: ParsableArguments {
+    @Option(help: "float64 (the plain reference) or float32 (the OpenBLAS path).")
+    var precision: Precision = .float64
+
+    @Option(help: "Threads of the float32 path (the output bytes do not depend on it).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    func engine() -> Engine {
+        precision == .float64 ? Engines.make("reference", threads: threads)! : Engines.make("openblas", threads: threads)!
+    }
+}
