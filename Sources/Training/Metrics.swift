@@ -18,6 +18,14 @@ final class Metrics {
         handle.write(line + Data("\n".utf8))
     }
 
+    /// Whether the file records a finished training step (a run that trained).
+    static func hasSteps(_ path: String) -> Bool {
+        guard let d = FileManager.default.contents(atPath: path) else { return false }
+        return String(decoding: d, as: UTF8.self).split(separator: "\n").contains { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["type"] as? String == "step"
+        }
+    }
+
     /// Keeps the lines a resumed run would have written up to its checkpoint.
     static func truncate(_ path: String, throughStep step: Int, epochsDone: Int) throws {
         guard let d = FileManager.default.contents(atPath: path) else { return }

@@ -15,6 +15,10 @@ public enum Pretrain {
         public var steps: Int
         public var imagesPerSecond: Double
         public var stopped: Bool
+        /// Steps this invocation trained (0 when it resumed a finished run).
+        public var stepsThisRun = 0
+        /// The signal (SIGINT, SIGTERM) that stopped the run after a checkpoint, if any.
+        public var interrupted: Int32? = nil
     }
 
     /// Loads the configured data set.
@@ -52,14 +56,18 @@ public enum Pretrain {
         // The data first: a bad archive must not leave an empty run folder behind.
         let data = try loadData(c)
         guard data.train.count >= c.batch else { throw DataError("\(c.data ?? "embedded data"): \(data.train.count) training images, fewer than one batch of \(c.batch)") }
+        let stepsPerEpoch = data.train.count / c.batch
+        let totalSteps = stepsPerEpoch * c.epochs
+        let warmup = Int((c.warmupEpochs * Double(stepsPerEpoch)).rounded())
+        // Checked before any file is written (the schedule's precondition would trap later).
+        guard c.warmupEpochs >= 0, warmup <= totalSteps else {
+            throw DataError("--warmup-epochs \(c.warmupEpochs) is longer than the run's \(c.epochs) epochs")
+        }
         do {
             try fm.createDirectory(atPath: c.out, withIntermediateDirectories: true)
         } catch {
             throw DataError("\(c.out): cannot create the run folder: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
         }
-        let stepsPerEpoch = data.train.count / c.batch
-        let totalSteps = stepsPerEpoch * c.epochs
-        let warmup = Int((c.warmupEpochs * Double(stepsPerEpoch)).rounded())
         let ckptPath = c.out + "/checkpoint.npz"
         let metricsPath = c.out + "/metrics.jsonl"
         let checksum = checksum(data)
@@ -103,6 +111,7 @@ public enum Pretrain {
             atStart = acc
             try metrics.append(["type": "epoch", "epoch": 0, "step": 0, "knn_accuracy": acc, "knn_k": c.knnK, "knn_temperature": c.knnTemperature])
             log(String(format: "epoch 0 (initialization): kNN accuracy %.2f%%", 100 * acc))
+            c.afterStep?(0)  // between the first metrics line and the first checkpoint
             try checkpoint(epoch: 0, stepInEpoch: 0)
         }
 
@@ -118,6 +127,11 @@ public enum Pretrain {
             let epochStart = Date()
             while stepInEpoch < stepsPerEpoch {
                 let k = epoch * stepsPerEpoch + stepInEpoch
+                if let sig = Interrupt.signal {
+                    try checkpoint(epoch: epoch, stepInEpoch: stepInEpoch)
+                    return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: Int(engine.exportState().step), imagesPerSecond: 0,
+                                   stopped: true, interrupted: sig)
+                }
                 if let stop = c.stopAfter, stepsThisRun >= stop {
                     try checkpoint(epoch: epoch, stepInEpoch: stepInEpoch)
                     log("stopping after \(stepsThisRun) steps as asked (checkpoint at step \(k)); resume with --resume")
@@ -155,6 +169,7 @@ public enum Pretrain {
                 progress.update(epoch: epoch + 1, epochs: c.epochs, step: stepInEpoch, stepsPerEpoch: stepsPerEpoch, loss: loss,
                                 imagesPerSecond: rate, eta: Double((totalSteps - k - 1) * c.batch) / max(rate, 1e-9))
                 if (k + 1) % c.checkpointEvery == 0 && stepInEpoch < stepsPerEpoch { try checkpoint(epoch: epoch, stepInEpoch: stepInEpoch) }
+                c.afterStep?(k + 1)
             }
             progress.finish()
             let acc = KNNMonitor.accuracy(engine, data: data, k: c.knnK, temperature: c.knnTemperature)
@@ -174,6 +189,6 @@ public enum Pretrain {
         try finalState.write(to: c.out + "/final.npz")
         let elapsed = Date().timeIntervalSince(runStart)
         return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: Int(finalState.step),
-                       imagesPerSecond: Double(stepsThisRun * c.batch) / max(elapsed, 1e-9), stopped: false)
+                       imagesPerSecond: Double(stepsThisRun * c.batch) / max(elapsed, 1e-9), stopped: false, stepsThisRun: stepsThisRun)
     }
 }

@@ -31,6 +31,12 @@ public struct PretrainConfig: Sendable {
     /// Stop after this many steps of this invocation (a planned interruption; resume continues).
     public var stopAfter: Int?
 
+    /// Called after each finished step with its number (1-based, counted over the whole
+    /// run), once its metrics line and any checkpoint are written, and with 0 after the
+    /// initial kNN pass, before the first checkpoint: a fault-injection point for tests
+    /// that stop a run at an exact moment instead of after a sleep.
+    public var afterStep: (@Sendable (Int) -> Void)?
+
     public init() {}
 
     /// Every setting, for the manifest and the resume check.

@@ -19,9 +19,19 @@ extension Pretrain {
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: c.out, isDirectory: &isDir) else { return false }
         guard isDir.boolValue else { throw DataError("\(c.out): exists and is not a folder; --out names the run folder") }
+        removeStaleTemporaries(c.out)
         let present = runFiles.filter { fm.fileExists(atPath: c.out + "/" + $0) }
         if c.resume {
             if present.contains("checkpoint.npz") { return true }
+            // Stopped before its first checkpoint (during the initial kNN pass): nothing
+            // was trained, so the same run starts over, once the manifest says it is the
+            // same run.
+            if Set(present).isSubset(of: ["manifest.json", "metrics.jsonl"]), present.contains("manifest.json"),
+               !Metrics.hasSteps(c.out + "/metrics.jsonl") {
+                try checkSameRun(manifestPath: c.out + "/manifest.json", config: c, checksum: nil)
+                try AtomicFile.write(c.out + "/metrics.jsonl", data: Data())
+                return false
+            }
             if !present.isEmpty {
                 throw DataError("\(c.out): no checkpoint.npz to resume from, but files of a run (\(present.joined(separator: ", "))); use another --out")
             }
@@ -33,11 +43,25 @@ extension Pretrain {
         return false
     }
 
+    /// Removes the temporary files of atomic writes that a killed run left behind
+    /// (`.NAME.PID.tmp`, see AtomicFile): they were never renamed into place.
+    static func removeStaleTemporaries(_ folder: String) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        for n in names where n.hasPrefix(".") && n.hasSuffix(".tmp") && runFiles.contains(where: { n.hasPrefix("." + $0 + ".") }) {
+            try? FileManager.default.removeItem(atPath: folder + "/" + n)
+        }
+    }
+
     static func checkResumable(_ f: NPZFile, config: PretrainConfig, checksum: String) throws {
         guard f["pretrain.epoch"] != nil, f["pretrain.step_in_epoch"] != nil else {
             throw DataError("\(f.path): not a byol pretrain checkpoint (no pretrain.epoch)")
         }
-        let manifestPath = (f.path as NSString).deletingLastPathComponent + "/manifest.json"
+        try checkSameRun(manifestPath: (f.path as NSString).deletingLastPathComponent + "/manifest.json", config: config, checksum: checksum)
+    }
+
+    /// The run folder's manifest was written for the same flags (threads aside) and, when
+    /// `checksum` is given, the same data.
+    static func checkSameRun(manifestPath: String, config: PretrainConfig, checksum: String?) throws {
         guard let data = FileManager.default.contents(atPath: manifestPath),
               let m = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let flags = m["flags"] as? [String: Any] else {
             throw DataError("\(manifestPath): missing or unreadable; cannot check that --resume continues the same run")
@@ -45,7 +69,7 @@ extension Pretrain {
         for (k, v) in config.identity where "\(flags[k] ?? "")" != v {
             throw DataError("\(manifestPath): the run was started with \(k) = \(flags[k] ?? "none"), now \(v); resume with the same flags")
         }
-        if let sum = m["data_sha256"] as? String, sum != checksum {
+        if let checksum, let sum = m["data_sha256"] as? String, sum != checksum {
             throw DataError("\(manifestPath): the data changed since the run started (sha256 \(sum.prefix(12))... vs \(checksum.prefix(12))...)")
         }
     }

@@ -11,17 +11,17 @@ struct AugmentCommand: ParsableCommand {
         commandName: "augment",
         abstract: "Two seeded augmented views of each image (NumPy Philox draws, torchvision v2 ops in float64).")
 
-    @Option(help: "Seed S of the random stream: Philox key [S, 0], counter [0, index, epoch, view].") var seed: UInt64
+    @Option(parsing: .unconditional, help: "Seed S of the random stream: Philox key [S, 0], counter [0, index, epoch, view].") var seed: UInt64
     @Option(help: "Images (.npz): `images` uint8 [N, 3, H, W], optional `indices` int64 [N].") var images: String
     @Option(help: "Output (.npz): views, normalization constants and every drawn parameter.") var out: String
-    @Option(help: "Epoch E.") var epoch: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Epoch E: the third word of the Philox counter.") var epoch: UInt64 = 0
     @Option(help: "cifar (no blur, solarize view 2 at p 0.2) or byol (blur p 1.0 / 0.1).") var recipe: Recipe = .cifar
-    @Option(help: "Output size of the square views.") var size: Int = 32
-    @Option(help: "Worker threads (the output does not depend on it).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(parsing: .unconditional, help: "Output size of the square views, >= 1.") var size: Int = 32
+    @Option(parsing: .unconditional, help: "Worker threads, >= 1 (the output does not depend on it).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
-        guard size > 0 else { throw ValidationError("--size must be positive") }
-        guard threads > 0 else { throw ValidationError("--threads must be positive") }
+        try FlagCheck.require("--size", size, atLeast: 1)
+        try FlagCheck.require("--threads", threads, atLeast: 1)
     }
 
     func run() throws {

@@ -9,13 +9,14 @@ struct BenchAugmentCommand: ParsableCommand {
         abstract: "Augmentation throughput: both views of every image, median images/s over repeats.")
 
     @Option(help: "Images (.npz): `images` uint8 [N, 3, H, W].") var images: String
-    @Option(help: "Worker threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "Timed repeats (after one warm-up).") var repeats: Int = 5
+    @Option(parsing: .unconditional, help: "Worker threads, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(parsing: .unconditional, help: "Timed repeats, >= 1 (after one warm-up).") var repeats: Int = 5
     @Option(help: "cifar or byol.") var recipe: Recipe = .cifar
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
-        guard threads > 0, repeats > 0 else { throw ValidationError("--threads and --repeats must be positive") }
+        try FlagCheck.require("--threads", threads, atLeast: 1)
+        try FlagCheck.require("--repeats", repeats, atLeast: 1)
     }
 
     func run() throws {

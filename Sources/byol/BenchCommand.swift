@@ -12,18 +12,21 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "float32 (OpenBLAS) or float64 (the reference).") var precision: Precision = .float32
     @Option(help: "resnet18, small or tiny.") var preset: String = "resnet18"
-    @Option(help: "Images per step (each gives two views).") var batch: Int = 64
-    @Option(help: "Image size.") var size: Int = 32
-    @Option(help: "Timed steps (after one warm-up step).") var steps: Int = 5
-    @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(parsing: .unconditional, help: "Images per step, >= 2 (each gives two views).") var batch: Int = 64
+    @Option(parsing: .unconditional, help: "Height and width of the random views, >= 8.") var size: Int = 32
+    @Option(parsing: .unconditional, help: "Timed steps, >= 1 (after one warm-up step).") var steps: Int = 5
+    @Option(parsing: .unconditional, help: "Threads of the float32 path, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "lars, sgd or adam.") var optimizer: OptimizerKind = .lars
     @Option(name: .customLong("bn-views"), help: "separate (each view its own BN batch) or joint.") var bnViews: BNViews = .separate
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Also print where the float32 step's time goes (wall time per phase).") var profile = false
 
     func validate() throws {
-        guard Architecture.preset(named: preset) != nil else { throw ValidationError("unknown preset '\(preset)'") }
-        guard batch >= 2, steps >= 1, threads >= 1, size >= 8 else { throw ValidationError("need --batch >= 2, --steps >= 1, --threads >= 1, --size >= 8") }
+        _ = try FlagCheck.preset("--preset", preset)
+        try FlagCheck.require("--batch", batch, atLeast: 2)
+        try FlagCheck.require("--size", size, atLeast: 8)
+        try FlagCheck.require("--steps", steps, atLeast: 1)
+        try FlagCheck.require("--threads", threads, atLeast: 1)
     }
 
     func run() throws {

@@ -16,13 +16,14 @@ struct CrossCheckCommand: ParsableCommand {
 
     @Option(name: [.customLong("engine"), .customLong("backend")], help: "The engine to check: openblas (float32) or reference.")
     var engine = "openblas"
-    @Option(help: "Threads of the engine.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(parsing: .unconditional, help: "Threads of the engine, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Only the tiny-preset step cases.") var quick = false
-    @Option(help: "Also run an N-step trajectory on the small preset (e.g. 50).") var trajectory: Int = 0
+    @Option(parsing: .unconditional, help: "Also run an N-step trajectory on the small preset (e.g. 50; 0: none).") var trajectory: Int = 0
     @Option(help: "Write the trajectory (loss curves, drift) as JSON here.") var trajectoryOut: String?
 
     func validate() throws {
-        guard threads > 0, trajectory >= 0 else { throw ValidationError("need --threads > 0 and --trajectory >= 0") }
+        try FlagCheck.require("--threads", threads, atLeast: 1)
+        try FlagCheck.require("--trajectory", trajectory, atLeast: 0)
         _ = try ProgramEngines.require(engine, threads: 1)
     }
 

@@ -28,11 +28,11 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "float64 (the plain reference) or float32 (the OpenBLAS path).")
     var precision: Precision = .float64
 
-    @Option(help: "Threads of the float32 path (the output bytes do not depend on it).")
+    @Option(parsing: .unconditional, help: "Threads of the float32 path, >= 1 (the output bytes do not depend on it).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
-        guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        try FlagCheck.require("--threads", threads, atLeast: 1)
     }
 
     func engine() -> Engine {

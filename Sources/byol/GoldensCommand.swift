@@ -46,10 +46,10 @@ struct GoldensCommand: ParsableCommand {
         @Option(name: [.customLong("engine"), .customLong("backend")],
                 help: "Verify this engine instead of recomputing with the reference: reference or openblas. A float32 engine is held to the float32 bounds of docs/contract.md §4, step by step from the golden inputs, where the case is well conditioned.")
         var engine: String?
-        @Option(help: "Threads of the engine.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        @Option(parsing: .unconditional, help: "Threads of the engine, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
         func validate() throws {
-            guard threads > 0 else { throw ValidationError("--threads must be positive") }
+            try FlagCheck.require("--threads", threads, atLeast: 1)
             if let engine { _ = try ProgramEngines.require(engine, threads: 1) }
             _ = try selection.selected()
         }

@@ -14,14 +14,14 @@ struct KNNCommand: ParsableCommand {
     @Option(help: "Bank (.npz): `features` [N, F], `labels` int64 [N].") var bank: String
     @Option(help: "Queries (.npz): `features` [M, F], optional `labels` int64 [M].") var queries: String
     @Option(help: "Output (.npz): `predictions`, `scores` [M, C], `accuracy`.") var out: String
-    @Option(help: "Neighbours (k = N when k > N).") var k: Int = 200
-    @Option(help: "Temperature T of the exp(s / T) weights.") var temperature: Double = 0.1
-    @Option(help: "Number of classes C (default: largest label + 1).") var classes: Int?
+    @Option(parsing: .unconditional, help: "Neighbours, >= 1 (k = N when k > N).") var k: Int = 200
+    @Option(parsing: .unconditional, help: "Temperature T of the exp(s / T) weights, > 0.") var temperature: Double = 0.1
+    @Option(parsing: .unconditional, help: "Number of classes C, >= 1 (default: largest label + 1).") var classes: Int?
 
     func validate() throws {
-        guard k > 0 else { throw ValidationError("--k must be positive") }
-        guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be a positive number") }
-        if let classes, classes <= 0 { throw ValidationError("--classes must be positive") }
+        try FlagCheck.require("--k", k, atLeast: 1)
+        try FlagCheck.require("--temperature", temperature, .positive)
+        if let classes { try FlagCheck.require("--classes", classes, atLeast: 1) }
     }
 
     func run() throws {

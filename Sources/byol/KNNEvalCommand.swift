@@ -14,20 +14,23 @@ struct KNNEvalCommand: ParsableCommand {
     @Option(help: "A state or checkpoint (.npz).") var checkpoint: String
     @Option(help: "CIFAR-10 archive or folder (default: the embedded synthetic set).") var data: String?
     @Option(help: "online or target.") var network = "online"
-    @Option var k = 200
-    @Option var temperature = 0.1
+    @Option(parsing: .unconditional, help: "Neighbours, >= 1 (k = N when k > N).") var k = 200
+    @Option(parsing: .unconditional, help: "Temperature T of the exp(s / T) weights, > 0.") var temperature = 0.1
     @Option(help: "float32 (OpenBLAS, the pretraining monitor's default) or float64 (the reference: plain loops, minutes on CIFAR-10).")
     var precision: Precision = .float32
-    @Option(help: "Threads of the float32 path.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-    @Option(name: .customLong("train-limit")) var trainLimit: Int?
-    @Option(name: .customLong("test-limit")) var testLimit: Int?
+    @Option(parsing: .unconditional, help: "Threads of the float32 path, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("train-limit"), parsing: .unconditional, help: "Use only the first N training images (the bank), N >= 1.")
+    var trainLimit: Int?
+    @Option(name: .customLong("test-limit"), parsing: .unconditional, help: "Use only the first N test images (the queries), N >= 1.")
+    var testLimit: Int?
 
     func validate() throws {
         guard network == "online" || network == "target" else { throw ValidationError("--network must be online or target, got '\(network)'") }
-        guard k > 0, threads > 0, temperature.isFinite, temperature > 0 else { throw ValidationError("need --k > 0, --temperature > 0, --threads > 0") }
-        for (flag, v) in [("--train-limit", trainLimit), ("--test-limit", testLimit)] {
-            if let v, v < 1 { throw ValidationError("\(flag) must be at least 1, got \(v)") }
-        }
+        try FlagCheck.require("--k", k, atLeast: 1)
+        try FlagCheck.require("--temperature", temperature, .positive)
+        try FlagCheck.require("--threads", threads, atLeast: 1)
+        if let trainLimit { try FlagCheck.require("--train-limit", trainLimit, atLeast: 1) }
+        if let testLimit { try FlagCheck.require("--test-limit", testLimit, atLeast: 1) }
     }
 
     func run() throws {

@@ -6,35 +6,43 @@ struct OptimizerOptions: ParsableArguments {
     @Option(help: "lars, sgd or adam.")
     var optimizer: OptimizerKind = .lars
 
-    @Option(help: "Learning rate (default: 0.2 for lars, 0.05 for sgd, 0.001 for adam).")
+    @Option(parsing: .unconditional, help: "Learning rate, > 0 (default: 0.2 for lars, 0.05 for sgd, 0.001 for adam).")
     var lr: Double?
 
-    @Option(help: "Momentum of sgd and lars.")
+    @Option(parsing: .unconditional, help: "Momentum of sgd and lars, in [0, 1) (adam ignores it).")
     var momentum: Double = 0.9
 
-    @Option(name: .customLong("weight-decay"), help: "Weight decay added to the gradient (default 1.5e-6 for lars, 0 otherwise).")
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional,
+            help: "L2 weight decay, >= 0, added to the gradient as wd * p (lars: conv and linear weights only; default 1.5e-6 for lars, 0 otherwise).")
     var weightDecay: Double?
 
-    @Option(name: .customLong("lars-eta"), help: "LARS trust coefficient.")
+    @Option(name: .customLong("lars-eta"), parsing: .unconditional, help: "LARS trust coefficient eta, > 0: a conv or linear weight's update d is scaled by eta ||p|| / ||d||.")
     var larsEta: Double = 0.001
 
-    @Option(name: .customLong("adam-beta1")) var adamBeta1: Double = 0.9
-    @Option(name: .customLong("adam-beta2")) var adamBeta2: Double = 0.999
-    @Option(name: .customLong("adam-eps")) var adamEps: Double = 1e-8
+    @Option(name: .customLong("adam-beta1"), parsing: .unconditional, help: "Adam's decay of the gradient average (exp_avg), in [0, 1).")
+    var adamBeta1: Double = 0.9
 
-    @Option(help: "EMA decay of the target: target += (1 - tau) (online - target).")
+    @Option(name: .customLong("adam-beta2"), parsing: .unconditional, help: "Adam's decay of the squared-gradient average (exp_avg_sq), in [0, 1).")
+    var adamBeta2: Double = 0.999
+
+    @Option(name: .customLong("adam-eps"), parsing: .unconditional, help: "Adam's epsilon, > 0, added to the bias-corrected sqrt(exp_avg_sq).")
+    var adamEps: Double = 1e-8
+
+    @Option(parsing: .unconditional, help: "EMA decay of the target, in [0, 1]: target += (1 - tau) (online - target).")
     var tau: Double = 0.996
 
     @Option(name: .customLong("bn-views"), help: "separate: each view its own BN batch; joint: one batch of 2N.")
     var bnViews: BNViews = .separate
 
     func validate() throws {
-        for (flag, v) in [("--lr", lr ?? 0), ("--momentum", momentum), ("--weight-decay", weightDecay ?? 0), ("--lars-eta", larsEta),
-                          ("--adam-beta1", adamBeta1), ("--adam-beta2", adamBeta2), ("--adam-eps", adamEps), ("--tau", tau)] {
-            guard v.isFinite else { throw ValidationError("\(flag) must be a finite number") }
-        }
-        guard (0...1).contains(tau) else { throw ValidationError("--tau \(tau) is outside [0, 1]") }
-        guard (0..<1).contains(adamBeta1), (0..<1).contains(adamBeta2) else { throw ValidationError("Adam betas must be in [0, 1)") }
+        if let lr { try FlagCheck.require("--lr", lr, .positive) }
+        try FlagCheck.require("--momentum", momentum, .unitOpen)
+        if let weightDecay { try FlagCheck.require("--weight-decay", weightDecay, .nonNegative) }
+        try FlagCheck.require("--lars-eta", larsEta, .positive)
+        try FlagCheck.require("--adam-beta1", adamBeta1, .unitOpen)
+        try FlagCheck.require("--adam-beta2", adamBeta2, .unitOpen)
+        try FlagCheck.require("--adam-eps", adamEps, .positive)
+        try FlagCheck.require("--tau", tau, .unit)
     }
 
     var stepConfig: StepConfig {

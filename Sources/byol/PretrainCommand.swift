@@ -10,45 +10,65 @@ struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
         abstract: "Pretrain BYOL on CIFAR-10 (or the embedded synthetic set), with checkpoints, resume and a kNN monitor.",
+        usage: """
+        byol pretrain [--data <cifar-10-binary.tar.gz>] [--preset small] [--epochs N] [--batch N] [--optimizer sgd] [--lr X] \
+        [--precision float32] [--out DIR] [--resume] [<other options>]
+        """,
         discussion: """
         Per-sample augmentation from (seed, epoch, index, view), shuffling from the seed, learning-rate warmup and cosine \
         decay, the tau schedule, the float32 path by default. After each epoch: weighted kNN accuracy of the online backbone \
-        (eval mode; bank = the train set with the test transform; k 200, T 0.1). The run folder (--out) holds metrics.jsonl, \
-        plot.svg, manifest.json, checkpoint.npz (atomic, every --checkpoint-every steps and at each epoch end) and final.npz.
+        (eval mode; bank = the train set with the test transform; k and T from --knn-k and --knn-temperature, 200 and 0.1 by \
+        default). The run folder (--out) holds metrics.jsonl, plot.svg, manifest.json, checkpoint.npz (atomic, every \
+        --checkpoint-every steps and at each epoch end) and final.npz.
         """)
 
     @Option(help: "CIFAR-10: the cifar-10-binary.tar.gz archive or the extracted folder (default: the embedded synthetic set).") var data: String?
     @Option(help: "small, resnet18 or tiny.") var preset = "small"
-    @Option(help: "Epochs.") var epochs = 10
-    @Option(help: "Images per step.") var batch = 256
+    @Option(parsing: .unconditional, help: "Epochs, >= 1.") var epochs = 10
+    @Option(parsing: .unconditional, help: "Images per step, >= 2 (each gives two views).") var batch = 256
     @Option(help: "lars, sgd or adam.") var optimizer: OptimizerKind = .sgd
-    @Option(help: "Base learning rate (after warmup; cosine decay to 0).") var lr = 0.12
-    @Option(help: "Momentum (sgd, lars).") var momentum = 0.9
-    @Option(name: .customLong("weight-decay")) var weightDecay = 5e-4
-    @Option(name: .customLong("tau-base"), help: "EMA decay at the start; cosine schedule to 1.") var tauBase = 0.99
-    @Option(name: .customLong("warmup-epochs"), help: "Linear learning-rate warmup, in epochs.") var warmupEpochs = 0.0
-    @Option(help: "Seed of initialization, shuffling and augmentation.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Base learning rate, > 0 (after warmup; cosine decay to 0).") var lr = 0.12
+    @Option(parsing: .unconditional, help: "Momentum of sgd and lars, in [0, 1).") var momentum = 0.9
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional,
+            help: "L2 weight decay, >= 0, added to the gradient as wd * p (lars: conv and linear weights only).") var weightDecay = 5e-4
+    @Option(name: .customLong("tau-base"), parsing: .unconditional, help: "EMA decay at the start, in [0, 1]; cosine schedule to 1.") var tauBase = 0.99
+    @Option(name: .customLong("warmup-epochs"), parsing: .unconditional, help: "Linear learning-rate warmup, in epochs, in [0, --epochs].")
+    var warmupEpochs = 0.0
+    @Option(parsing: .unconditional, help: "Seed of initialization, shuffling and augmentation.") var seed: UInt64 = 0
     @Option(help: "float32 (OpenBLAS) or float64 (the reference).") var precision: Precision = .float32
-    @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(parsing: .unconditional, help: "Threads of the augmentation and the float32 path, >= 1.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "cifar or byol augmentation recipe.") var recipe: Recipe = .cifar
-    @Option(name: .customLong("bn-views")) var bnViews: BNViews = .separate
-    @Option(name: .customLong("checkpoint-every"), help: "Steps between checkpoints.") var checkpointEvery = 100
-    @Option(name: .customLong("knn-k")) var knnK = 200
-    @Option(name: .customLong("knn-temperature")) var knnTemperature = 0.1
-    @Option(name: .customLong("train-limit"), help: "Use only the first N training images.") var trainLimit: Int?
-    @Option(name: .customLong("test-limit"), help: "Use only the first N test images.") var testLimit: Int?
+    @Option(name: .customLong("bn-views"), help: "separate: each view its own BN batch; joint: one batch of 2N.") var bnViews: BNViews = .separate
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Steps between checkpoints, >= 1.") var checkpointEvery = 100
+    @Option(name: .customLong("knn-k"), parsing: .unconditional, help: "Neighbours of the kNN monitor, >= 1 (k = N when k > N).") var knnK = 200
+    @Option(name: .customLong("knn-temperature"), parsing: .unconditional, help: "Temperature T of the kNN monitor's exp(s / T) weights, > 0.")
+    var knnTemperature = 0.1
+    @Option(name: .customLong("train-limit"), parsing: .unconditional, help: "Use only the first N training images, N >= --batch.") var trainLimit: Int?
+    @Option(name: .customLong("test-limit"), parsing: .unconditional, help: "Use only the first N test images, N >= 1.") var testLimit: Int?
     @Option(help: "Run folder.") var out = "runs/pretrain"
     @Flag(help: "Continue the run in --out from its checkpoint (byte-identical to an uninterrupted run).") var resume = false
-    @Option(name: .customLong("stop-after"), help: "Stop after N steps of this invocation (to resume later).") var stopAfter: Int?
+    @Option(name: .customLong("stop-after"), parsing: .unconditional, help: "Stop after N steps of this invocation, N >= 0 (to resume later).")
+    var stopAfter: Int?
 
     func validate() throws {
-        guard Architecture.preset(named: preset) != nil else { throw ValidationError("unknown preset '\(preset)'") }
-        guard epochs > 0, batch >= 2, threads > 0, checkpointEvery > 0, knnK > 0 else {
-            throw ValidationError("need --epochs > 0, --batch >= 2, --threads > 0, --checkpoint-every > 0, --knn-k > 0")
-        }
-        guard lr.isFinite, lr > 0, (0...1).contains(tauBase), warmupEpochs >= 0 else { throw ValidationError("need --lr > 0, --tau-base in [0, 1], --warmup-epochs >= 0") }
-        if let trainLimit, trainLimit < batch { throw ValidationError("--train-limit \(trainLimit) is less than one batch (--batch \(batch))") }
-        if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1, got \(testLimit)") }
+        _ = try FlagCheck.preset("--preset", preset)
+        try FlagCheck.require("--epochs", epochs, atLeast: 1)
+        try FlagCheck.require("--batch", batch, atLeast: 2)
+        try FlagCheck.require("--lr", lr, .positive)
+        try FlagCheck.require("--momentum", momentum, .unitOpen)
+        try FlagCheck.require("--weight-decay", weightDecay, .nonNegative)
+        try FlagCheck.require("--tau-base", tauBase, .unit)
+        // Past --epochs, Schedule.learningRate's precondition (warmup <= total steps) would trap.
+        try FlagCheck.require("--warmup-epochs", warmupEpochs,
+                              FlagRange(text: "in [0, --epochs] = [0, \(epochs)]") { [epochs] in $0 >= 0 && $0 <= Double(epochs) })
+        try FlagCheck.require("--threads", threads, atLeast: 1)
+        try FlagCheck.require("--checkpoint-every", checkpointEvery, atLeast: 1)
+        try FlagCheck.require("--knn-k", knnK, atLeast: 1)
+        try FlagCheck.require("--knn-temperature", knnTemperature, .positive)
+        if let trainLimit { try FlagCheck.require("--train-limit", trainLimit, atLeast: batch, "--batch = \(batch)") }
+        if let testLimit { try FlagCheck.require("--test-limit", testLimit, atLeast: 1) }
+        if let stopAfter { try FlagCheck.require("--stop-after", stopAfter, atLeast: 0) }
     }
 
     func run() throws {
@@ -77,8 +97,25 @@ struct PretrainCommand: ParsableCommand {
         c.resume = resume
         c.stopAfter = stopAfter
         let engine = try ProgramEngines.require(precision.rawValue, threads: threads)
+        // Fault injection for tests: BYOL_FAULT_AT_STEP=K sends this process
+        // BYOL_FAULT_SIGNAL (KILL, TERM or INT; default KILL) right after step K (0: after
+        // the initial kNN pass, before the first checkpoint).
+        let env = ProcessInfo.processInfo.environment
+        if let k = env["BYOL_FAULT_AT_STEP"].flatMap(Int.init) {
+            let sig = ["TERM": SIGTERM, "INT": SIGINT][env["BYOL_FAULT_SIGNAL"] ?? ""] ?? SIGKILL
+            c.afterStep = { if $0 == k { kill(getpid(), sig) } }
+        }
+        Interrupt.install()
         let s = try Pretrain.run(c, engine: engine, log: { print($0); fflush(stdout) }, progress: Progress())
+        if let sig = s.interrupted {
+            FileHandle.standardError.write(Data("byol: interrupted at step \(s.steps): continue with --resume\n".utf8))
+            throw ExitCode(128 + sig)
+        }
         if s.stopped { return }
+        if s.stepsThisRun == 0 {
+            print("the run in \(out) is already complete (\(s.steps) steps); final.npz is up to date")
+            return
+        }
         print(String(format: "done: %d steps, %.1f images/s; kNN accuracy at initialization %.2f%%, last %.2f%%, best %.2f%%; run folder %@",
                      s.steps, s.imagesPerSecond, 100 * (s.knnAtStart ?? .nan), 100 * (s.lastKNN ?? .nan), 100 * (s.bestKNN ?? .nan), out))
     }

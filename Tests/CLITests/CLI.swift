@@ -7,6 +7,8 @@ struct CLI {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// True when a signal ended the process (`status` is then the signal).
+        var signaled = false
     }
 
     static let executable: String = {
@@ -18,10 +20,11 @@ struct CLI {
         return dir.appendingPathComponent("byol").path
     }()
 
-    static func run(_ args: [String], in cwd: String? = nil) throws -> Result {
+    static func run(_ args: [String], in cwd: String? = nil, environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -30,6 +33,7 @@ struct CLI {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self),
+                      signaled: p.terminationReason == .uncaughtSignal)
     }
 }

@@ -21,12 +21,16 @@ import Testing
         let (y, _, next) = BatchNorm.forwardTrain(x, gamma: [2], beta: [1], running: running)
         let inv = 1 / (1.25 + 1e-5).squareRoot()
         for (i, v) in [1.0, 2, 3, 4].enumerated() {
+            // 1e-15: mean, variance, sqrt and scale in the layer's order, outputs up to 3.7 (ulp 4.4e-16): ~2 ulps (exact here).
             #expect(abs(y.data[i] - (2 * (v - 2.5) * inv + 1)) < 1e-15)
         }
+        // 1e-16: 0.9 * 0 + 0.1 * 2.5 with 0.1 rounded in binary: under 2 ulps of 0.25 (5.6e-17 each; exact here).
         #expect(abs(next.mean[0] - 0.25) < 1e-16)
+        // 1e-15: 0.9 + 0.1 * 5 / 3 ~ 1.07 evaluated in another order by the layer: a few ulps (2.2e-16 each; exact here).
         #expect(abs(next.variance[0] - (0.9 + 0.1 * 5 / 3)) < 1e-15)
         #expect(next.batches == 1)
         let e = BatchNorm.forwardEval(x, gamma: [2], beta: [1], running: next)
+        // 1e-15: the eval formula on an output of ~2.45 (ulp 4.4e-16), in the layer's order: ~2 ulps (exact here).
         #expect(abs(e.data[0] - (2 * (1 - 0.25) / (next.variance[0] + 1e-5).squareRoot() + 1)) < 1e-15)
     }
 
@@ -39,6 +43,7 @@ import Testing
         // Same direction: 0; opposite: 4; orthogonal: 2; the batch mean of rows.
         let p = Tensor(shape: [3, 2], data: [1, 0, 3, 4, 0, 2])
         let z = Tensor(shape: [3, 2], data: [5, 0, -3, -4, 7, 0])
+        // 1e-15: row norms (sqrt, divisions) and a 3-row mean give the loss 2 (ulp 4.4e-16) within ~2 ulps (exact here).
         #expect(abs(NormalizedMSE.forward(p, z) - (0 + 4 + 2) / 3) < 1e-15)
     }
 }

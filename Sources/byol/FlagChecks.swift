@@ -1,0 +1,49 @@
+import ArgumentParser
+import BYOLModel
+
+// Range checks of the numeric flags, one flag per check: each message names the flag at
+// fault and the value given, `--lr must be > 0, got -1`. Every numeric option is parsed
+// with `.unconditional`, so that `--lr -1` reaches these checks instead of failing as
+// "Missing value for '--lr <lr>'" (a leading "-" otherwise reads as a flag).
+
+/// The values a Double flag accepts, as its message states them.
+struct FlagRange {
+    var text: String
+    var contains: (Double) -> Bool
+
+    static let positive = FlagRange(text: "> 0") { $0 > 0 }
+    static let nonNegative = FlagRange(text: ">= 0") { $0 >= 0 }
+    /// [0, 1]: an EMA decay.
+    static let unit = FlagRange(text: "in [0, 1]") { (0...1).contains($0) }
+    /// [0, 1): a momentum or an Adam beta (1 would never forget).
+    static let unitOpen = FlagRange(text: "in [0, 1)") { (0..<1).contains($0) }
+}
+
+enum FlagCheck {
+    /// A finite `value` within `range`.
+    static func require(_ flag: String, _ value: Double, _ range: FlagRange) throws {
+        guard value.isFinite else { throw ValidationError("\(flag) must be a finite number, got \(shown(value))") }
+        guard range.contains(value) else { throw ValidationError("\(flag) must be \(range.text), got \(shown(value))") }
+    }
+
+    /// `value` >= `minimum`; `minimumText` names the bound when it is another flag's value.
+    static func require(_ flag: String, _ value: Int, atLeast minimum: Int, _ minimumText: String? = nil) throws {
+        guard value >= minimum else { throw ValidationError("\(flag) must be >= \(minimumText ?? "\(minimum)"), got \(value)") }
+    }
+
+    /// A preset name, or the flag error listing the known ones.
+    static func preset(_ flag: String, _ name: String) throws -> Architecture {
+        guard let a = Architecture.preset(named: name) else {
+            throw ValidationError("unknown preset '\(name)' for \(flag) (expected one of: \(Architecture.presets.map(\.name).joined(separator: ", ")))")
+        }
+        return a
+    }
+
+    /// A Double as one would type it: -1 rather than -1.0, nan and inf as Swift parses them.
+    static func shown(_ v: Double) -> String {
+        if v.isNaN { return "nan" }
+        if v.isInfinite { return v < 0 ? "-inf" : "inf" }
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        return "\(v)"
+    }
+}
