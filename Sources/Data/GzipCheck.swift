@@ -4,7 +4,8 @@ import Foundation
 /// libarchive's gzip reader does not check the gzip trailer (CRC-32 and length of the
 /// data), so a flipped bit in the compressed stream can decode to wrong pixels without
 /// any error. This pass decompresses the whole stream once more, computes both and
-/// compares them with the trailer: the last 8 bytes of a single-member gzip file.
+/// compares them with the trailer: the last 8 bytes of a single-member gzip file, or the
+/// 8 bytes before zero padding after it.
 enum GzipCheck {
     /// More than any CIFAR-10 archive decompresses to (about 184 MB): a larger stream is
     /// refused before it costs minutes (a gzip "bomb" of zeros).
@@ -44,24 +45,36 @@ enum GzipCheck {
                 throw DataError("\(path): decompresses to more than \(maxDecompressedBytes >> 20) MB; a CIFAR-10 archive is about 184 MB")
             }
         }
-        let trailer = try readTrailer(path)
-        guard crc.value == trailer.crc, UInt32(truncatingIfNeeded: size) == trailer.size else {
+        let trailers = try readTrailers(path)
+        guard trailers.contains(where: { $0.crc == crc.value && $0.size == UInt32(truncatingIfNeeded: size) }) else {
+            let t = trailers[0]
             throw DataError(String(format: "%@: corrupt archive: the data's CRC-32 %08x and length %lld do not match the gzip trailer's %08x and %u",
-                                   path, crc.value, size, trailer.crc, trailer.size))
+                                   path, crc.value, size, t.crc, t.size))
         }
     }
 
-    /// CRC-32 and length mod 2^32, little-endian, from the file's last 8 bytes.
-    static func readTrailer(_ path: String) throws -> (crc: UInt32, size: UInt32) {
+    /// Zero bytes after the gzip member that are accepted as padding (as `gzip -t` does).
+    static let maxZeroPadding = 1 << 20
+
+    /// The candidate trailers (CRC-32 and length mod 2^32, little-endian): the file's
+    /// last 8 bytes, then, when the file ends in zero bytes (padding some tools and tape
+    /// blocks add), each 8 bytes that end where only zeros follow, last first.
+    static func readTrailers(_ path: String) throws -> [(crc: UInt32, size: UInt32)] {
         guard let h = FileHandle(forReadingAtPath: path) else { throw DataError("\(path): cannot open") }
         defer { try? h.close() }
         let end = try h.seekToEnd()
         guard end >= 18 else { throw DataError("\(path): truncated gzip file (\(end) bytes)") }
-        try h.seek(toOffset: end - 8)
-        let t = [UInt8](try h.read(upToCount: 8) ?? Data())
-        guard t.count == 8 else { throw DataError("\(path): cannot read the gzip trailer") }
+        let tailLength = min(end - 10, UInt64(maxZeroPadding + 8))
+        try h.seek(toOffset: end - tailLength)
+        let t = [UInt8](try h.read(upToCount: Int(tailLength)) ?? Data())
+        guard t.count == Int(tailLength) else { throw DataError("\(path): cannot read the gzip trailer") }
+        let zeros = t.reversed().prefix { $0 == 0 }.count
+        guard zeros <= maxZeroPadding else {
+            throw DataError("\(path): ends in more than \(maxZeroPadding >> 20) MiB of zero bytes after the gzip data")
+        }
         func le(_ i: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(t[i + $1]) << (8 * $1) } }
-        return (le(0), le(4))
+        // A trailer may itself end in zero bytes, so every split of the zero run counts.
+        return stride(from: t.count - 8, through: max(t.count - 8 - zeros, 0), by: -1).map { (le($0), le($0 + 4)) }
     }
 }
 

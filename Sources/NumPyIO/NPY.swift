@@ -56,6 +56,11 @@ public enum NPY {
 
     /// Parses `.npy` bytes. `file` and `name` only label errors.
     public static func decode(_ bytes: [UInt8], file: String, name: String) throws -> NDArray {
+        try decodeWithDType(bytes, file: file, name: name).array
+    }
+
+    /// The array and its dtype as the file states it (`<i4`, `>f8`...), before widening.
+    public static func decodeWithDType(_ bytes: [UInt8], file: String, name: String) throws -> (array: NDArray, descr: String) {
         func fail(_ msg: String) -> NumPyIOError { NumPyIOError(file: file, array: name, msg) }
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
             throw fail("not a .npy member (bad magic)")
@@ -109,7 +114,7 @@ public enum NPY {
             kind.read(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buf)[dataStart..<dataStart + needed]), count: count, shape: shape)
         }
         if fortran && shape.count > 1 { array = fortranToC(array) }
-        return array
+        return (array, descr)
     }
 
     /// The elements of a Fortran-order array are the C-order elements of its transpose

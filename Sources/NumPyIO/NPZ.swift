@@ -10,6 +10,11 @@ import Foundation
 public enum NPZ {
     /// Reads every member, in archive order. Member names lose their `.npy` suffix.
     public static func read(_ path: String) throws -> [(name: String, array: NDArray)] {
+        try readWithDTypes(path).members
+    }
+
+    /// The members, and each member's dtype as its `.npy` header states it.
+    static func readWithDTypes(_ path: String) throws -> (members: [(name: String, array: NDArray)], descrs: [String: String]) {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw NumPyIOError(file: path, "no such file")
@@ -22,9 +27,17 @@ public enum NPZ {
         archive_read_support_format_zip_seekable(a)
         archive_read_support_filter_none(a)
         guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else {
+            // A zip that starts like one but has no readable central directory at its end
+            // was cut short (or its end overwritten): say so rather than libarchive's
+            // "Unrecognized archive format".
+            if let h = FileHandle(forReadingAtPath: path), let head = try? h.read(upToCount: 4), head == Data([0x50, 0x4B, 0x03, 0x04]) {
+                let size = (try? h.seekToEnd()) ?? 0
+                throw NumPyIOError(file: path, "truncated or damaged zip (.npz) file: no central directory at the end of its \(size) bytes")
+            }
             throw NumPyIOError(file: path, "not a readable zip (.npz) file: \(message(a))")
         }
         var members: [(name: String, array: NDArray)] = []
+        var descrs: [String: String] = [:]
         var entry: OpaquePointer?
         while true {
             let r = archive_read_next_header(a, &entry)
@@ -52,14 +65,17 @@ public enum NPZ {
             if members.contains(where: { $0.name == name }) {
                 throw NumPyIOError(file: path, array: name, "appears twice in the archive")
             }
-            members.append((name, try NPY.decode(bytes, file: path, name: name)))
+            let (array, descr) = try NPY.decodeWithDType(bytes, file: path, name: name)
+            members.append((name, array))
+            descrs[name] = descr
         }
-        return members
+        return (members, descrs)
     }
 
     /// Reads the archive into a dictionary (names are unique; `read` checks it).
     public static func load(_ path: String) throws -> NPZFile {
-        NPZFile(path: path, members: try read(path))
+        let (members, descrs) = try readWithDTypes(path)
+        return NPZFile(path: path, members: members, fileDTypes: descrs)
     }
 
     /// Writes `members` in the given order, atomically: the bytes go to a temporary file
@@ -124,14 +140,20 @@ public struct NPZFile {
     public var path: String
     public var members: [(name: String, array: NDArray)]
     private var index: [String: Int]
+    /// Each member's dtype as its file states it (`<i4`), for messages: arrays are
+    /// widened on reading (int32 to int64), and an error must name what the file holds.
+    public var fileDTypes: [String: String]
 
-    public init(path: String, members: [(name: String, array: NDArray)]) {
+    public init(path: String, members: [(name: String, array: NDArray)], fileDTypes: [String: String] = [:]) {
         self.path = path
         self.members = members
+        self.fileDTypes = fileDTypes
         index = Dictionary(members.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     public var names: [String] { members.map(\.name) }
+
+    func fileDType(_ name: String) -> String { fileDTypes[name] ?? self[name]?.dtype.rawValue ?? "?" }
 
     public subscript(name: String) -> NDArray? { index[name].map { members[$0].array } }
 
@@ -144,7 +166,7 @@ public struct NPZFile {
     /// The named float array with the given shape, every element finite.
     public func requireFloat(_ name: String, shape: [Int]? = nil, finite: Bool = true) throws -> NDArray {
         let a = try require(name)
-        guard a.isFloat else { throw NumPyIOError(file: path, array: name, "dtype \(a.dtype.rawValue), expected a float array (<f8 or <f4)") }
+        guard a.isFloat else { throw NumPyIOError(file: path, array: name, "dtype \(fileDType(name)), expected a float array (<f8 or <f4)") }
         if let shape, a.shape != shape {
             throw NumPyIOError(file: path, array: name, "shape \(fmt(a.shape)), expected \(fmt(shape))")
         }
@@ -157,7 +179,9 @@ public struct NPZFile {
     /// The named int64 array (narrower integer dtypes are widened on read).
     public func requireInt(_ name: String, shape: [Int]? = nil) throws -> NDArray {
         let a = try require(name)
-        guard a.dtype == .int64 else { throw NumPyIOError(file: path, array: name, "dtype \(a.dtype.rawValue), expected an integer array (<i8)") }
+        guard a.dtype == .int64 else {
+            throw NumPyIOError(file: path, array: name, "dtype \(fileDType(name)), expected an integer array (<i8)")
+        }
         if let shape, a.shape != shape {
             throw NumPyIOError(file: path, array: name, "shape \(fmt(a.shape)), expected \(fmt(shape))")
         }

@@ -1,7 +1,9 @@
-/// ReLU: y = max(x, 0). The derivative at exactly 0 is taken as 0, as PyTorch does.
+/// ReLU: y = max(x, 0), NaN kept as NaN (PyTorch's `relu` propagates it, so a broken
+/// input shows up downstream instead of being silenced). The derivative at exactly 0 is
+/// taken as 0, as PyTorch does.
 public enum ReLU {
     public static func forward(_ x: Tensor) -> Tensor {
-        Tensor(shape: x.shape, data: x.data.map { $0 > 0 ? $0 : 0 })
+        Tensor(shape: x.shape, data: x.data.map { $0 > 0 || $0.isNaN ? $0 : 0 })
     }
 
     /// dx = dy where x > 0, else 0.

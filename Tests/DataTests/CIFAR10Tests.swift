@@ -100,6 +100,20 @@ import TestSupport
         }
     }
 
+    /// Zero padding after the gzip member (which `gzip -t` accepts) is not a corrupt
+    /// trailer; a flipped trailer byte before the padding still is.
+    @Test func zeroPaddingAfterTheGzipMember() throws {
+        let d = TemporaryDirectory()
+        let bytes = readBytes(Repo.fixture("cifar/tiny-official-layout.tar.gz"))
+        writeBytes(bytes + [UInt8](repeating: 0, count: 1024), d.file("padded.tar.gz"))
+        let padded = try CIFAR10.load(d.file("padded.tar.gz")), plain = try CIFAR10.load(Repo.fixture("cifar/tiny-official-layout.tar.gz"))
+        #expect(padded.train.pixels == plain.train.pixels && padded.test.labels == plain.test.labels)
+        var flipped = bytes
+        flipped[flipped.count - 5] ^= 0x01
+        writeBytes(flipped + [UInt8](repeating: 0, count: 1024), d.file("flipped.tar.gz"))
+        #expect { _ = try CIFAR10.load(d.file("flipped.tar.gz")) } throws: { e in "\(e)".contains("do not match the gzip trailer") }
+    }
+
     @Test func notAnArchive() {
         #expect(throws: DataError.self) { try CIFAR10.load(Repo.fixture("npz/savez.npz")) }
         #expect(throws: DataError.self) { try CIFAR10.load("/nonexistent/cifar.tar.gz") }

@@ -68,3 +68,13 @@ import TestSupport
         #expect(r.grads["online.projector.0.weight"]!.dtype == .float32)
     }
 }
+
+/// NaN travels through the float32 path's ReLU as through PyTorch's.
+@Suite struct FastNonFinite {
+    @Test func reluKeepsNaN() {
+        let r = OpenBLASEngine(threads: 1).relu(x: NDArray(float32: [.nan, -2, 3], shape: [3]), dy: NDArray(float32: [1, 1, 1], shape: [3]))
+        let y = r["y"]!.floats
+        #expect(y[0].isNaN && y[1] == 0 && y[2] == 3)
+        #expect(r["dx"]!.floats == [0, 0, 1])
+    }
+}

@@ -93,3 +93,27 @@ import TestSupport
         }
     }
 }
+
+/// Messages name what the file holds, not what reading made of it.
+@Suite struct HonestMessages {
+    @Test func int32MemberIsNamedAsInt32() throws {
+        let d = TemporaryDirectory()
+        try NPZ.write([("x", NDArray(float64: [1, 2], shape: [2]))], to: d.file("a.npz"))
+        // Rewrite the member as int32 with NumPy's layout: a v1.0 header and 4-byte values.
+        var header = "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }"
+        header += String(repeating: " ", count: (64 - (10 + header.count + 1) % 64) % 64) + "\n"
+        let npy = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
+            + [1, 0, 0, 0, 2, 0, 0, 0]
+        let f = NPZFile(path: d.file("b.npz"), members: [("x", try NPY.decode(npy, file: "b.npz", name: "x"))],
+                        fileDTypes: ["x": try NPY.decodeWithDType(npy, file: "b.npz", name: "x").descr])
+        #expect { _ = try f.requireFloat("x") } throws: { "\($0)".contains("'x': dtype <i4, expected a float array") }
+    }
+
+    @Test func truncatedZipIsCalledTruncated() throws {
+        let d = TemporaryDirectory()
+        try NPZ.write([("x", NDArray(float64: [1, 2, 3], shape: [3]))], to: d.file("a.npz"))
+        let bytes = readBytes(d.file("a.npz"))
+        writeBytes(Array(bytes.prefix(bytes.count / 2)), d.file("cut.npz"))
+        #expect { _ = try NPZ.load(d.file("cut.npz")) } throws: { "\($0)".contains("cut.npz: truncated or damaged zip (.npz) file") }
+    }
+}
