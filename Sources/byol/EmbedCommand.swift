@@ -24,6 +24,7 @@ struct EmbedCommand: ParsableCommand {
         let x = try Inputs.images(try NPZ.load(images), "images", minBatch: 1)
         let engine = engineOptions.engine()
         let f = engine.embed(s, images: NDArray(x), network: network)
+        guard f.isFinite else { throw NumPyIOError(file: out, array: "features", "NaN or Inf in the features; nothing written") }
         try NPZ.write([("features", f)], to: out)
         print("wrote \(out): features \(fmt(f.shape)) from the \(network) backbone (\(engine.name), \(engine.precision))")
     }

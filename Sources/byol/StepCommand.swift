@@ -16,6 +16,18 @@ struct StepCommand: ParsableCommand {
     @OptionGroup var engineOptions: EngineOptions
     @OptionGroup var optimizerOptions: OptimizerOptions
 
+    func validate() throws {
+        if let grads, Self.sameFile(grads, out) {
+            throw ValidationError("--grads names the same file as --out (\(out)); the two outputs need two files")
+        }
+    }
+
+    /// Whether two paths name one file (after resolving `.`, `..` and symbolic links).
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath().path
+            == URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
     func run() throws {
         let s = try BYOLState.read(state)
         let (v1, v2) = try Inputs.views(views, bnViews: optimizerOptions.bnViews)
@@ -23,6 +35,14 @@ struct StepCommand: ParsableCommand {
         for path in [out] + (grads.map { [$0] } ?? []) { try AtomicFile.checkWritable(path) }
         let engine = engineOptions.engine()
         let r = engine.step(from: s, view1: NDArray(v1), view2: NDArray(v2), config: optimizerOptions.stepConfig)
+        // No file holding NaN or Inf is written (docs/contract.md §1.3): name the first one.
+        guard r.loss.isFinite else { throw NumPyIOError(file: out, "step \(s.step + 1): the loss is \(r.loss); nothing written") }
+        if let bad = s.arch.learnableSpecs.first(where: { r.grads[$0.name]?.isFinite == false }) {
+            throw NumPyIOError(file: grads ?? out, array: "grad." + bad.name, "step \(s.step + 1): NaN or Inf in the gradient; nothing written")
+        }
+        if let bad = r.next.firstNonFiniteArray() {
+            throw NumPyIOError(file: out, array: bad, "step \(s.step + 1): NaN or Inf in the next state; nothing written")
+        }
         // Both files or neither.
         var files = [(members: r.next.members, path: out)]
         if let grads {
