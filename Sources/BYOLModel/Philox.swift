@@ -31,7 +31,6 @@ public enum Philox4x64 {
     }
 }
 
-/// The output stream of `numpy.random.Generator(numpy.random.Philox(key=key, counter=counter))`.
 /// Every random stream of the project is `Philox(key=[seed, word])` with its own key
 /// word, so that no two uses ever draw the same numbers (docs/contract.md §3.6). The
 /// counter's other words say what is drawn (image index, epoch, view, array...).
@@ -48,6 +47,7 @@ public enum PhiloxKey: UInt64, Sendable, CaseIterable {
     case syntheticData = 4
 }
 
+/// The output stream of `numpy.random.Generator(numpy.random.Philox(key=key, counter=counter))`.
 public struct PhiloxStream {
     private var counter: (UInt64, UInt64, UInt64, UInt64)
     private let key: (UInt64, UInt64)

@@ -8,10 +8,9 @@ public final class OpenBLASEngine: Engine {
     public let name = "openblas"
     public let precision = Precision.float32
     public let threads: Int
+    /// The state loaded since the last step, if any; after a step the trainer holds it.
     var state: BYOLState?
     var trainer: FastTrainer?
-    /// Whether `state` is newer than the trainer's copy (a load after the last step).
-    var trainerStale = true
     /// Images per embedder batch: larger inputs go through in batches of this many.
     static let embedBatch = 256
 
@@ -24,20 +23,19 @@ public final class OpenBLASEngine: Engine {
         var s = state
         s.arrays["loss"] = nil
         self.state = s
-        trainerStale = true
     }
 
     public func step(view1: NDArray, view2: NDArray, config: StepConfig) -> Double {
         let (n, h, w) = (view1.shape[0], view1.shape[2], view1.shape[3])
-        let arch = currentState.arch
+        // Between steps the trainer holds the state: no export on this path.
+        let arch = state?.arch ?? trainer!.arch
         if let t = trainer, t.arch == arch, t.batch == n, t.height == h, t.width == w, t.bnViews == config.bnViews {
-            if trainerStale { t.load(currentState) }
+            if let state { t.load(state) }
         } else {
             let t = FastTrainer(arch: arch, batch: n, height: h, width: w, bnViews: config.bnViews, threads: threads)
             t.load(currentState)
             trainer = t
         }
-        trainerStale = false
         state = nil
         return trainer!.train(view1: view1.floats, view2: view2.floats, config: config)
     }

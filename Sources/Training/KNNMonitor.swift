@@ -1,3 +1,4 @@
+import Augment
 import BYOLModel
 import Data
 import NumPyIO
@@ -10,7 +11,7 @@ public enum KNNMonitor {
     /// float64, as [N, 3, H, W] in `dtype` (a float32 value is the float64 one rounded).
     public static func testTransform(_ d: LabelledImages, dtype: DType) -> NDArray {
         let plane = d.height * d.width
-        let mean = [0.4914, 0.4822, 0.4465], std = [0.2470, 0.2435, 0.2616]
+        let (mean, std) = (Augmenter.mean, Augmenter.std)
         func value(_ i: Int) -> Double { (Double(d.pixels[i]) / 255 - mean[i / plane % 3]) / std[i / plane % 3] }
         let shape = [d.count, 3, d.height, d.width]
         if dtype == .float32 { return NDArray(float32: (0..<d.pixels.count).map { Float(value($0)) }, shape: shape) }

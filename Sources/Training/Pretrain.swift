@@ -127,15 +127,12 @@ public enum Pretrain {
             let epochStart = Date()
             while stepInEpoch < stepsPerEpoch {
                 let k = epoch * stepsPerEpoch + stepInEpoch
-                if let sig = Interrupt.signal {
+                // A signal, or --stop-after: checkpoint here and stop; --resume continues.
+                let signal = Interrupt.signal
+                if signal != nil || c.stopAfter.map({ stepsThisRun >= $0 }) == true {
                     try checkpoint(epoch: epoch, stepInEpoch: stepInEpoch)
-                    return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: Int(engine.exportState().step), imagesPerSecond: 0,
-                                   stopped: true, interrupted: sig)
-                }
-                if let stop = c.stopAfter, stepsThisRun >= stop {
-                    try checkpoint(epoch: epoch, stepInEpoch: stepInEpoch)
-                    log("stopping after \(stepsThisRun) steps as asked (checkpoint at step \(k)); resume with --resume")
-                    return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: Int(engine.exportState().step), imagesPerSecond: 0, stopped: true)
+                    if signal == nil { log("stopping after \(stepsThisRun) steps as asked (checkpoint at step \(k)); resume with --resume") }
+                    return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: k, imagesPerSecond: 0, stopped: true, interrupted: signal)
                 }
                 let idx = perm[stepInEpoch * c.batch..<(stepInEpoch + 1) * c.batch]
                 var pixels = [UInt8]()

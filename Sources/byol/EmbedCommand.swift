@@ -16,7 +16,7 @@ struct EmbedCommand: ParsableCommand {
     @OptionGroup var engineOptions: EngineOptions
 
     func validate() throws {
-        guard network == "online" || network == "target" else { throw ValidationError("--network must be online or target, got '\(network)'") }
+        try FlagCheck.network(network)
     }
 
     func run() throws {

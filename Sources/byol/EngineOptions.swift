@@ -36,6 +36,6 @@ struct EngineOptions: ParsableArguments {
     }
 
     func engine() -> Engine {
-        precision == .float64 ? Engines.make("reference", threads: threads)! : Engines.make("openblas", threads: threads)!
+        Engines.make(precision.rawValue, threads: threads)!
     }
 }

@@ -31,6 +31,11 @@ enum FlagCheck {
         guard value >= minimum else { throw ValidationError("\(flag) must be >= \(minimumText ?? "\(minimum)"), got \(value)") }
     }
 
+    /// `--network`: which backbone of a state, online or target.
+    static func network(_ name: String) throws {
+        guard name == "online" || name == "target" else { throw ValidationError("--network must be online or target, got '\(name)'") }
+    }
+
     /// A preset name, or the flag error listing the known ones.
     static func preset(_ flag: String, _ name: String) throws -> Architecture {
         guard let a = Architecture.preset(named: name) else {

@@ -1,10 +1,7 @@
 import ArgumentParser
-import Augment
 import Foundation
-import Verification
-
 import NumPyIO
-
+import Verification
 
 struct KNNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

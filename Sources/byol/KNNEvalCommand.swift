@@ -1,5 +1,4 @@
 import ArgumentParser
-import Augment
 import BYOLModel
 import Data
 import Foundation
@@ -25,7 +24,7 @@ struct KNNEvalCommand: ParsableCommand {
     var testLimit: Int?
 
     func validate() throws {
-        guard network == "online" || network == "target" else { throw ValidationError("--network must be online or target, got '\(network)'") }
+        try FlagCheck.network(network)
         try FlagCheck.require("--k", k, atLeast: 1)
         try FlagCheck.require("--temperature", temperature, .positive)
         try FlagCheck.require("--threads", threads, atLeast: 1)
