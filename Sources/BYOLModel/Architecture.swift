@@ -33,6 +33,12 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         presets.first { $0.name == name }?.arch
     }
 
+    /// Upper bounds on the sizes a state may declare, so that sizes are checked in
+    /// arithmetic that cannot overflow and a typo cannot start minutes of work: far above
+    /// any ResNet or head in use (ResNet-152 has 36 blocks in a stage, BYOL heads 4096).
+    public static let maxBlocksPerStage = 1024
+    public static let maxWidth = 1 << 20
+
     /// Checks sizes; the message says which one is wrong.
     public func validate() throws {
         guard widths.count == 4 else { throw ModelError("widths: expected 4 stage widths, got \(widths.count)") }
@@ -41,6 +47,29 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         guard blocks.allSatisfy({ $0 > 0 }) else { throw ModelError("blocks must be positive: \(blocks)") }
         guard projHidden > 0, projOut > 0, predHidden > 0 else {
             throw ModelError("head sizes must be positive: H \(projHidden), D \(projOut), P \(predHidden)")
+        }
+        guard blocks.allSatisfy({ $0 <= Self.maxBlocksPerStage }) else {
+            throw ModelError("blocks \(blocks): at most \(Self.maxBlocksPerStage) per stage")
+        }
+        guard (widths + [projHidden, projOut, predHidden]).allSatisfy({ $0 <= Self.maxWidth }) else {
+            throw ModelError("widths and head sizes are at most \(Self.maxWidth)")
+        }
+    }
+
+    /// Bytes of a float64 state of this architecture (online and target networks with
+    /// their buffers; optimizer buffers not counted). Valid sizes keep every product
+    /// below 2^63.
+    public var stateBytes: Int {
+        (onlineSpecs + targetSpecs).reduce(0) { $0 + $1.shape.reduce(1, *) } * 8
+    }
+
+    /// Refuses an architecture whose state, `copies` times over, exceeds `memory` bytes,
+    /// saying how much it needs, before anything is allocated.
+    public func checkFits(memory: UInt64, copies: Int) throws {
+        let need = stateBytes * copies
+        guard UInt64(need) <= memory else {
+            throw ModelError(String(format: "%@: its state needs %.1f GB in float64 (%d copies while it is built), more than this machine's %.1f GB of memory",
+                                    description, Double(stateBytes) / 1e9, copies, Double(memory) / 1e9))
         }
     }
 

@@ -70,12 +70,22 @@ public struct BYOLState {
     public static func read(_ path: String) throws -> BYOLState {
         let file = try NPZ.load(path)
         let arch = try inferArchitecture(file)
+        let specs = arch.onlineSpecs + arch.targetSpecs
+        // Nothing is dropped without a word: an array that is none of this architecture's
+        // (a corrupted name, a stage the shapes do not imply) is named.
+        let expected = Set(specs.map(\.name) + ["step", "loss"])
+        for name in file.names where !expected.contains(name) && !name.hasPrefix("optimizer.") && !name.hasPrefix("pretrain.") {
+            throw NumPyIOError(file: path, array: name, "not an array of a state of this architecture (\(arch)); a state holds online.*, target.*, step, optimizer.* and optionally loss")
+        }
         var arrays: [String: NDArray] = [:]
-        for spec in arch.onlineSpecs + arch.targetSpecs {
+        for spec in specs {
             if spec.kind == .bnBatchCount {
                 arrays[spec.name] = try file.requireInt(spec.name, shape: [])
             } else {
                 arrays[spec.name] = try file.requireFloat(spec.name, shape: spec.shape)
+            }
+            if spec.kind == .bnRunningVar, let i = arrays[spec.name]!.doubles.firstIndex(where: { $0 < 0 }) {
+                throw NumPyIOError(file: path, array: spec.name, "negative variance \(arrays[spec.name]!.doubles[i]) at flat index \(i)")
             }
         }
         arrays["step"] = try file.requireInt("step", shape: [])

@@ -65,6 +65,8 @@ struct InitCommand: ParsableCommand {
 
     func run() throws {
         let arch = try architecture.architecture()
+        // The arrays and, member by member, their encoded bytes: refuse before allocating.
+        try arch.checkFits(memory: ProcessInfo.processInfo.physicalMemory, copies: 2)
         let state = Initializer.initialState(arch: arch, seed: seed)
         try state.write(to: out)
         print("wrote \(out): \(arch), \(arch.backboneParameterCount) learnable backbone parameters")
