@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "Reference", dependencies: ["BYOLModel", "NumPyIO"], swiftSettings: optimizedInDebug),
         .target(name: "Augment", dependencies: ["BYOLModel"], swiftSettings: optimizedInDebug),
         .target(name: "Fast", dependencies: ["BYOLModel", "NumPyIO", "CBLAS"], swiftSettings: optimizedInDebug),
-        .target(name: "Data", dependencies: ["BYOLModel", "CArchive"], swiftSettings: optimizedInDebug),
+        .target(name: "Data", dependencies: ["BYOLModel", "NumPyIO", "CArchive"], swiftSettings: optimizedInDebug),
         .target(name: "Verification", dependencies: ["Reference", "Augment", "BYOLModel", "NumPyIO"]),
         .target(name: "Training", dependencies: ["Augment", "Data", "BYOLModel", "NumPyIO"]),
 

@@ -1,5 +1,6 @@
 import CArchive
 import Foundation
+import NumPyIO
 
 /// CIFAR-10 in its official binary layout: `cifar-10-batches-bin/data_batch_1.bin` ...
 /// `data_batch_5.bin`, `test_batch.bin` (records of 1 label byte + 3072 pixel bytes:
@@ -151,8 +152,5 @@ public enum CIFAR10 {
         return DataSplits(name: "CIFAR-10 (\(source))", train: train, test: test, classNames: names)
     }
 
-    static func message(_ a: OpaquePointer?) -> String {
-        guard let a, let s = archive_error_string(a) else { return "unknown libarchive error" }
-        return String(cString: s)
-    }
+    static func message(_ a: OpaquePointer?) -> String { LibArchive.message(a) }
 }

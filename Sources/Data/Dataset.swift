@@ -1,3 +1,5 @@
+import NumPyIO
+
 /// A labelled image data set in CIFAR-10's layout: uint8 [N, 3, 32, 32] channel planes.
 public struct LabelledImages: Sendable {
     public var pixels: [UInt8]
@@ -42,5 +44,5 @@ public struct DataSplits: Sendable {
 /// A data problem with a one-line message naming the file.
 public struct DataError: Error, CustomStringConvertible {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = oneLine(description) }
 }

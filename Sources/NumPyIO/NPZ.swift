@@ -20,6 +20,11 @@ public enum NPZ {
             throw NumPyIOError(file: path, "no such file")
         }
         guard !isDir.boolValue else { throw NumPyIOError(file: path, "is a directory, not an .npz file") }
+        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        // No member can hold more than its archive's bytes inflated at deflate's largest
+        // ratio (1032:1): a larger declared or delivered size is corruption, refused
+        // before it is allocated.
+        let maxMemberBytes = fileBytes * 1032 + (1 << 16)
         guard let a = archive_read_new() else { throw NumPyIOError(file: path, "libarchive: out of memory") }
         defer { archive_read_free(a) }
         // The seekable reader works from the central directory, so a file cut anywhere
@@ -27,6 +32,12 @@ public enum NPZ {
         archive_read_support_format_zip_seekable(a)
         archive_read_support_filter_none(a)
         guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else {
+            // A zip of no members is its end record alone (numpy.savez with no arrays and our
+            // own writer give one); libarchive does not recognize it.
+            if fileBytes == 22, let h = FileHandle(forReadingAtPath: path), let end = try? h.read(upToCount: 22),
+               end.starts(with: [0x50, 0x4B, 0x05, 0x06]), end[8...11].allSatisfy({ $0 == 0 }) {
+                return ([], [:])
+            }
             // A zip that starts like one but has no readable central directory at its end
             // was cut short (or its end overwritten): say so rather than libarchive's
             // "Unrecognized archive format".
@@ -39,6 +50,7 @@ public enum NPZ {
         var members: [(name: String, array: NDArray)] = []
         var descrs: [String: String] = [:]
         var entry: OpaquePointer?
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let r = archive_read_next_header(a, &entry)
             if r == ARCHIVE_EOF { break }
@@ -48,9 +60,12 @@ public enum NPZ {
             }
             let rawName = archive_entry_pathname(entry).map { String(cString: $0) } ?? "?"
             let name = rawName.hasSuffix(".npy") ? String(rawName.dropLast(4)) : rawName
+            let declared = archive_entry_size_is_set(entry) != 0 ? Int(archive_entry_size(entry)) : nil
+            if let declared, declared < 0 || declared > maxMemberBytes {
+                throw NumPyIOError(file: path, array: name, "member declares \(declared) bytes, impossible in a \(fileBytes)-byte archive")
+            }
             var bytes: [UInt8] = []
-            if archive_entry_size_is_set(entry) != 0 { bytes.reserveCapacity(Int(archive_entry_size(entry))) }
-            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            bytes.reserveCapacity(declared ?? 0)
             while true {
                 let n = chunk.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
                 if n == 0 { break }
@@ -58,6 +73,9 @@ public enum NPZ {
                     throw NumPyIOError(file: path, array: name, "truncated or corrupt member: \(message(a))")
                 }
                 bytes += chunk[0..<n]
+                guard bytes.count <= (declared ?? maxMemberBytes) else {
+                    throw NumPyIOError(file: path, array: name, "member data longer than \(declared.map { "its declared \($0)" } ?? "possible in a \(fileBytes)-byte archive") bytes")
+                }
             }
             if archive_entry_size_is_set(entry) != 0, Int64(bytes.count) != archive_entry_size(entry) {
                 throw NumPyIOError(file: path, array: name, "truncated member: \(bytes.count) of \(archive_entry_size(entry)) bytes")
@@ -129,10 +147,21 @@ public enum NPZ {
         }
     }
 
-    private static func message(_ a: OpaquePointer?) -> String {
+    static func message(_ a: OpaquePointer?) -> String { LibArchive.message(a) }
+}
+
+/// libarchive's error text for a reader, as one line (some of its messages end in or
+/// contain newlines).
+public enum LibArchive {
+    public static func message(_ a: OpaquePointer?) -> String {
         guard let a, let s = archive_error_string(a) else { return "unknown libarchive error" }
-        return String(cString: s)
+        return oneLine(String(cString: s))
     }
+}
+
+/// `text` with its line breaks folded into spaces: errors are one line on stderr.
+public func oneLine(_ text: String) -> String {
+    text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
 }
 
 /// The arrays of one `.npz` file with lookups that report problems by file and name.

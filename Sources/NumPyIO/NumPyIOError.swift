@@ -12,7 +12,6 @@ public struct NumPyIOError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String {
-        if let array { return "\(file): array '\(array)': \(problem)" }
-        return "\(file): \(problem)"
+        oneLine(array.map { "\(file): array '\($0)': \(problem)" } ?? "\(file): \(problem)")
     }
 }
