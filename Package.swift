@@ -28,13 +28,16 @@ let package = Package(
             name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]),
 
+        // cpuid and xgetbv: which OpenBLAS kernel set the CPU can run (Fast/KernelSelection).
+        .target(name: "CPUID"),
+
         // MARK: Libraries
         // Layering (each target imports only those listed; arrows point down):
         //   byol (CLI)
         //   -> Training (pretrain loop, run folder)   Verification (checks, goldens, cross-check)
         //   -> Fast (float32, OpenBLAS)   Reference (float64, plain loops)   Augment   Data
         //   -> BYOLModel (architecture, state, configuration, the Engine protocol)
-        //   -> NumPyIO (.npy/.npz, atomic files, SHA-256)  -> CArchive, CBLAS
+        //   -> NumPyIO (.npy/.npz, atomic files, SHA-256)  -> CArchive, CBLAS, CPUID
         // Verification and Training drive engines through the protocol and never import
         // Fast; Reference never imports Fast or CBLAS: the reference shares no arithmetic
         // with what it checks.
@@ -44,7 +47,7 @@ let package = Package(
         // stays fast; -O keeps IEEE semantics (Swift never reassociates floating point).
         .target(name: "Reference", dependencies: ["BYOLModel", "NumPyIO"], swiftSettings: optimizedInDebug),
         .target(name: "Augment", dependencies: ["BYOLModel"], swiftSettings: optimizedInDebug),
-        .target(name: "Fast", dependencies: ["BYOLModel", "NumPyIO", "CBLAS"], swiftSettings: optimizedInDebug),
+        .target(name: "Fast", dependencies: ["BYOLModel", "NumPyIO", "CBLAS", "CPUID"], swiftSettings: optimizedInDebug),
         .target(name: "Data", dependencies: ["BYOLModel", "NumPyIO", "CArchive"], swiftSettings: optimizedInDebug),
         .target(name: "Verification", dependencies: ["Reference", "Augment", "BYOLModel", "NumPyIO"]),
         .target(name: "Training", dependencies: ["Augment", "Data", "BYOLModel", "NumPyIO"]),

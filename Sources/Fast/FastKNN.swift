@@ -18,7 +18,7 @@ public enum FastKNN {
         let b = normalized(bank, f), q = normalized(queries, f)
         var predictions = [Int64](repeating: 0, count: m)
         var scores = [Double](repeating: 0, count: m * classes)
-        let blocks = WorkerPool.split(m, parts: (m + 127) / 128)
+        let blocks = queryBlocks(m)
         let pool = WorkerPool(workers: threads)
         let sims = (0..<threads).map { _ in FloatBuffer(128 * n) }
         b.withUnsafeBufferPointer { B in q.withUnsafeBufferPointer { Q in
@@ -45,6 +45,9 @@ public enum FastKNN {
         }
         return Result(predictions: predictions, scores: scores, accuracy: accuracy)
     }
+
+    /// Fixed blocks of at most 128 queries: one sgemm each.
+    static func queryBlocks(_ m: Int) -> [Range<Int>] { WorkerPool.split(m, parts: (m + 127) / 128) }
 
     /// Indices of the k largest s (ties: lower index first), in rank order.
     static func selectTop(_ s: UnsafePointer<Float>, n: Int, k: Int, into top: inout [Int]) {

@@ -73,6 +73,30 @@ final class FastNetwork {
     /// Number of conv sample groups for a batch: fixed by the batch size alone.
     static func convGroups(_ n: Int) -> [Range<Int>] { WorkerPool.split(n, parts: 8) }
 
+    static func stemShape(_ arch: Architecture, h: Int, w: Int) -> ConvShape {
+        ConvShape(c: 3, k: arch.widths[0], r: 3, stride: 1, pad: 1, h: h, w: w)
+    }
+
+    /// conv1, conv2 and the optional downsample of a block whose input is h x w.
+    static func blockShapes(_ b: BlockSpec, h: Int, w: Int) -> (ConvShape, ConvShape, ConvShape?) {
+        let s1 = ConvShape(c: b.inChannels, k: b.outChannels, r: 3, stride: b.stride, pad: 1, h: h, w: w)
+        let s2 = ConvShape(c: b.outChannels, k: b.outChannels, r: 3, stride: 1, pad: 1, h: s1.ho, w: s1.wo)
+        let sd = b.hasDownsample ? ConvShape(c: b.inChannels, k: b.outChannels, r: 1, stride: b.stride, pad: 0, h: h, w: w) : nil
+        return (s1, s2, sd)
+    }
+
+    /// Every convolution of the backbone in forward order, the stem first.
+    static func convShapes(arch: Architecture, height: Int, width: Int) -> [ConvShape] {
+        var out = [stemShape(arch, h: height, w: width)]
+        var (h, w) = (height, width)
+        for b in arch.blockSpecs {
+            let (s1, s2, sd) = blockShapes(b, h: h, w: w)
+            out += [s1, s2] + (sd.map { [$0] } ?? [])
+            (h, w) = (s1.ho, s1.wo)
+        }
+        return out
+    }
+
     init(arch: Architecture, nTotal: Int, height: Int, width: Int, bnGroups: Int, pool: WorkerPool, training: Bool) {
         self.arch = arch
         self.nTotal = nTotal
@@ -83,7 +107,7 @@ final class FastNetwork {
         groups = Self.convGroups(nTotal)
         input = FloatBuffer(3 * nTotal * height * width)
         var h = height, w = width
-        let stemShape = ConvShape(c: 3, k: arch.widths[0], r: 3, stride: 1, pad: 1, h: h, w: w)
+        let stemShape = Self.stemShape(arch, h: h, w: w)
         stem = ConvBN(stemShape, conv: "backbone.conv1.weight", bn: "backbone.bn1", relu: true, nTotal: nTotal, groups: bnGroups)
         var list: [Block] = []
         var maxAct = stem.shape.k * stem.len
@@ -95,15 +119,10 @@ final class FastNetwork {
         track(stem)
         for b in arch.blockSpecs {
             let p = "backbone." + b.prefix
-            let s1 = ConvShape(c: b.inChannels, k: b.outChannels, r: 3, stride: b.stride, pad: 1, h: h, w: w)
+            let (s1, s2, sd) = Self.blockShapes(b, h: h, w: w)
             let c1 = ConvBN(s1, conv: p + ".conv1.weight", bn: p + ".bn1", relu: true, nTotal: nTotal, groups: bnGroups)
-            let s2 = ConvShape(c: b.outChannels, k: b.outChannels, r: 3, stride: 1, pad: 1, h: s1.ho, w: s1.wo)
             let c2 = ConvBN(s2, conv: p + ".conv2.weight", bn: p + ".bn2", relu: true, nTotal: nTotal, groups: bnGroups)
-            var ds: ConvBN?
-            if b.hasDownsample {
-                let sd = ConvShape(c: b.inChannels, k: b.outChannels, r: 1, stride: b.stride, pad: 0, h: h, w: w)
-                ds = ConvBN(sd, conv: p + ".downsample.0.weight", bn: p + ".downsample.1", relu: false, nTotal: nTotal, groups: bnGroups)
-            }
+            let ds = sd.map { ConvBN($0, conv: p + ".downsample.0.weight", bn: p + ".downsample.1", relu: false, nTotal: nTotal, groups: bnGroups) }
             for cb in [c1, c2] + (ds.map { [$0] } ?? []) { track(cb) }
             list.append(Block(c1: c1, c2: c2, ds: ds))
             h = s1.ho

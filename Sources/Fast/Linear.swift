@@ -3,9 +3,12 @@
 enum FastLinear {
     static let rowBlock = 128
 
+    /// Fixed blocks of at most `rowBlock` rows of a layer with `rows` outputs (or inputs).
+    static func rowBlocks(_ rows: Int) -> [Range<Int>] { WorkerPool.split(rows, parts: (rows + rowBlock - 1) / rowBlock) }
+
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                         inF: Int, outF: Int, cols: Int, pool: WorkerPool) {
-        let blocks = WorkerPool.split(outF, parts: (outF + rowBlock - 1) / rowBlock)
+        let blocks = rowBlocks(outF)
         pool.run(chunks: blocks.count) { bi, _ in
             let r = blocks[bi]
             sgemm(m: r.count, n: cols, k: inF, a: w + r.lowerBound * inF, lda: inF, b: x, ldb: cols, c: y + r.lowerBound * cols, ldc: cols)
@@ -17,7 +20,7 @@ enum FastLinear {
     /// its gradient from the BN instead), dx [I, cols] = w^T dy (when given).
     static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                          dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>?, inF: Int, outF: Int, cols: Int, pool: WorkerPool) {
-        let oBlocks = WorkerPool.split(outF, parts: (outF + rowBlock - 1) / rowBlock)
+        let oBlocks = rowBlocks(outF)
         pool.run(chunks: oBlocks.count) { bi, _ in
             let r = oBlocks[bi]
             sgemm(transB: true, m: r.count, n: inF, k: cols, a: dy + r.lowerBound * cols, lda: cols, b: x, ldb: cols,
@@ -30,7 +33,7 @@ enum FastLinear {
             }
         }
         guard let dx else { return }
-        let iBlocks = WorkerPool.split(inF, parts: (inF + rowBlock - 1) / rowBlock)
+        let iBlocks = rowBlocks(inF)
         pool.run(chunks: iBlocks.count) { bi, _ in
             let r = iBlocks[bi]
             sgemm(transA: true, m: r.count, n: cols, k: outF, a: w + r.lowerBound, lda: inF, b: dy, ldb: cols,

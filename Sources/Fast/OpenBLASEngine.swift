@@ -12,7 +12,7 @@ public final class OpenBLASEngine: Engine {
     var state: BYOLState?
     var trainer: FastTrainer?
     /// Images per embedder batch: larger inputs go through in batches of this many.
-    static let embedBatch = 256
+    public static let embedBatch = 256
 
     public init(threads: Int) {
         precondition(threads >= 1)

@@ -37,6 +37,11 @@ public struct PretrainConfig: Sendable {
     /// that stop a run at an exact moment instead of after a sleep.
     public var afterStep: (@Sendable (Int) -> Void)?
 
+    /// What the float32 bytes also depend on besides the flags (the OpenBLAS kernel set,
+    /// how it was chosen, the kernel check): recorded in the manifest, not compared on
+    /// resume (a run may continue on another machine; docs/training.md).
+    public var kernels: [String: String] = [:]
+
     public init() {}
 
     /// Every setting, for the manifest and the resume check.

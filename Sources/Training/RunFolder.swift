@@ -75,10 +75,11 @@ extension Pretrain {
     }
 
     static func writeManifest(_ c: PretrainConfig, arch: Architecture, data: DataSplits, checksum: String, stepsPerEpoch: Int) throws {
-        let m: [String: Any] = ["flags": c.asDictionary, "version": "byol-swift 0.1.0", "data": data.name, "data_sha256": checksum,
+        var m: [String: Any] = ["flags": c.asDictionary, "version": "byol-swift 0.1.0", "data": data.name, "data_sha256": checksum,
                                 "train_images": data.train.count, "test_images": data.test.count, "classes": data.classNames,
                                 "architecture": arch.description, "steps_per_epoch": stepsPerEpoch,
                                 "knn": "online backbone, eval mode, bank = train set with the test transform, cosine, k \(c.knnK), T \(c.knnTemperature)"]
+        if !c.kernels.isEmpty { m["kernels"] = c.kernels }
         let json = try JSONSerialization.data(withJSONObject: m, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(c.out + "/manifest.json", data: json + Data("\n".utf8))
     }

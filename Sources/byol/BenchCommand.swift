@@ -32,6 +32,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let arch = Architecture.preset(named: preset)!
         let engine = try ProgramEngines.require(precision.rawValue, threads: threads)
+        try Kernels.require(GEMMPlan.step(arch: arch, batch: batch, height: size, width: size), for: engine)
         // Validate before timing: a fast wrong engine is no result.
         if engine.precision == .float32 {
             let failures = CrossCheck.benchGate(engine: engine)
@@ -60,12 +61,14 @@ struct BenchCommand: ParsableCommand {
         let flops = arch.stepFLOPsPerImage(height: size, width: size) * Double(batch)
         let rss = Timing.peakRSS()
         if json {
-            print("{\"images_per_second\": \(Double(batch) / median), \"step_seconds_median\": \(median), \"gflops\": \(flops / median / 1e9), \"peak_rss_bytes\": \(rss), \"precision\": \"\(precision.rawValue)\", \"preset\": \"\(preset)\", \"batch\": \(batch), \"threads\": \(threads), \"steps\": \(steps), \"openblas_core\": \"\(BLASInfo.core)\"}")
+            print("{\"images_per_second\": \(Double(batch) / median), \"step_seconds_median\": \(median), \"gflops\": \(flops / median / 1e9), \"peak_rss_bytes\": \(rss), \"precision\": \"\(precision.rawValue)\", \"preset\": \"\(preset)\", \"batch\": \(batch), \"threads\": \(threads), \"steps\": \(steps)" + (precision == .float32 ? Kernels.jsonFields : "") + "}")
         } else {
             print(String(format: "byol %@ %@ batch %d, %d threads: median step %.3f s, %.2f images/s, %.1f GFLOP/s (%.3f GFLOP per image), peak RSS %.0f MB",
                          precision.rawValue, preset, batch, threads, median, Double(batch) / median, flops / median / 1e9,
                          flops / Double(batch) / 1e9, Double(rss) / 1e6))
-            if precision == .float32 { print("OpenBLAS kernels: \(BLASInfo.core) (\(BLASInfo.config))") }
+            if precision == .float32 {
+                print("OpenBLAS kernels: \(BLASInfo.core), \(Kernels.how); kernel check \(Kernels.checkSummary) (\(BLASInfo.config))")
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ struct Byol: ParsableCommand {
     /// Errors end the command with one line on stderr and a non-zero exit status
     /// (ArgumentParser's own usage errors included); help goes to stdout as usual.
     static func main() {
+        Kernels.select()
         ProgramEngines.register()
         do {
             var command = try parseAsRoot()

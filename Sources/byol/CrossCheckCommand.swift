@@ -29,6 +29,7 @@ struct CrossCheckCommand: ParsableCommand {
 
     func run() throws {
         let b = try ProgramEngines.require(engine, threads: threads)
+        try Kernels.require(Kernels.standardShapes, for: b)
         let table = CheckTable()
         var rows: [CheckRow] = []
         print(table.header)

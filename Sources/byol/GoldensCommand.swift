@@ -61,7 +61,7 @@ struct GoldensCommand: ParsableCommand {
             let rows: [CheckRow]
             if let engine, engine != "reference" {
                 rows = Goldens.verify(goldens: selection.goldens, cases: try selection.selected(),
-                                      engine: try ProgramEngines.require(engine, threads: threads), onRow: show)
+                                      engine: try Kernels.checked(ProgramEngines.require(engine, threads: threads)), onRow: show)
             } else {
                 rows = Goldens.verify(goldens: selection.goldens, cases: try selection.selected(), onRow: show)
             }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Augment
 import BYOLModel
 import Data
+import Fast
 import Foundation
 import Training
 import NumPyIO
@@ -97,6 +98,10 @@ struct PretrainCommand: ParsableCommand {
         c.resume = resume
         c.stopAfter = stopAfter
         let engine = try ProgramEngines.require(precision.rawValue, threads: threads)
+        let arch = Architecture.preset(named: preset)!
+        try Kernels.require(GEMMPlan.step(arch: arch, batch: batch, height: 32, width: 32)
+            .union(GEMMPlan.embed(arch: arch, images: OpenBLASEngine.embedBatch, height: 32, width: 32)), for: engine)
+        if engine.name == "openblas" { c.kernels = Kernels.facts }
         // Fault injection for tests: BYOL_FAULT_AT_STEP=K sends this process
         // BYOL_FAULT_SIGNAL (KILL, TERM or INT; default KILL) right after step K (0: after
         // the initial kNN pass, before the first checkpoint).
