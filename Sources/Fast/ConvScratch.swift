@@ -1,7 +1,10 @@
 /// The convolutions' reusable buffers, sized once for every shape of a network.
 /// Per worker: two large buffers (im2col matrix and its gradient, or Winograd tiles
 /// before and after the GEMMs), the Winograd weight-gradient tiles and a small row
-/// buffer. Shared: the transformed weights and the per-group partial weight gradients.
+/// buffer. A convolution run one group at a time (Winograd.groupTasksFrom) uses worker
+/// 0's large buffers only, so those alone are sized for it: per-worker memory does not
+/// grow with the deep layers' large groups. Shared: the transformed weights and the
+/// per-group partial weight gradients.
 final class ConvScratch {
     let a: [FloatBuffer], b: [FloatBuffer]
     let tileGrad: [FloatBuffer]
@@ -15,25 +18,31 @@ final class ConvScratch {
     /// What the largest of `shapes` needs for a batch of `nTotal` in `groups` (im2col).
     init(shapes: [ConvShape], nTotal: Int, groups: [Range<Int>], workers: Int, training: Bool) {
         let groupSize = groups.map(\.count).max() ?? 1
-        var big = 1, tile = 1, row = 1, partials = 1
+        // Per worker, and for worker 0 alone (one-group-at-a-time convolutions).
+        var big = 1, bigFirst = 1, tile = 1, tileFirst = 1, row = 1, partials = 1, weights = 1
         for s in shapes {
             if Winograd.applies(s) {
                 let wg = Winograd.groups(nTotal: nTotal, s)
                 partials = max(partials, wg.count * s.k * s.crr)
                 let t = (wg.map(\.count).max() ?? 1) * Winograd.tilesPerImage(s)
-                big = max(big, 16 * Winograd.planeStride(max(s.c, s.k), t))
-                tile = max(tile, 16 * Winograd.planeStride(s.k, s.c))
+                let tiles = 16 * Winograd.planeStride(max(s.c, s.k), t), grads = 16 * Winograd.planeStride(s.k, s.c)
+                weights = max(weights, grads)
+                if wg.count < Winograd.groupTasksFrom {
+                    (bigFirst, tileFirst) = (max(bigFirst, tiles), max(tileFirst, grads))
+                } else {
+                    (big, tile) = (max(big, tiles), max(tile, grads))
+                }
                 row = max(row, Winograd.rowScratch(s, groupSize: wg.map(\.count).max() ?? 1))
             } else {
                 big = max(big, s.crr * groupSize * s.ho * s.wo)
                 partials = max(partials, groups.count * s.k * s.crr)
             }
         }
-        a = (0..<workers).map { _ in FloatBuffer(big) }
-        b = (0..<workers).map { _ in FloatBuffer(big) }
-        tileGrad = (0..<workers).map { _ in FloatBuffer(training ? tile : 1) }
+        a = (0..<workers).map { FloatBuffer($0 == 0 ? max(big, bigFirst) : big) }
+        b = (0..<workers).map { FloatBuffer($0 == 0 ? max(big, bigFirst) : big) }
+        tileGrad = (0..<workers).map { FloatBuffer(training ? ($0 == 0 ? max(tile, tileFirst) : tile) : 1) }
         rows = (0..<workers).map { _ in FloatBuffer(row) }
-        u = FloatBuffer(tile)
+        u = FloatBuffer(weights)
         partial = FloatBuffer(training ? partials : 1)
     }
 }

@@ -70,8 +70,12 @@ final class FastNetwork {
     let dfeat: FloatBuffer
     let headGrad: [FloatBuffer]
 
-    /// Number of conv sample groups for a batch: fixed by the batch size alone.
-    static func convGroups(_ n: Int) -> [Range<Int>] { WorkerPool.split(n, parts: 8) }
+    /// The sample groups of the im2col convolutions (stem, stride 2, 1x1 shortcuts):
+    /// fixed by the batch size alone. 16, so that 16 threads have a task each (8 capped
+    /// the step's parallelism bound near 8x); each costs one K x C*R*R partial weight
+    /// gradient (75 MB for resnet18's largest) and halves the per-worker im2col buffers.
+    static let convGroupCount = 16
+    static func convGroups(_ n: Int) -> [Range<Int>] { WorkerPool.split(n, parts: convGroupCount) }
 
     static func stemShape(_ arch: Architecture, h: Int, w: Int) -> ConvShape {
         ConvShape(c: 3, k: arch.widths[0], r: 3, stride: 1, pad: 1, h: h, w: w)

@@ -3,8 +3,11 @@
 enum FastLinear {
     static let rowBlock = 128
 
-    /// Fixed blocks of at most `rowBlock` rows of a layer with `rows` outputs (or inputs).
-    static func rowBlocks(_ rows: Int) -> [Range<Int>] { WorkerPool.split(rows, parts: (rows + rowBlock - 1) / rowBlock) }
+    /// Fixed blocks of at most `rowBlock` rows of a layer with `rows` outputs (or inputs),
+    /// and at least 16 of them where there are 16 rows (a task for each of 16 threads).
+    static func rowBlocks(_ rows: Int) -> [Range<Int>] {
+        WorkerPool.split(rows, parts: max((rows + rowBlock - 1) / rowBlock, min(rows, 16)))
+    }
 
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                         inF: Int, outF: Int, cols: Int, pool: WorkerPool) {

@@ -17,6 +17,24 @@ public struct WorkerPool: Sendable {
     /// Runs body(chunk, worker) for chunk in 0..<chunks; worker in 0..<workers owns
     /// chunks worker, worker + workers, ... (so per-worker scratch is safe).
     public func run(chunks: Int, _ body: (_ chunk: Int, _ worker: Int) -> Void) {
+        let profile = PhaseProfile.shared
+        if profile.enabled && chunks > 0 {
+            // Each chunk timed on its own (bench --profile): the parallelism bound.
+            let durations = UnsafeMutableBufferPointer<Double>.allocate(capacity: chunks)
+            defer { durations.deallocate() }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            schedule(chunks: chunks) { c, worker in
+                let s = DispatchTime.now().uptimeNanoseconds
+                body(c, worker)
+                durations[c] = Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9
+            }
+            profile.recordRun(UnsafeBufferPointer(durations), wall: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            return
+        }
+        schedule(chunks: chunks, body)
+    }
+
+    private func schedule(chunks: Int, _ body: (_ chunk: Int, _ worker: Int) -> Void) {
         if workers == 1 || chunks <= 1 {
             for c in 0..<chunks { body(c, 0) }
             return

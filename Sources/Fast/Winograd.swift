@@ -86,8 +86,8 @@ enum Winograd {
 
     /// out[i, k, c] (i = 3r + q) = (G^T du G)[r, q] for du[e, k, c] (planes
     /// planeStride(K, C) apart): the adjoint of transformWeights, vectorized over (k, c).
-    /// Writes K*C*9 floats, 3x3-position-major.
-    static func weightGradient(_ du: UnsafePointer<Float>, kc: Int, _ out: UnsafeMutablePointer<Float>) {
+    /// Writes K*C*9 floats, 3x3-position-major; with `only`, the (k, c) pairs in it.
+    static func weightGradient(_ du: UnsafePointer<Float>, kc: Int, _ out: UnsafeMutablePointer<Float>, only: Range<Int>? = nil) {
         let ds = planeStride(kc, 1)  // == planeStride(K, C)
         @inline(__always) func position<V: FloatLanes>(_ idx: Int, _: V.Type) {
             // Column b of G^T du: d0 + (d1 + d2) / 2, (d1 - d2) / 2, (d1 + d2) / 2 + d3 over rows.
@@ -107,19 +107,20 @@ enum Winograd {
             store(1, c0.1, c1.1, c2.1, c3.1)
             store(2, c0.2, c1.2, c2.2, c3.2)
         }
-        sweep(kc) { position($0, SIMD8<Float>.self) } narrow: { position($0, SIMD2<Float>.self) }
+        let r = only ?? 0..<kc
+        sweep(r.count) { position(r.lowerBound + $0, SIMD8<Float>.self) } narrow: { position(r.lowerBound + $0, SIMD2<Float>.self) }
     }
 
     /// v[e, ch, t] = (B^T d B)[e] of the 4x4 patch d of x[ch, n] at rows 2i - 1 ..< 2i + 3,
     /// columns 2j - 1 ..< 2j + 3 (0 outside), for samples n0..<n1 of x [channels, nTotal, h, w].
     static func inputTransform(_ x: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
-                               _ v: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
+                               _ v: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>, only: Range<Int>? = nil) {
         let (th, tw, tCount, es) = layout(channels: channels, samples: n1 - n0, h: h, w: w)
         // The plane with a zero border: padded[r, q] = x[r - 1, q - 1]. Its border and
         // slack stay zero; only the interior is rewritten per plane.
         let pw = paddedWidth(w), padded = rows
         padded.update(repeating: 0, count: paddedRows(h) * pw)
-        for ch in 0..<channels {
+        for ch in only ?? 0..<channels {
             let o = v + ch * tCount
             for n in n0..<n1 {
                 let plane = x + (ch * nTotal + n) * h * w
@@ -161,11 +162,11 @@ enum Winograd {
     /// y[ch, n, 2i + a, 2j + b] = (A^T m A)[a, b] for m[e] = mt[e, ch, t]; outputs past an
     /// odd last row or column are dropped.
     static func outputTransform(_ mt: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
-                                _ y: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
+                                _ y: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>, only: Range<Int>? = nil) {
         let (_, _, tCount, es) = layout(channels: channels, samples: n1 - n0, h: h, w: w)
         // The tiles' four outputs: y00[t] for output row 2i, column 2j, y01[t] for 2i, 2j + 1, ...
         let y00 = rows, y01 = rows + tCount, y10 = y01 + tCount, y11 = y10 + tCount
-        for ch in 0..<channels {
+        for ch in only ?? 0..<channels {
             let q = mt + ch * tCount
             @inline(__always) func outputs<V: FloatLanes>(_ t: Int, _: V.Type) {
                 @inline(__always) func m(_ e: Int) -> V { V.load(q + e * es + t) }
@@ -190,11 +191,11 @@ enum Winograd {
     /// g[e, ch, t] = (A dy A^T)[e] of the 2x2 tile t of dy[ch, n] (0 past an odd edge):
     /// the adjoint of outputTransform.
     static func gradientTransform(_ dy: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
-                                  _ g: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>) {
+                                  _ g: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>, only: Range<Int>? = nil) {
         let (_, _, tCount, es) = layout(channels: channels, samples: n1 - n0, h: h, w: w)
         // The tiles' four values, deinterleaved: g00[t] = dy[2i, 2j], g01[t] = dy[2i, 2j + 1], ...
         let g00 = rows, g01 = rows + tCount, g10 = g01 + tCount, g11 = g10 + tCount
-        for ch in 0..<channels {
+        for ch in only ?? 0..<channels {
             if w & 1 == 1 || h & 1 == 1 { rows.update(repeating: 0, count: 4 * tCount) }
             eachOutputRow(n0: n0, n1: n1, h: h, w: w) { n, offset, t0, a in
                 let row = dy + (ch * nTotal + n) * h * w + offset
@@ -276,6 +277,13 @@ enum Winograd {
 
     // MARK: Convolution
 
+    /// Below this many sample groups (the deep layers' few large groups) a convolution
+    /// runs one group at a time, with the group's transforms split into channel ranges
+    /// and its 16 GEMMs as 16 tasks, so that up to 16 threads share each group; above it,
+    /// a group is one task. Both schedules make the same calls on the same data (the same
+    /// bytes); the choice depends on the shapes only, never on the thread count.
+    static let groupTasksFrom = 16
+
     /// y [K, nTotal * H * W] = conv(x, w), group by group.
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: ConvShape,
                         nTotal: Int, pool: WorkerPool, scratch: ConvScratch) {
@@ -283,16 +291,35 @@ enum Winograd {
         let groups = groups(nTotal: nTotal, s)
         let u = scratch.u.pointer
         transformWeights(w, k: k, c: c, flipped: false, u, pool: pool)
-        pool.run(chunks: groups.count) { gi, worker in
-            let (n0, n1) = (groups[gi].lowerBound, groups[gi].upperBound)
-            let t = (n1 - n0) * tilesPerImage(s)
-            let v = scratch.a[worker].pointer, m = scratch.b[worker].pointer, rows = scratch.rows[worker].pointer
-            inputTransform(x, channels: c, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, v, rows: rows)
-            for e in 0..<16 {
-                sgemm(m: k, n: t, k: c, a: u + e * planeStride(k, c), lda: c, b: v + e * planeStride(c, t), ldb: t,
-                      c: m + e * planeStride(k, t), ldc: t)
+        // The stages of group g with tile buffers v [16, C, T], m [16, K, T].
+        func transformIn(_ g: Range<Int>, _ v: UnsafeMutablePointer<Float>, _ worker: Int, _ only: Range<Int>? = nil) {
+            inputTransform(x, channels: c, nTotal: nTotal, n0: g.lowerBound, n1: g.upperBound, h: s.h, w: s.w, v,
+                           rows: scratch.rows[worker].pointer, only: only)
+        }
+        func gemm(_ g: Range<Int>, _ e: Int, _ v: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>) {
+            let t = g.count * tilesPerImage(s)
+            sgemm(m: k, n: t, k: c, a: u + e * planeStride(k, c), lda: c, b: v + e * planeStride(c, t), ldb: t,
+                  c: m + e * planeStride(k, t), ldc: t)
+        }
+        func transformOut(_ g: Range<Int>, _ m: UnsafeMutablePointer<Float>, _ worker: Int, _ only: Range<Int>? = nil) {
+            outputTransform(m, channels: k, nTotal: nTotal, n0: g.lowerBound, n1: g.upperBound, h: s.h, w: s.w, y,
+                            rows: scratch.rows[worker].pointer, only: only)
+        }
+        if groups.count < groupTasksFrom {
+            let v = scratch.a[0].pointer, m = scratch.b[0].pointer
+            let cRanges = WorkerPool.split(c, parts: groupTasksFrom), kRanges = WorkerPool.split(k, parts: groupTasksFrom)
+            for g in groups {
+                pool.run(chunks: cRanges.count) { ri, worker in transformIn(g, v, worker, cRanges[ri]) }
+                pool.run(chunks: 16) { e, _ in gemm(g, e, v, m) }
+                pool.run(chunks: kRanges.count) { ri, worker in transformOut(g, m, worker, kRanges[ri]) }
             }
-            outputTransform(m, channels: k, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, y, rows: rows)
+            return
+        }
+        pool.run(chunks: groups.count) { gi, worker in
+            let v = scratch.a[worker].pointer, m = scratch.b[worker].pointer
+            transformIn(groups[gi], v, worker)
+            for e in 0..<16 { gemm(groups[gi], e, v, m) }
+            transformOut(groups[gi], m, worker)
         }
     }
 
@@ -307,27 +334,64 @@ enum Winograd {
         let uFlip = scratch.u.pointer
         if dx != nil { transformWeights(w, k: k, c: c, flipped: true, uFlip, pool: pool) }
         let partial = scratch.partial.pointer
-        pool.run(chunks: groups.count) { gi, worker in
-            let (n0, n1) = (groups[gi].lowerBound, groups[gi].upperBound)
-            let t = (n1 - n0) * tilesPerImage(s)
-            let a = scratch.a[worker].pointer, b = scratch.b[worker].pointer
-            let du = scratch.tileGrad[worker].pointer, rows = scratch.rows[worker].pointer
-            // dU[e] [K, C] = (A dy A^T)[e] [K, T] x V[e]^T [T, C]
-            inputTransform(x, channels: c, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, a, rows: rows)
-            gradientTransform(dy, channels: k, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, b, rows: rows)
-            for e in 0..<16 {
-                sgemm(transB: true, m: k, n: c, k: t, a: b + e * planeStride(k, t), lda: t, b: a + e * planeStride(c, t), ldb: t,
-                      c: du + e * planeStride(k, c), ldc: c)
-            }
-            weightGradient(du, kc: kc, partial + gi * 9 * kc)
-            if let dx {
-                // M[e] [C, T] = U'[e] [C, K] x (B^T dy B)[e] [K, T]
-                inputTransform(dy, channels: k, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, a, rows: rows)
-                for e in 0..<16 {
-                    sgemm(m: c, n: t, k: k, a: uFlip + e * planeStride(k, c), lda: k, b: a + e * planeStride(k, t), ldb: t,
-                          c: b + e * planeStride(c, t), ldc: t)
+        // The stages of group gi with tile buffers a, b [16, max(C, K), T] and du [16, K, C].
+        func n01(_ gi: Int) -> (Int, Int) { (groups[gi].lowerBound, groups[gi].upperBound) }
+        func tileCount(_ gi: Int) -> Int { groups[gi].count * tilesPerImage(s) }
+        // V = B^T x B into a (channels `only` of C), and A dy A^T into b (of K).
+        func transformX(_ gi: Int, _ a: UnsafeMutablePointer<Float>, _ worker: Int, _ only: Range<Int>? = nil) {
+            let (n0, n1) = n01(gi)
+            inputTransform(x, channels: c, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, a, rows: scratch.rows[worker].pointer, only: only)
+        }
+        func transformDy(_ gi: Int, _ b: UnsafeMutablePointer<Float>, _ worker: Int, _ only: Range<Int>? = nil) {
+            let (n0, n1) = n01(gi)
+            gradientTransform(dy, channels: k, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, b, rows: scratch.rows[worker].pointer, only: only)
+        }
+        // dU[e] [K, C] = (A dy A^T)[e] [K, T] x V[e]^T [T, C]
+        func gemmDU(_ gi: Int, _ e: Int, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, _ du: UnsafeMutablePointer<Float>) {
+            let t = tileCount(gi)
+            sgemm(transB: true, m: k, n: c, k: t, a: b + e * planeStride(k, t), lda: t, b: a + e * planeStride(c, t), ldb: t,
+                  c: du + e * planeStride(k, c), ldc: c)
+        }
+        // B^T dy B into a (channels of K), then M[e] [C, T] = U'[e] [C, K] x a[e] [K, T] into b, then dx.
+        func transformDyIn(_ gi: Int, _ a: UnsafeMutablePointer<Float>, _ worker: Int, _ only: Range<Int>? = nil) {
+            let (n0, n1) = n01(gi)
+            inputTransform(dy, channels: k, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, a, rows: scratch.rows[worker].pointer, only: only)
+        }
+        func gemmDX(_ gi: Int, _ e: Int, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>) {
+            let t = tileCount(gi)
+            sgemm(m: c, n: t, k: k, a: uFlip + e * planeStride(k, c), lda: k, b: a + e * planeStride(k, t), ldb: t,
+                  c: b + e * planeStride(c, t), ldc: t)
+        }
+        func transformDx(_ gi: Int, _ b: UnsafeMutablePointer<Float>, _ worker: Int, _ only: Range<Int>? = nil) {
+            let (n0, n1) = n01(gi)
+            outputTransform(b, channels: c, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, dx!, rows: scratch.rows[worker].pointer, only: only)
+        }
+        if groups.count < groupTasksFrom {
+            let a = scratch.a[0].pointer, b = scratch.b[0].pointer, du = scratch.tileGrad[0].pointer
+            let cRanges = WorkerPool.split(c, parts: groupTasksFrom), kRanges = WorkerPool.split(k, parts: groupTasksFrom)
+            let kcRanges = WorkerPool.split(kc, parts: groupTasksFrom)
+            for gi in groups.indices {
+                pool.run(chunks: cRanges.count + kRanges.count) { ri, worker in
+                    if ri < cRanges.count { transformX(gi, a, worker, cRanges[ri]) } else { transformDy(gi, b, worker, kRanges[ri - cRanges.count]) }
                 }
-                outputTransform(b, channels: c, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, dx, rows: rows)
+                pool.run(chunks: 16) { e, _ in gemmDU(gi, e, a, b, du) }
+                pool.run(chunks: kcRanges.count) { ri, _ in weightGradient(du, kc: kc, partial + gi * 9 * kc, only: kcRanges[ri]) }
+                guard dx != nil else { continue }
+                pool.run(chunks: kRanges.count) { ri, worker in transformDyIn(gi, a, worker, kRanges[ri]) }
+                pool.run(chunks: 16) { e, _ in gemmDX(gi, e, a, b) }
+                pool.run(chunks: cRanges.count) { ri, worker in transformDx(gi, b, worker, cRanges[ri]) }
+            }
+        } else {
+            pool.run(chunks: groups.count) { gi, worker in
+                let a = scratch.a[worker].pointer, b = scratch.b[worker].pointer, du = scratch.tileGrad[worker].pointer
+                transformX(gi, a, worker)
+                transformDy(gi, b, worker)
+                for e in 0..<16 { gemmDU(gi, e, a, b, du) }
+                weightGradient(du, kc: kc, partial + gi * 9 * kc)
+                guard dx != nil else { return }
+                transformDyIn(gi, a, worker)
+                for e in 0..<16 { gemmDX(gi, e, a, b) }
+                transformDx(gi, b, worker)
             }
         }
         // dw[kc, 3r + q] = sum over groups, in order, of partial[g, 3r + q, kc]: 8

@@ -1,0 +1,56 @@
+import BYOLModel
+@testable import Fast
+import NumPyIO
+import Testing
+import TestSupport
+import Verification
+
+/// The fixed partition of the float32 step (issue #15): enough tasks for 16 threads, and
+/// the same bytes whatever the thread count, in both convolution schedules.
+@Suite struct PartitionTests {
+    /// Batch 16 of 32 x 32: layer1's Winograd convolutions have 16 sample groups (a
+    /// group per task), the deeper ones fewer (one group at a time, split inside).
+    @Test func stepBytesAreTheSameFrom1To16Threads() throws {
+        let arch = Architecture.preset(named: "tiny")!
+        let (batch, size) = (16, 32)
+        let winogradGroups = FastNetwork.convShapes(arch: arch, height: size, width: size).filter(Winograd.applies)
+            .map { Winograd.groups(nTotal: 2 * batch, $0).count }
+        #expect(winogradGroups.contains { $0 >= Winograd.groupTasksFrom } && winogradGroups.contains { $0 < Winograd.groupTasksFrom },
+                "\(winogradGroups)")
+        var rng = CaseDraws(seed: 11)
+        let v1 = NDArray(rng.tensor([batch, 3, size, size], -2, 2)), v2 = NDArray(rng.tensor([batch, 3, size, size], -2, 2))
+        let state = Initializer.initialState(arch: arch, seed: 2)
+        var outputs: [Int: [UInt8]] = [:]
+        for kind in [OptimizerKind.lars, .adam] {
+            let config = StepConfig(optimizer: OptimizerConfig(kind: kind, lr: 0.01), tau: 0.99, bnViews: .separate)
+            for t in [1, 2, 5, 16] {
+                let d = TemporaryDirectory()
+                let r = OpenBLASEngine(threads: t).step(from: state, view1: v1, view2: v2, config: config)
+                try r.next.write(to: d.file("s.npz"))
+                try NPZ.write(r.grads.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: d.file("g.npz"))
+                outputs[t] = readBytes(d.file("s.npz")) + readBytes(d.file("g.npz"))
+            }
+            for t in [2, 5, 16] { #expect(outputs[t] == outputs[1], "\(kind): \(t) threads") }
+        }
+    }
+
+    /// Tensors larger than one optimizer block are split into consecutive blocks that
+    /// cover each element once (LARS's norms sum a tensor's blocks in order).
+    @Test func optimizerBlocksCoverEveryElementOnce() {
+        let specs = Architecture.preset(named: "resnet18")!.learnableSpecs
+        let blocks = FastOptimizer.blocks(specs)
+        #expect(blocks.count > specs.count)
+        for (si, s) in specs.enumerated() {
+            let mine = blocks.filter { $0.spec == si }.map(\.range)
+            #expect(mine.first?.lowerBound == 0 && mine.last?.upperBound == s.count)
+            #expect(zip(mine, mine.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+            #expect(mine.allSatisfy { $0.count <= FastOptimizer.blockSize })
+        }
+    }
+
+    /// im2col groups and linear row blocks give 16 threads a task each where the size allows.
+    @Test func partitionOffersSixteenTasks() {
+        #expect(FastNetwork.convGroups(128).count == 16 && FastNetwork.convGroups(10).count == 10)
+        #expect(FastLinear.rowBlocks(256).count == 16 && FastLinear.rowBlocks(4096).count == 32 && FastLinear.rowBlocks(7).count == 7)
+    }
+}
