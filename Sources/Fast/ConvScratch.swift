@@ -1,7 +1,7 @@
 /// The convolutions' reusable buffers, sized once for every shape of a network.
 /// Per worker: two large buffers (im2col matrix and its gradient, or Winograd tiles
 /// before and after the GEMMs), the Winograd weight-gradient tiles and a small row
-/// buffer. A convolution run one group at a time (Winograd.groupTasksFrom) uses worker
+/// buffer. A convolution run one group at a time (Winograd.groupPerTask) uses worker
 /// 0's large buffers only, so those alone are sized for it: per-worker memory does not
 /// grow with the deep layers' large groups. Shared: the transformed weights and the
 /// per-group partial weight gradients.
@@ -15,9 +15,8 @@ final class ConvScratch {
     /// own group count times its own weight size).
     let partial: FloatBuffer
 
-    /// What the largest of `shapes` needs for a batch of `nTotal` in `groups` (im2col).
-    init(shapes: [ConvShape], nTotal: Int, groups: [Range<Int>], workers: Int, training: Bool) {
-        let groupSize = groups.map(\.count).max() ?? 1
+    /// What the largest of `shapes` needs for a batch of `nTotal`.
+    init(shapes: [ConvShape], nTotal: Int, workers: Int, training: Bool) {
         // Per worker, and for worker 0 alone (one-group-at-a-time convolutions).
         var big = 1, bigFirst = 1, tile = 1, tileFirst = 1, row = 1, partials = 1, weights = 1
         for s in shapes {
@@ -27,14 +26,15 @@ final class ConvScratch {
                 let t = (wg.map(\.count).max() ?? 1) * Winograd.tilesPerImage(s)
                 let tiles = 16 * Winograd.planeStride(max(s.c, s.k), t), grads = 16 * Winograd.planeStride(s.k, s.c)
                 weights = max(weights, grads)
-                if wg.count < Winograd.groupTasksFrom {
+                if !Winograd.groupPerTask(s, wg) {
                     (bigFirst, tileFirst) = (max(bigFirst, tiles), max(tileFirst, grads))
                 } else {
                     (big, tile) = (max(big, tiles), max(tile, grads))
                 }
                 row = max(row, Winograd.rowScratch(s, groupSize: wg.map(\.count).max() ?? 1))
             } else {
-                big = max(big, s.crr * groupSize * s.ho * s.wo)
+                let groups = FastConv.groups(nTotal: nTotal, s)
+                big = max(big, s.crr * (groups.map(\.count).max() ?? 1) * s.ho * s.wo)
                 partials = max(partials, groups.count * s.k * s.crr)
             }
         }

@@ -56,26 +56,18 @@ final class FastNetwork {
     let nTotal: Int, height: Int, width: Int
     let bnGroups: Int
     let pool: WorkerPool
-    /// Fixed sample groups of every convolution (shape-dependent only).
-    let groups: [Range<Int>]
     let input: FloatBuffer
     let stem: ConvBN
     let blocks: [Block]
     let feat: FloatBuffer
     let projector: Head, predictor: Head
     // Scratch: the convolutions' (per-worker tiles or im2col, partial weight gradients),
-    // rotating activation-gradient buffers.
+    // three rotating activation-gradient buffers.
     let convScratch: ConvScratch
     var grad: [FloatBuffer] = []
     let dfeat: FloatBuffer
     let headGrad: [FloatBuffer]
 
-    /// The sample groups of the im2col convolutions (stem, stride 2, 1x1 shortcuts):
-    /// fixed by the batch size alone. 16, so that 16 threads have a task each (8 capped
-    /// the step's parallelism bound near 8x); each costs one K x C*R*R partial weight
-    /// gradient (75 MB for resnet18's largest) and halves the per-worker im2col buffers.
-    static let convGroupCount = 16
-    static func convGroups(_ n: Int) -> [Range<Int>] { WorkerPool.split(n, parts: convGroupCount) }
 
     static func stemShape(_ arch: Architecture, h: Int, w: Int) -> ConvShape {
         ConvShape(c: 3, k: arch.widths[0], r: 3, stride: 1, pad: 1, h: h, w: w)
@@ -108,7 +100,6 @@ final class FastNetwork {
         self.width = width
         self.bnGroups = bnGroups
         self.pool = pool
-        groups = Self.convGroups(nTotal)
         input = FloatBuffer(3 * nTotal * height * width)
         var h = height, w = width
         let stemShape = Self.stemShape(arch, h: h, w: w)
@@ -136,9 +127,8 @@ final class FastNetwork {
         feat = FloatBuffer(arch.featureSize * nTotal)
         projector = Head(name: "projector", inF: arch.featureSize, hidden: arch.projHidden, outF: arch.projOut, cols: nTotal, groups: bnGroups)
         predictor = Head(name: "predictor", inF: arch.projOut, hidden: arch.predHidden, outF: arch.projOut, cols: nTotal, groups: bnGroups)
-        convScratch = ConvScratch(shapes: shapes, nTotal: nTotal, groups: groups,
-                                  workers: pool.workers, training: training)
-        if training { grad = (0..<4).map { _ in FloatBuffer(maxAct) } }
+        convScratch = ConvScratch(shapes: shapes, nTotal: nTotal, workers: pool.workers, training: training)
+        if training { grad = (0..<3).map { _ in FloatBuffer(maxAct) } }
         dfeat = FloatBuffer(arch.featureSize * nTotal)
         let maxHead = max(arch.projHidden, arch.predHidden, arch.projOut, arch.featureSize) * nTotal
         headGrad = (0..<3).map { _ in FloatBuffer(training ? maxHead : 1) }
@@ -165,7 +155,7 @@ final class FastNetwork {
 
     func convBN(_ cb: ConvBN, x: UnsafePointer<Float>, params: ParamStore, train: Bool, residual: UnsafePointer<Float>? = nil) {
         PhaseProfile.shared.measure("conv forward") {
-            FastConv.forward(x, params.ptr(cb.conv), cb.pre.pointer, cb.shape, nTotal: nTotal, groups: groups, pool: pool, scratch: convScratch)
+            FastConv.forward(x, params.ptr(cb.conv), cb.pre.pointer, cb.shape, nTotal: nTotal, pool: pool, scratch: convScratch)
         }
         let gamma = params.ptr(cb.bn + ".weight"), beta = params.ptr(cb.bn + ".bias")
         if train {
@@ -255,8 +245,9 @@ final class FastNetwork {
                             inF: head.inF, outF: head.hidden, cols: nTotal, pool: pool)
     }
 
-    /// BN backward of `cb` from dOut (masked in place by a fused ReLU) into dPre, then
-    /// the conv backward into dx (when given) and the weight gradient.
+    /// BN backward of `cb` from dOut (masked in place by a fused ReLU) into dPre (which
+    /// may be dOut itself: BN's input gradient is elementwise once its sums are known),
+    /// then the conv backward into dx (when given; never dPre) and the weight gradient.
     func convBNBackward(_ cb: ConvBN, dOut: UnsafeMutablePointer<Float>, dPre: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                         dx: UnsafeMutablePointer<Float>?, params: ParamStore, grads: ParamStore) {
         PhaseProfile.shared.measure("bn backward") {
@@ -264,32 +255,37 @@ final class FastNetwork {
                             stats: cb.stats, dgamma: grads.ptr(cb.bn + ".weight"), dbeta: grads.ptr(cb.bn + ".bias"), pool: pool)
         }
         PhaseProfile.shared.measure("conv backward") {
-            FastConv.backward(dPre, x, params.ptr(cb.conv), dx: dx, dw: grads.ptr(cb.conv), cb.shape, nTotal: nTotal, groups: groups,
+            FastConv.backward(dPre, x, params.ptr(cb.conv), dx: dx, dw: grads.ptr(cb.conv), cb.shape, nTotal: nTotal,
                               pool: pool, scratch: convScratch)
         }
     }
 
-    /// Backbone backward from `dfeat` [w3, nTotal]: every backbone gradient.
+    /// Backbone backward from `dfeat` [w3, nTotal]: every backbone gradient, in three
+    /// rotating activation-gradient buffers (BN backward runs in place where its input
+    /// gradient is not needed afterwards).
     func backboneBackward(params: ParamStore, grads: ParamStore) {
         let last = blocks.last!.c2
         let hw = last.shape.ho * last.shape.wo
-        var dOut = grad[0].pointer, dPre = grad[1].pointer, dMid = grad[2].pointer, dIn = grad[3].pointer
+        var dOut = grad[0].pointer, b1 = grad[1].pointer, b2 = grad[2].pointer
         FastPool.backward(dfeat.pointer, dOut, rows: last.shape.k * nTotal, hw: hw)
         for (bi, b) in blocks.enumerated().reversed() {
             let x = bi == 0 ? UnsafePointer(stem.out.pointer) : UnsafePointer(blocks[bi - 1].c2.out.pointer)
-            // The block output's ReLU (masking dOut in place, which the shortcut below
-            // reuses), then bn2 and conv2.
-            convBNBackward(b.c2, dOut: dOut, dPre: dPre, x: b.c1.out.pointer, dx: dMid, params: params, grads: grads)
-            convBNBackward(b.c1, dOut: dMid, dPre: dPre, x: x, dx: dIn, params: params, grads: grads)
+            // The block output's ReLU masks dOut in place; the shortcut below reuses the
+            // masked dOut, so bn2 writes elsewhere (b1). conv2's input gradient goes to b2,
+            // bn1 runs in place there, conv1's input gradient goes to b1 (free again).
+            convBNBackward(b.c2, dOut: dOut, dPre: b1, x: b.c1.out.pointer, dx: b2, params: params, grads: grads)
+            convBNBackward(b.c1, dOut: b2, dPre: b2, x: x, dx: b1, params: params, grads: grads)
+            let dIn = b1
             let n = b.c1.shape.c * nTotal * b.c1.shape.h * b.c1.shape.w
             if let ds = b.ds {
-                convBNBackward(ds, dOut: dOut, dPre: dPre, x: x, dx: dMid, params: params, grads: grads)
-                for i in 0..<n { dIn[i] += dMid[i] }
+                // Last use of dOut: the shortcut's BN runs in place on it.
+                convBNBackward(ds, dOut: dOut, dPre: dOut, x: x, dx: b2, params: params, grads: grads)
+                for i in 0..<n { dIn[i] += b2[i] }
             } else {
                 for i in 0..<n { dIn[i] += dOut[i] }
             }
-            swap(&dOut, &dIn)
+            (dOut, b1) = (dIn, dOut)
         }
-        convBNBackward(stem, dOut: dOut, dPre: dPre, x: input.pointer, dx: nil, params: params, grads: grads)
+        convBNBackward(stem, dOut: dOut, dPre: dOut, x: input.pointer, dx: nil, params: params, grads: grads)
     }
 }

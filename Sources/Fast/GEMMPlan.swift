@@ -39,10 +39,9 @@ public enum GEMMPlan {
 
     static func network(arch: Architecture, nTotal: Int, height: Int, width: Int, training: Bool) -> Set<GEMMShape> {
         var out = Set<GEMMShape>()
-        let groups = FastNetwork.convGroups(nTotal)
         for (i, s) in FastNetwork.convShapes(arch: arch, height: height, width: width).enumerated() {
             // The stem's input gradient is never needed.
-            out.formUnion(conv(s, nTotal: nTotal, groups: groups, training: training, dx: i > 0))
+            out.formUnion(conv(s, nTotal: nTotal, training: training, dx: i > 0))
         }
         let heads = [(arch.featureSize, arch.projHidden, arch.projOut), (arch.projOut, arch.predHidden, arch.projOut)]
         if training {
@@ -54,7 +53,7 @@ public enum GEMMPlan {
         return out
     }
 
-    static func conv(_ s: ConvShape, nTotal: Int, groups: [Range<Int>], training: Bool, dx: Bool) -> Set<GEMMShape> {
+    static func conv(_ s: ConvShape, nTotal: Int, training: Bool, dx: Bool) -> Set<GEMMShape> {
         var out = Set<GEMMShape>()
         if Winograd.applies(s) {
             for g in Winograd.groups(nTotal: nTotal, s) {
@@ -66,7 +65,7 @@ public enum GEMMPlan {
             return out
         }
         let hw = s.ho * s.wo
-        for g in groups {
+        for g in FastConv.groups(nTotal: nTotal, s) {
             let cols = g.count * hw
             out.insert(GEMMShape(m: s.k, n: cols, k: s.crr))
             if training { out.insert(GEMMShape(transB: true, m: s.k, n: s.crr, k: cols)) }
@@ -86,21 +85,55 @@ public enum GEMMPlan {
     }
 }
 
-/// Records the shape of every sgemm call while on (tests compare GEMMPlan with it).
+/// Records the shapes of the sgemm calls that one piece of code makes (tests compare
+/// GEMMPlan with it). Other code calling sgemm at the same time (tests run in
+/// parallel) is not recorded: the recording belongs to the calling thread, and the
+/// worker pool hands it to its workers for the chunks it runs on that thread's behalf.
 public enum GEMMRecorder {
-    nonisolated(unsafe) static var isOn = false
-    nonisolated(unsafe) static var shapes = Set<GEMMShape>()
+    final class Recording: @unchecked Sendable {
+        var shapes = Set<GEMMShape>()
+        let lock = NSLock()
+    }
+    /// Recordings in progress, anywhere: the one check sgemm makes when none is.
+    nonisolated(unsafe) static var active = 0
     static let lock = NSLock()
+    static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+
+    /// This thread's recording, if any.
+    static var current: Recording? {
+        get { pthread_getspecific(key).map { Unmanaged<Recording>.fromOpaque($0).takeUnretainedValue() } }
+        set { pthread_setspecific(key, newValue.map { Unmanaged.passUnretained($0).toOpaque() }) }
+    }
 
     /// The shapes `body` calls sgemm with.
     public static func record(_ body: () -> Void) -> Set<GEMMShape> {
-        lock.lock(); shapes = []; isOn = true; lock.unlock()
+        let r = Recording()
+        lock.lock(); active += 1; lock.unlock()
+        let outer = current
+        current = r
         body()
-        lock.lock(); defer { isOn = false; lock.unlock() }
-        return shapes
+        current = outer
+        lock.lock(); active -= 1; lock.unlock()
+        return r.shapes
+    }
+
+    /// Runs `body` on this thread under `recording` (a worker running a chunk for a
+    /// recording caller).
+    @inline(__always)
+    static func on(_ recording: Recording?, _ body: () -> Void) {
+        guard let recording else { return body() }
+        let outer = current
+        current = recording
+        body()
+        current = outer
     }
 
     static func add(_ s: GEMMShape) {
-        lock.lock(); shapes.insert(s); lock.unlock()
+        guard let r = current else { return }
+        r.lock.lock(); r.shapes.insert(s); r.lock.unlock()
     }
 }

@@ -19,15 +19,14 @@ public enum FastLayers {
                               dy: [Float], threads: Int) -> (y: [Float], dx: [Float], dw: [Float]) {
         let s = ConvShape(c: c, k: k, r: r, stride: stride, pad: pad, h: h, w: w)
         let pool = WorkerPool(workers: threads)
-        let groups = FastNetwork.convGroups(n)
-        let scratch = ConvScratch(shapes: [s], nTotal: n, groups: groups, workers: threads, training: true)
+        let scratch = ConvScratch(shapes: [s], nTotal: n, workers: threads, training: true)
         let xc = toCNHW(x, n: n, c: c, plane: h * w), dyc = toCNHW(dy, n: n, c: k, plane: s.ho * s.wo)
         var y = [Float](repeating: 0, count: k * n * s.ho * s.wo), dx = [Float](repeating: 0, count: x.count), dw = [Float](repeating: 0, count: weight.count)
         xc.withUnsafeBufferPointer { X in weight.withUnsafeBufferPointer { W in dyc.withUnsafeBufferPointer { DY in
             y.withUnsafeMutableBufferPointer { Y in dx.withUnsafeMutableBufferPointer { DX in dw.withUnsafeMutableBufferPointer { DW in
-                FastConv.forward(X.baseAddress!, W.baseAddress!, Y.baseAddress!, s, nTotal: n, groups: groups, pool: pool, scratch: scratch)
+                FastConv.forward(X.baseAddress!, W.baseAddress!, Y.baseAddress!, s, nTotal: n, pool: pool, scratch: scratch)
                 FastConv.backward(DY.baseAddress!, X.baseAddress!, W.baseAddress!, dx: DX.baseAddress!, dw: DW.baseAddress!, s, nTotal: n,
-                                  groups: groups, pool: pool, scratch: scratch)
+                                  pool: pool, scratch: scratch)
             } } }
         } } }
         return (toNCHW(y, n: n, c: k, plane: s.ho * s.wo), toNCHW(dx, n: n, c: c, plane: h * w), dw)

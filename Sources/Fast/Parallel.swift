@@ -40,11 +40,14 @@ public struct WorkerPool: Sendable {
             return
         }
         let w = min(workers, chunks)
+        let recording = GEMMRecorder.active > 0 ? GEMMRecorder.current : nil
         DispatchQueue.concurrentPerform(iterations: w) { worker in
-            var c = worker
-            while c < chunks {
-                body(c, worker)
-                c += w
+            GEMMRecorder.on(recording) {
+                var c = worker
+                while c < chunks {
+                    body(c, worker)
+                    c += w
+                }
             }
         }
     }
@@ -62,7 +65,7 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, a
            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     guard m > 0, n > 0 else { return }
-    if GEMMRecorder.isOn { GEMMRecorder.add(GEMMShape(transA: transA, transB: transB, m: m, n: n, k: k)) }
+    if GEMMRecorder.active > 0 { GEMMRecorder.add(GEMMShape(transA: transA, transB: transB, m: m, n: n, k: k)) }
     if k == 0 {
         if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return

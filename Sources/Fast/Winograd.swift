@@ -277,12 +277,26 @@ enum Winograd {
 
     // MARK: Convolution
 
-    /// Below this many sample groups (the deep layers' few large groups) a convolution
-    /// runs one group at a time, with the group's transforms split into channel ranges
-    /// and its 16 GEMMs as 16 tasks, so that up to 16 threads share each group; above it,
-    /// a group is one task. Both schedules make the same calls on the same data (the same
-    /// bytes); the choice depends on the shapes only, never on the thread count.
-    static let groupTasksFrom = 16
+    /// Tasks a convolution offers at least, whichever schedule it runs: one per thread
+    /// of a 16-thread machine.
+    static let minTasks = 16
+    /// The most floats of per-worker tile buffers (5 MB) a group-per-task convolution may need.
+    static let tileBudget = 5 << 18
+
+    /// Whether a convolution runs a group per task, or one group at a time with the
+    /// group's transforms split into `minTasks` channel ranges and its 16 GEMMs as 16
+    /// tasks, so that many threads share each group. A group per task keeps a group's
+    /// tiles in one core's caches from transform to GEMM (faster on few threads), but
+    /// needs `minTasks` groups and tile buffers per worker; one at a time needs them once.
+    /// So: a group per task where there are at least `minTasks` groups and their tiles
+    /// fit `tileBudget` (resnet18, batch 64: layer1 and layer2; batch 256: layer3 too
+    /// would need 8.4 MB per worker, 134 MB more at 16 threads). Both schedules make the
+    /// same calls on the same data, so they give the same bytes; the choice depends on
+    /// the shape and the batch only.
+    static func groupPerTask(_ s: ConvShape, _ groups: [Range<Int>]) -> Bool {
+        let t = (groups.map(\.count).max() ?? 1) * tilesPerImage(s)
+        return groups.count >= minTasks && 16 * planeStride(max(s.c, s.k), t) <= tileBudget
+    }
 
     /// y [K, nTotal * H * W] = conv(x, w), group by group.
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: ConvShape,
@@ -305,9 +319,9 @@ enum Winograd {
             outputTransform(m, channels: k, nTotal: nTotal, n0: g.lowerBound, n1: g.upperBound, h: s.h, w: s.w, y,
                             rows: scratch.rows[worker].pointer, only: only)
         }
-        if groups.count < groupTasksFrom {
+        if !groupPerTask(s, groups) {
             let v = scratch.a[0].pointer, m = scratch.b[0].pointer
-            let cRanges = WorkerPool.split(c, parts: groupTasksFrom), kRanges = WorkerPool.split(k, parts: groupTasksFrom)
+            let cRanges = WorkerPool.split(c, parts: minTasks), kRanges = WorkerPool.split(k, parts: minTasks)
             for g in groups {
                 pool.run(chunks: cRanges.count) { ri, worker in transformIn(g, v, worker, cRanges[ri]) }
                 pool.run(chunks: 16) { e, _ in gemm(g, e, v, m) }
@@ -366,10 +380,10 @@ enum Winograd {
             let (n0, n1) = n01(gi)
             outputTransform(b, channels: c, nTotal: nTotal, n0: n0, n1: n1, h: s.h, w: s.w, dx!, rows: scratch.rows[worker].pointer, only: only)
         }
-        if groups.count < groupTasksFrom {
+        if !groupPerTask(s, groups) {
             let a = scratch.a[0].pointer, b = scratch.b[0].pointer, du = scratch.tileGrad[0].pointer
-            let cRanges = WorkerPool.split(c, parts: groupTasksFrom), kRanges = WorkerPool.split(k, parts: groupTasksFrom)
-            let kcRanges = WorkerPool.split(kc, parts: groupTasksFrom)
+            let cRanges = WorkerPool.split(c, parts: minTasks), kRanges = WorkerPool.split(k, parts: minTasks)
+            let kcRanges = WorkerPool.split(kc, parts: minTasks)
             for gi in groups.indices {
                 pool.run(chunks: cRanges.count + kRanges.count) { ri, worker in
                     if ri < cRanges.count { transformX(gi, a, worker, cRanges[ri]) } else { transformDy(gi, b, worker, kRanges[ri - cRanges.count]) }

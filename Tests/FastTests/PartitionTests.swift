@@ -8,15 +8,14 @@ import Verification
 /// The fixed partition of the float32 step (issue #15): enough tasks for 16 threads, and
 /// the same bytes whatever the thread count, in both convolution schedules.
 @Suite struct PartitionTests {
-    /// Batch 16 of 32 x 32: layer1's Winograd convolutions have 16 sample groups (a
-    /// group per task), the deeper ones fewer (one group at a time, split inside).
+    /// Batch 32 of 32 x 32: layer1's Winograd convolutions have 32 sample groups (a
+    /// group per task), the deeper ones fewer than 16 (one group at a time, split inside).
     @Test func stepBytesAreTheSameFrom1To16Threads() throws {
         let arch = Architecture.preset(named: "tiny")!
-        let (batch, size) = (16, 32)
-        let winogradGroups = FastNetwork.convShapes(arch: arch, height: size, width: size).filter(Winograd.applies)
-            .map { Winograd.groups(nTotal: 2 * batch, $0).count }
-        #expect(winogradGroups.contains { $0 >= Winograd.groupTasksFrom } && winogradGroups.contains { $0 < Winograd.groupTasksFrom },
-                "\(winogradGroups)")
+        let (batch, size) = (32, 32)
+        let schedules = FastNetwork.convShapes(arch: arch, height: size, width: size).filter(Winograd.applies)
+            .map { Winograd.groupPerTask($0, Winograd.groups(nTotal: 2 * batch, $0)) }
+        #expect(schedules.contains(true) && schedules.contains(false), "\(schedules)")
         var rng = CaseDraws(seed: 11)
         let v1 = NDArray(rng.tensor([batch, 3, size, size], -2, 2)), v2 = NDArray(rng.tensor([batch, 3, size, size], -2, 2))
         let state = Initializer.initialState(arch: arch, seed: 2)
@@ -48,9 +47,16 @@ import Verification
         }
     }
 
-    /// im2col groups and linear row blocks give 16 threads a task each where the size allows.
+    /// im2col groups and linear row blocks give 16 threads a task each where the size
+    /// allows; im2col groups grow with the column matrix, which bounds per-worker memory.
     @Test func partitionOffersSixteenTasks() {
-        #expect(FastNetwork.convGroups(128).count == 16 && FastNetwork.convGroups(10).count == 10)
+        let stem = ConvShape(c: 3, k: 64, r: 3, stride: 1, pad: 1, h: 32, w: 32)
+        let layer2 = ConvShape(c: 64, k: 128, r: 3, stride: 2, pad: 1, h: 32, w: 32)
+        #expect(FastConv.groups(nTotal: 128, stem).count == 16 && FastConv.groups(nTotal: 10, stem).count == 10)
+        // 576 x 256 floats per sample, 7 samples within 2^20: 512 samples make 74 groups.
+        let g = FastConv.groups(nTotal: 512, layer2)
+        #expect(g.count == 74)
+        #expect(g.allSatisfy { $0.count * 576 * 256 <= FastConv.columnBudget })
         #expect(FastLinear.rowBlocks(256).count == 16 && FastLinear.rowBlocks(4096).count == 32 && FastLinear.rowBlocks(7).count == 7)
     }
 }
