@@ -93,12 +93,13 @@ enum FastConv {
     /// grow with batch x threads (resnet18, batch 256: 19 MB per worker with 16 groups).
     static let columnBudget = 1 << 20
 
-    /// The sample groups of an im2col convolution: at least 16 (a task for each of 16
-    /// threads), more where a group's column matrix would pass `columnBudget`, at most
-    /// one per sample. Fixed by the shape and the batch alone.
+    /// The sample groups of an im2col convolution: a multiple of 16 (16 threads get equal
+    /// shares), as few as keep a group's column matrix within `columnBudget`, at most one
+    /// per sample. Fixed by the shape and the batch alone.
     static func groups(nTotal: Int, _ s: ConvShape) -> [Range<Int>] {
         let samples = max(1, columnBudget / max(1, s.crr * s.ho * s.wo))  // most samples per group
-        let parts = min(nTotal, max(16, (nTotal + samples - 1) / samples))
+        let needed = (nTotal + samples - 1) / samples
+        let parts = min(nTotal, (needed + 15) / 16 * 16)
         return WorkerPool.split(nTotal, parts: parts)
     }
 

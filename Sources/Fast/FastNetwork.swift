@@ -260,6 +260,14 @@ final class FastNetwork {
         }
     }
 
+    /// dst[i] += src[i], elementwise over 64 fixed ranges (the shortcut's gradient).
+    func add(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count n: Int) {
+        let ranges = WorkerPool.split(n, parts: 64)
+        PhaseProfile.shared.measure("shortcut add") {
+            pool.run(chunks: ranges.count) { ri, _ in for i in ranges[ri] { dst[i] += src[i] } }
+        }
+    }
+
     /// Backbone backward from `dfeat` [w3, nTotal]: every backbone gradient, in three
     /// rotating activation-gradient buffers (BN backward runs in place where its input
     /// gradient is not needed afterwards).
@@ -280,9 +288,9 @@ final class FastNetwork {
             if let ds = b.ds {
                 // Last use of dOut: the shortcut's BN runs in place on it.
                 convBNBackward(ds, dOut: dOut, dPre: dOut, x: x, dx: b2, params: params, grads: grads)
-                for i in 0..<n { dIn[i] += b2[i] }
+                add(b2, into: dIn, count: n)
             } else {
-                for i in 0..<n { dIn[i] += dOut[i] }
+                add(dOut, into: dIn, count: n)
             }
             (dOut, b1) = (dIn, dOut)
         }
