@@ -87,6 +87,7 @@ public enum Pretrain {
             atStart = f["pretrain.knn_at_start"]?.doubles.first.flatMap { $0 >= 0 ? $0 : nil }
             try Metrics.truncate(metricsPath, throughStep: Int(state.step), epochsDone: epoch)
             log("resuming from \(ckptPath): epoch \(epoch + 1), step \(state.step) of \(totalSteps)")
+            if let w = kernelChange(manifestPath: c.out + "/manifest.json", config: c) { log(w) }
         } else if c.resume {
             log("no checkpoint in \(c.out): starting a new run")
         }

@@ -59,6 +59,15 @@ extension Pretrain {
         try checkSameRun(manifestPath: (f.path as NSString).deletingLastPathComponent + "/manifest.json", config: config, checksum: checksum)
     }
 
+    /// A line saying the float32 kernel set differs from the one the manifest recorded
+    /// (bytes then differ from an uninterrupted run's), or nil.
+    static func kernelChange(manifestPath: String, config: PretrainConfig) -> String? {
+        guard let now = config.kernels["openblas_core"], let data = FileManager.default.contents(atPath: manifestPath),
+              let m = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let before = (m["kernels"] as? [String: Any])?["openblas_core"] as? String, before != now else { return nil }
+        return "warning: this run ran on OpenBLAS kernels \(before) and continues on \(now): float32 bytes will differ from an uninterrupted run's"
+    }
+
     /// The run folder's manifest was written for the same flags (threads aside) and, when
     /// `checksum` is given, the same data.
     static func checkSameRun(manifestPath: String, config: PretrainConfig, checksum: String?) throws {

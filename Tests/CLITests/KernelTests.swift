@@ -96,4 +96,19 @@ import TestSupport
         let k = m?["kernels"] as? [String: String] ?? [:]
         #expect(k["kernel_check"] == "passed" && k["openblas_core"] != nil && k["openblas_core_origin"] != nil, "\(k)")
     }
+
+    /// A run resumed on another kernel set continues and says its bytes will differ.
+    @Test func aResumeOnOtherKernelsSaysSo() throws {
+        let d = TemporaryDirectory()
+        let args = ["pretrain", "--preset", "tiny", "--epochs", "1", "--batch", "16", "--train-limit", "48", "--test-limit", "16",
+                    "--threads", "1", "--out", d.file("run")]
+        // Prescott and Core2: SSE kernel sets that every x86-64 CPU runs.
+        let first = try CLI.run(args + ["--stop-after", "1"], environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let same = try CLI.run(args + ["--resume", "--stop-after", "2"], environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        #expect(same.status == 0 && !same.stdout.contains("warning"), "\(same.stdout)")
+        let other = try CLI.run(args + ["--resume"], environment: ["OPENBLAS_CORETYPE": "Core2"])
+        #expect(other.status == 0, "\(other.stderr)")
+        #expect(other.stdout.contains("warning: this run ran on OpenBLAS kernels Prescott and continues on Core2"), "\(other.stdout)")
+    }
 }
