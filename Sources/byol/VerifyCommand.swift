@@ -35,7 +35,7 @@ struct VerifyCommand: ParsableCommand {
         print(table.header)
         let show: (CheckRow) -> Void = { print(table.line($0)); fflush(stdout) }
         // Exact comparison: the check's inputs make every correct kernel exact (KernelCheck).
-        let kernelRow = CheckRow(check: "OpenBLAS kernels \(Kernels.core): sgemm on \(k.shapes) step shapes, exact", maxAbsError: 0, maxRelError: 0,
+        let kernelRow = CheckRow(check: "OpenBLAS kernels \(Kernels.core): sgemm exact on \(k.shapes) GEMM shapes", maxAbsError: 0, maxRelError: 0,
                                  passed: k.passed, failures: k.failure.map { ["\($0) (\(Kernels.how))"] } ?? [])
         show(kernelRow)
         var rows = [kernelRow]

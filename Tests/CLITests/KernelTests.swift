@@ -111,4 +111,15 @@ import TestSupport
         #expect(other.status == 0, "\(other.stderr)")
         #expect(other.stdout.contains("warning: this run ran on OpenBLAS kernels Prescott and continues on Core2"), "\(other.stdout)")
     }
+
+    /// verify reports the kernel check as its first row, and a failing set fails verify
+    /// (the other checks still run).
+    @Test func verifyReportsTheKernelCheck() throws {
+        let r = try CLI.run(["verify", "--quick"], in: Repo.root.path,
+                            environment: ["OPENBLAS_CORETYPE": "Prescott", "BYOL_TEST_KERNEL_CHECK_FAIL": "Prescott"])
+        #expect(r.status == 1)
+        let rows = r.stdout.split(separator: "\n")
+        #expect(rows.count > 10 && rows[1].hasPrefix("OpenBLAS kernels Prescott: sgemm exact on ") && rows[1].contains("FAIL"), "\(rows.prefix(3))")
+        #expect(r.stdout.contains("1 failed"), "\(rows.suffix(2))")
+    }
 }
