@@ -93,13 +93,20 @@ enum FastConv {
     /// grow with batch x threads (resnet18, batch 256: 19 MB per worker with 16 groups).
     static let columnBudget = 1 << 20
 
-    /// The sample groups of an im2col convolution: a multiple of 16 (16 threads get equal
-    /// shares), as few as keep a group's column matrix within `columnBudget`, at most one
-    /// per sample. Fixed by the shape and the batch alone.
+    /// Floats of partial weight gradients (one K x C*R*R per group) above which the
+    /// group count is not rounded up for balance (64 MB).
+    static let partialBudget = 1 << 24
+
+    /// The sample groups of an im2col convolution: as few as keep a group's column matrix
+    /// within `columnBudget`, at least 16 (a task for each of 16 threads), rounded up to
+    /// a multiple of 16 (equal shares for 16 threads) unless the groups' partial weight
+    /// gradients would then pass `partialBudget`; at most one per sample. Fixed by the
+    /// shape and the batch alone.
     static func groups(nTotal: Int, _ s: ConvShape) -> [Range<Int>] {
         let samples = max(1, columnBudget / max(1, s.crr * s.ho * s.wo))  // most samples per group
-        let needed = (nTotal + samples - 1) / samples
-        let parts = min(nTotal, (needed + 15) / 16 * 16)
+        let needed = max(16, (nTotal + samples - 1) / samples)
+        let rounded = (needed + 15) / 16 * 16
+        let parts = min(nTotal, rounded * s.k * s.crr <= partialBudget ? rounded : needed)
         return WorkerPool.split(nTotal, parts: parts)
     }
 

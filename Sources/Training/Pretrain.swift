@@ -56,6 +56,8 @@ public enum Pretrain {
         // The data first: a bad archive must not leave an empty run folder behind.
         let data = try loadData(c)
         guard data.train.count >= c.batch else { throw DataError("\(c.data ?? "embedded data"): \(data.train.count) training images, fewer than one batch of \(c.batch)") }
+        var c = c
+        if let check = c.beforeCompute { c.kernels = try check(arch, data.train.count, data.test.count) }
         let stepsPerEpoch = data.train.count / c.batch
         let totalSteps = stepsPerEpoch * c.epochs
         let warmup = Int((c.warmupEpochs * Double(stepsPerEpoch)).rounded())

@@ -42,6 +42,11 @@ public struct PretrainConfig: Sendable {
     /// resume (a run may continue on another machine; docs/training.md).
     public var kernels: [String: String] = [:]
 
+    /// Called once the data is loaded and before anything is written or computed, with
+    /// the architecture and the train and test image counts: the command checks its
+    /// engine's kernels here (and may end the process); returns `kernels`.
+    public var beforeCompute: (@Sendable (Architecture, Int, Int) throws -> [String: String])?
+
     public init() {}
 
     /// Every setting, for the manifest and the resume check.

@@ -55,13 +55,15 @@ struct GoldensCommand: ParsableCommand {
         }
 
         func run() throws {
+            // Before any output: a fallback re-runs the command.
+            let checked = try engine.map { try Kernels.checked(ProgramEngines.require($0, threads: threads)) }
             let table = CheckTable()
             print(table.header)
             let show: (CheckRow) -> Void = { print(table.line($0)); fflush(stdout) }
             let rows: [CheckRow]
-            if let engine, engine != "reference" {
+            if let checked, checked.name != "reference" {
                 rows = Goldens.verify(goldens: selection.goldens, cases: try selection.selected(),
-                                      engine: try Kernels.checked(ProgramEngines.require(engine, threads: threads)), onRow: show)
+                                      engine: checked, onRow: show)
             } else {
                 rows = Goldens.verify(goldens: selection.goldens, cases: try selection.selected(), onRow: show)
             }

@@ -20,7 +20,7 @@ import Foundation
 /// (byol's choice failed the check; OpenBLAS's own is back).
 enum Kernels {
     enum Origin: String {
-        case openblas      // OpenBLAS's own choice, the best this CPU runs
+        case openblas      // OpenBLAS's own choice, kept (top tier for the CPU, below AVX2, or unknown)
         case environment   // OPENBLAS_CORETYPE, set by the user, honoured
         case byol          // chosen by byol over OpenBLAS's lower-tier choice
         case fallback      // OpenBLAS's own, after byol's choice failed the check
@@ -98,7 +98,15 @@ enum Kernels {
         lastCheck = r
         if !r.passed, origin == .byol, let own = replaced {
             warn("OpenBLAS kernels \(core) fail the kernel check (\(r.failure ?? "")); falling back to \(own), OpenBLAS's own choice")
-            reexec(["OPENBLAS_CORETYPE": own, "BYOL_KERNELS_FAILED": core])
+            // OpenBLAS's own choice is what it loads with the variable unset (naming the
+            // set would not do: OpenBLAS cannot be forced to every set it reports). Under
+            // the test hook, the set it pretends OpenBLAS chose.
+            if let pretend = ProcessInfo.processInfo.environment["BYOL_TEST_OPENBLAS_CORE"] {
+                reexec(["OPENBLAS_CORETYPE": pretend, "BYOL_KERNELS_FAILED": core])
+            } else {
+                unsetenv("OPENBLAS_CORETYPE")
+                reexec(["BYOL_KERNELS_FAILED": core])
+            }
         }
         return r
     }
@@ -119,6 +127,14 @@ enum Kernels {
         return engine
     }
 
+    /// The kNN monitor's and knn-eval's shapes: embedding `train` and `test` images of
+    /// 32 x 32, and the vote of the test features against the train features.
+    static func monitorShapes(_ arch: Architecture, train: Int, test: Int) -> Set<GEMMShape> {
+        GEMMPlan.embed(arch: arch, images: train, height: 32, width: 32)
+            .union(GEMMPlan.embed(arch: arch, images: test, height: 32, width: 32))
+            .union(GEMMPlan.knn(bank: train, queries: test, features: arch.featureSize))
+    }
+
     /// For commands whose shapes vary case by case (cross-check, goldens, verify): the
     /// shapes of a small-preset step at batch 16 and of the resnet18 step at batch 64
     /// that `bench` times, and of their embeds.
@@ -132,8 +148,8 @@ enum Kernels {
         return s
     }
 
-    /// How the set was chosen, in words: "SkylakeX, chosen by byol for Intel family 6
-    /// model 207, AVX-512 (OpenBLAS picked Prescott)".
+    /// How the set was chosen, in words: "chosen by byol for Intel family 6 model 207,
+    /// AVX-512 (OpenBLAS picked Prescott)".
     static var how: String {
         switch origin {
         case .openblas: return "OpenBLAS's own choice for \(cpu.summary)"

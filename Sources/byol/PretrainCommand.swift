@@ -98,10 +98,13 @@ struct PretrainCommand: ParsableCommand {
         c.resume = resume
         c.stopAfter = stopAfter
         let engine = try ProgramEngines.require(precision.rawValue, threads: threads)
-        let arch = Architecture.preset(named: preset)!
-        try Kernels.require(GEMMPlan.step(arch: arch, batch: batch, height: 32, width: 32)
-            .union(GEMMPlan.embed(arch: arch, images: OpenBLASEngine.embedBatch, height: 32, width: 32)), for: engine)
-        if engine.name == "openblas" { c.kernels = Kernels.facts }
+        // The kernel check needs the data's size; the loop calls it once the data is
+        // loaded, before it writes anything.
+        c.beforeCompute = { arch, train, test in
+            try Kernels.require(GEMMPlan.step(arch: arch, batch: batch, height: 32, width: 32)
+                .union(Kernels.monitorShapes(arch, train: train, test: test)), for: engine)
+            return engine.name == "openblas" ? Kernels.facts : [:]
+        }
         // Fault injection for tests: BYOL_FAULT_AT_STEP=K sends this process
         // BYOL_FAULT_SIGNAL (KILL, TERM or INT; default KILL) right after step K (0: after
         // the initial kNN pass, before the first checkpoint).

@@ -55,8 +55,9 @@ import Verification
         let r = KernelCheck.run(shapes)
         #expect(r.passed, "\(r.failure ?? "")")
         #expect(r.shapes == 4)
-        // 17 x 64 sampled of 17 x 300, 64 x 33, 130 sampled rows of 130 x 27, 5 x 7.
-        #expect(r.entries > 17 * 40 + 64 * 33 + 5 * 7)
+        // All 17 rows x 37 sampled columns of 17 x 300 (16 first, 5 every 61st, 16 last),
+        // all of 64 x 33, 34 sampled rows x 27 of 130 x 27, all of 5 x 7.
+        #expect(r.entries == 17 * 37 + 64 * 33 + 34 * 27 + 5 * 7)
     }
 
     @Test func aWrongValueFailsNamingShapeAndIndex() {
