@@ -1,21 +1,32 @@
 import BYOLModel
 import Foundation
 
-/// One sgemm call's geometry: C [m, n] = op(A) [m, k] x op(B) [k, n], row-major.
+/// One sgemm call's geometry: C [m, n] = op(A) [m, k] x op(B) [k, n], row-major, with
+/// the leading dimensions (row strides) of A, B and C as stored.
 public struct GEMMShape: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var transA: Bool, transB: Bool
     public var m: Int, n: Int, k: Int
+    public var lda: Int, ldb: Int, ldc: Int
 
-    public init(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int) {
+    /// Leading dimensions default to packed storage (a row is as long as the matrix is wide).
+    public init(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil) {
         (self.transA, self.transB, self.m, self.n, self.k) = (transA, transB, m, n, k)
+        self.lda = lda ?? (transA ? m : k)
+        self.ldb = ldb ?? (transB ? k : n)
+        self.ldc = ldc ?? n
     }
 
     public static func < (a: GEMMShape, b: GEMMShape) -> Bool {
-        (a.m, a.n, a.k, a.transA ? 1 : 0, a.transB ? 1 : 0) < (b.m, b.n, b.k, b.transA ? 1 : 0, b.transB ? 1 : 0)
+        [a.m, a.n, a.k, a.transA ? 1 : 0, a.transB ? 1 : 0, a.lda, a.ldb, a.ldc]
+            .lexicographicallyPrecedes([b.m, b.n, b.k, b.transA ? 1 : 0, b.transB ? 1 : 0, b.lda, b.ldb, b.ldc])
     }
 
-    /// "NT 64x27x8192": op(A), op(B), then m x n x k.
-    public var description: String { "\(transA ? "T" : "N")\(transB ? "T" : "N") \(m)x\(n)x\(k)" }
+    /// "NT 64x27x8192 lda 131072": op(A), op(B), m x n x k, and any unpacked leading dimension.
+    public var description: String {
+        let packed = GEMMShape(transA: transA, transB: transB, m: m, n: n, k: k)
+        return "\(transA ? "T" : "N")\(transB ? "T" : "N") \(m)x\(n)x\(k)" + (lda != packed.lda ? " lda \(lda)" : "")
+            + (ldb != packed.ldb ? " ldb \(ldb)" : "") + (ldc != packed.ldc ? " ldc \(ldc)" : "")
+    }
 }
 
 /// The sgemm shapes the float32 path calls, derived from the same geometry the
@@ -65,11 +76,13 @@ public enum GEMMPlan {
             return out
         }
         let hw = s.ho * s.wo
+        let direct = s.r == 1 && s.stride == 1 && s.pad == 0
         for g in FastConv.groups(nTotal: nTotal, s) {
-            let cols = g.count * hw
-            out.insert(GEMMShape(m: s.k, n: cols, k: s.crr))
-            if training { out.insert(GEMMShape(transB: true, m: s.k, n: s.crr, k: cols)) }
-            if training && dx { out.insert(GEMMShape(transA: true, m: s.crr, n: cols, k: s.k)) }
+            // Activations are [channels, nTotal * hw]: a group's columns are a slice of rows that long.
+            let cols = g.count * hw, row = nTotal * hw
+            out.insert(direct ? GEMMShape(m: s.k, n: cols, k: s.c, ldb: row, ldc: row) : GEMMShape(m: s.k, n: cols, k: s.crr, ldc: row))
+            if training { out.insert(GEMMShape(transB: true, m: s.k, n: s.crr, k: cols, lda: row)) }
+            if training && dx { out.insert(GEMMShape(transA: true, m: s.crr, n: cols, k: s.k, ldb: row)) }
         }
         return out
     }
@@ -80,7 +93,8 @@ public enum GEMMPlan {
             out.insert(GEMMShape(m: r.count, n: cols, k: inF))
             if training { out.insert(GEMMShape(transB: true, m: r.count, n: inF, k: cols)) }
         }
-        if training { for r in FastLinear.rowBlocks(inF) { out.insert(GEMMShape(transA: true, m: r.count, n: cols, k: outF)) } }
+        // The input gradient reads a column block of w [O, I]: rows I long.
+        if training { for r in FastLinear.rowBlocks(inF) { out.insert(GEMMShape(transA: true, m: r.count, n: cols, k: outF, lda: inF)) } }
         return out
     }
 }

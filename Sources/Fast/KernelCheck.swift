@@ -64,20 +64,31 @@ public enum KernelCheck {
             let span = UInt64(1) << UInt64(p + 1)
             return Float(Int64(z % (span - 1)) - Int64(span / 2 - 1))
         }
-        // A [m, k] stored as op(A): m x k, or k x m when transposed; likewise B.
-        let a = (0..<(m * k)).map { _ in draw() }
-        let b = (0..<(k * n)).map { _ in draw() }
-        var c = [Float](repeating: .nan, count: m * n)
-        a.withUnsafeBufferPointer { A in b.withUnsafeBufferPointer { B in c.withUnsafeMutableBufferPointer { C in
-            sgemm(transA: s.transA, transB: s.transB, m: m, n: n, k: k, a: A.baseAddress!, lda: s.transA ? m : k,
-                  b: B.baseAddress!, ldb: s.transB ? k : n, c: C.baseAddress!, ldc: n)
-        } } }
+        // A stored as m x k, or k x m when transposed, rows lda apart; likewise B and C.
+        // The slot after each row, where rows have slack, holds NaN: a kernel that reads
+        // it, or writes C's, shows it. The rest of the slack stays untouched (calloc'd
+        // pages are not faulted in: a stride of nTotal x H x W would cost 100 MB).
+        let (aRows, aCols) = s.transA ? (k, m) : (m, k), (bRows, bCols) = s.transB ? (n, k) : (k, n)
+        func matrix(_ rows: Int, _ cols: Int, _ ld: Int, fill: Bool) -> UnsafeMutableBufferPointer<Float> {
+            let count = (rows - 1) * ld + cols + 1
+            let p = calloc(count, MemoryLayout<Float>.size)!.bindMemory(to: Float.self, capacity: count)
+            for r in 0..<rows {
+                if fill { for q in 0..<cols { p[r * ld + q] = draw() } } else { (p + r * ld).update(repeating: .nan, count: cols) }
+                if ld > cols || r == rows - 1 { p[r * ld + cols] = .nan }
+            }
+            return UnsafeMutableBufferPointer(start: p, count: count)
+        }
+        let a = matrix(aRows, aCols, s.lda, fill: true), b = matrix(bRows, bCols, s.ldb, fill: true)
+        let c = matrix(m, n, s.ldc, fill: false)
+        defer { free(a.baseAddress); free(b.baseAddress); free(c.baseAddress) }
+        sgemm(transA: s.transA, transB: s.transB, m: m, n: n, k: k, a: a.baseAddress!, lda: s.lda,
+              b: b.baseAddress!, ldb: s.ldb, c: c.baseAddress!, ldc: s.ldc)
         // The sampled rows of op(A) and columns of op(B), contiguous in l, in float64
         // (integers below 2^24: their products and sums are exact).
         let rows = sampled(m), cols = sampled(n)
         var opA = [Double](repeating: 0, count: rows.count * k), opB = [Double](repeating: 0, count: cols.count * k)
-        for (r, i) in rows.enumerated() { for l in 0..<k { opA[r * k + l] = Double(s.transA ? a[l * m + i] : a[i * k + l]) } }
-        for (q, j) in cols.enumerated() { for l in 0..<k { opB[q * k + l] = Double(s.transB ? b[j * k + l] : b[l * n + j]) } }
+        for (r, i) in rows.enumerated() { for l in 0..<k { opA[r * k + l] = Double(s.transA ? a[l * s.lda + i] : a[i * s.lda + l]) } }
+        for (q, j) in cols.enumerated() { for l in 0..<k { opB[q * k + l] = Double(s.transB ? b[j * s.ldb + l] : b[l * s.ldb + j]) } }
         var count = 0
         for (q, j) in cols.enumerated() {
             for (r, i) in rows.enumerated() {
@@ -88,11 +99,15 @@ public enum KernelCheck {
                 } }
                 if corrupt && count == 0 { exact += 1 }
                 count += 1
-                let got = c[i * n + j]
+                let got = c[i * s.ldc + j]
                 if !(Double(got) == exact) {
                     return (count, "sgemm \(s): C[\(i), \(j)] = \(got), exact \(Int64(exact))")
                 }
             }
+        }
+        // Nothing written just past a row of C (where that slot is not the next row's).
+        for i in rows where (s.ldc > n || i == m - 1) && !c[i * s.ldc + n].isNaN {
+            return (count, "sgemm \(s): wrote past column \(n) of row \(i) of C")
         }
         return (count, nil)
     }

@@ -49,15 +49,17 @@ import Verification
 /// The exact sgemm check: passes on correct kernels, fails on a wrong value.
 @Suite struct KernelCheckTests {
     let shapes: Set<GEMMShape> = [GEMMShape(m: 17, n: 300, k: 9), GEMMShape(transA: true, m: 64, n: 33, k: 1000),
-                                  GEMMShape(transB: true, m: 130, n: 27, k: 20000), GEMMShape(transA: true, transB: true, m: 5, n: 7, k: 3)]
+                                  GEMMShape(transB: true, m: 130, n: 27, k: 20000), GEMMShape(transA: true, transB: true, m: 5, n: 7, k: 3),
+                                  // Rows longer than the matrices, as in the convolutions' calls.
+                                  GEMMShape(m: 9, n: 50, k: 7, ldb: 300, ldc: 200), GEMMShape(transA: true, m: 20, n: 30, k: 11, lda: 64)]
 
     @Test func correctKernelsPassExactly() {
         let r = KernelCheck.run(shapes)
         #expect(r.passed, "\(r.failure ?? "")")
-        #expect(r.shapes == 4)
+        #expect(r.shapes == 6)
         // All 17 rows x 37 sampled columns of 17 x 300 (16 first, 5 every 61st, 16 last),
-        // all of 64 x 33, 34 sampled rows x 27 of 130 x 27, all of 5 x 7.
-        #expect(r.entries == 17 * 37 + 64 * 33 + 34 * 27 + 5 * 7)
+        // all of 64 x 33, 34 sampled rows x 27 of 130 x 27, all of 5 x 7, 9 x 50, 20 x 30.
+        #expect(r.entries == 17 * 37 + 64 * 33 + 34 * 27 + 5 * 7 + 9 * 50 + 20 * 30)
     }
 
     @Test func aWrongValueFailsNamingShapeAndIndex() {
