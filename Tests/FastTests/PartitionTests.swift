@@ -65,3 +65,17 @@ import Verification
         #expect(FastLinear.rowBlocks(256).count == 16 && FastLinear.rowBlocks(4096).count == 32 && FastLinear.rowBlocks(7).count == 7)
     }
 }
+
+/// The float32 engine through the conformance kit's file route: every exported case of
+/// the small preset within the float32 bounds (issue #16).
+@Suite struct FastConformance {
+    @Test func openBLASPassesTheSmallPresetCases() throws {
+        let d = TemporaryDirectory()
+        let cases = Conformance.cases(arch: Architecture.preset(named: "small")!, batch: 4, size: 16, seed: 1)
+        try Conformance.export(cases, header: [:], to: d.file("cases"))
+        #expect(try Conformance.run(cases: d.file("cases"), engine: OpenBLASEngine(threads: 2), results: d.file("results")) == cases.count)
+        let findings = try Conformance.check(cases: d.file("cases"), results: d.file("results"), precision: .float32)
+        for f in findings where !f.passed { Issue.record("\(f.caseID): \(f.message)") }
+        #expect(findings.count > cases.count)
+    }
+}

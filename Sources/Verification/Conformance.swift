@@ -1,0 +1,352 @@
+import BYOLModel
+import Foundation
+import NumPyIO
+import Reference
+
+/// The conformance kit's case files (docs/conformance.md): every layer function a BYOL
+/// network uses, at every distinct shape it uses it, with inputs, the float64
+/// reference's outputs and the bound per precision that an implementation under test
+/// must meet. Another implementation, in any language, reads a case's inputs, writes
+/// its outputs under the same names, and `check` compares.
+public enum Conformance {
+    /// The manifest's format version: bumped when a name, a layout or a rule changes.
+    public static let version = 1
+
+    /// One case: a function applied to inputs, and what the reference returns.
+    public struct Case {
+        public var id: String
+        public var function: String
+        public var params: [String: Int]
+        public var inputs: [(name: String, array: NDArray)]
+        public var expected: [(name: String, array: NDArray)]
+        /// The smallest |input| of a ReLU case: float32 rounding cannot flip a sign above it.
+        public var reluMargin: Double?
+    }
+
+    /// Functions in the order cases are generated.
+    public static let functions = ["conv2d", "batchnorm2d_train", "batchnorm2d_eval", "batchnorm1d_train", "batchnorm1d_eval",
+                                   "linear", "relu", "avgpool", "loss"]
+
+    // MARK: Bounds
+
+    /// The bound of `tensor` in `precision`: max |result - expected| <= bound x max(1,
+    /// max |expected|), and why (docs/contract.md §4).
+    public static func bound(_ tensor: String, precision: Precision) -> (bound: Double, reason: String) {
+        switch precision {
+        case .float64:
+            return (1e-10, "float64: rounding of a different summation order, far below 1e-10 for these sizes")
+        case .float32:
+            if tensor == "y" || tensor == "loss" {
+                return (1e-4, "float32 outputs: a few hundred ulps of accumulated rounding over the reduction")
+            }
+            return (1e-3, "float32 gradients: longer reductions (over batch and space) and, in BN, cancellation")
+        }
+    }
+
+    // MARK: Cases
+
+    /// The cases of `arch` on `batch` images of size x size, inputs drawn from `seed`.
+    public static func cases(arch: Architecture, batch: Int, size: Int, seed: UInt64) -> [Case] {
+        var rng = CaseDraws(seed: seed)
+        let reference = ReferenceEngine()
+        var out: [Case] = []
+        var seen = Set<String>()
+        func add(_ id: String, _ function: String, params: [String: Int] = [:], inputs: [(String, NDArray)], margin: Double? = nil,
+                 run: () -> LayerResult) {
+            guard seen.insert(id).inserted else { return }
+            out.append(Case(id: id, function: function, params: params, inputs: inputs.map { (name: $0.0, array: $0.1) },
+                            expected: run().arrays, reluMargin: margin))
+        }
+        func nd(_ t: Tensor) -> NDArray { NDArray(t) }
+
+        func batchNorm(shape: [Int], label: String, function: String) {
+            let c = shape[1]
+            let x = nd(rng.tensor(shape, -1, 3)), gamma = nd(rng.tensor([c], 0.5, 1.5)), beta = nd(rng.tensor([c], -0.5, 0.5))
+            let dy = nd(rng.tensor(shape)), mean = nd(rng.tensor([c], -0.5, 0.5)), variance = nd(rng.tensor([c], 0.5, 2))
+            add(label.replacingOccurrences(of: function, with: function + "-train"), function + "_train",
+                inputs: [("x", x), ("weight", gamma), ("bias", beta), ("dy", dy)]) {
+                reference.batchNormTrain(x: x, weight: gamma, bias: beta, dy: dy)
+            }
+            add(label.replacingOccurrences(of: function, with: function + "-eval"), function + "_eval",
+                inputs: [("x", x), ("weight", gamma), ("bias", beta), ("running_mean", mean), ("running_var", variance)]) {
+                reference.batchNormEval(x: x, weight: gamma, bias: beta, runningMean: mean, runningVar: variance)
+            }
+        }
+        func relu(shape: [Int], label: String) {
+            // Inputs kept 1e-3 from the kink: float32 rounding must not flip a sign.
+            let xt = rng.awayFromZero(shape, minMagnitude: 1e-3)
+            let x = nd(xt), dy = nd(rng.tensor(shape))
+            let margin = x.doubles.map(abs).min() ?? 0
+            add(label, "relu", inputs: [("x", x), ("dy", dy)], margin: margin) { reference.relu(x: x, dy: dy) }
+        }
+
+        // Convolutions and the BN that follows each, in network order.
+        var convs: [(c: Int, k: Int, r: Int, stride: Int, pad: Int, h: Int)] = [(3, arch.widths[0], 3, 1, 1, size)]
+        var h = size
+        for b in arch.blockSpecs {
+            let ho = (h + 2 - 3) / b.stride + 1
+            convs.append((b.inChannels, b.outChannels, 3, b.stride, 1, h))
+            convs.append((b.outChannels, b.outChannels, 3, 1, 1, ho))
+            if b.hasDownsample { convs.append((b.inChannels, b.outChannels, 1, b.stride, 0, h)) }
+            h = ho
+        }
+        for cv in convs {
+            let ho = (cv.h + 2 * cv.pad - cv.r) / cv.stride + 1
+            let id = "conv2d-\(cv.r)x\(cv.r)-s\(cv.stride)-p\(cv.pad)-\(cv.c)to\(cv.k)-\(cv.h)x\(cv.h)"
+            // Weights at He-like scale keep outputs of order 1 whatever the fan-in.
+            let s = (3.0 / Double(cv.c * cv.r * cv.r)).squareRoot()
+            let x = nd(rng.tensor([batch, cv.c, cv.h, cv.h])), w = nd(rng.tensor([cv.k, cv.c, cv.r, cv.r], -s, s))
+            let dy = nd(rng.tensor([batch, cv.k, ho, ho]))
+            add(id, "conv2d", params: ["stride": cv.stride, "pad": cv.pad], inputs: [("x", x), ("weight", w), ("dy", dy)]) {
+                reference.conv2d(x: x, weight: w, stride: cv.stride, pad: cv.pad, dy: dy)
+            }
+            batchNorm(shape: [batch, cv.k, ho, ho], label: "batchnorm2d-\(cv.k)x\(ho)x\(ho)", function: "batchnorm2d")
+            relu(shape: [batch, cv.k, ho, ho], label: "relu-\(cv.k)x\(ho)x\(ho)")
+        }
+        // Pooling, heads, loss.
+        let last = arch.widths[3]
+        let px = nd(rng.tensor([batch, last, h, h])), pdy = nd(rng.tensor([batch, last]))
+        add("avgpool-\(last)x\(h)x\(h)", "avgpool", inputs: [("x", px), ("dy", pdy)]) { reference.avgPool(x: px, dy: pdy) }
+        for (i, o) in [(arch.featureSize, arch.projHidden), (arch.projHidden, arch.projOut), (arch.projOut, arch.predHidden),
+                       (arch.predHidden, arch.projOut)] {
+            let s = (3.0 / Double(i)).squareRoot()
+            let x = nd(rng.tensor([batch, i])), w = nd(rng.tensor([o, i], -s, s)), b = nd(rng.tensor([o])), dy = nd(rng.tensor([batch, o]))
+            add("linear-\(i)to\(o)", "linear", inputs: [("x", x), ("weight", w), ("bias", b), ("dy", dy)]) {
+                reference.linear(x: x, weight: w, bias: b, dy: dy)
+            }
+        }
+        for hidden in [arch.projHidden, arch.predHidden] {
+            batchNorm(shape: [batch, hidden], label: "batchnorm1d-\(hidden)", function: "batchnorm1d")
+            relu(shape: [batch, hidden], label: "relu-\(hidden)")
+        }
+        let p = nd(rng.tensor([batch, arch.projOut])), z = nd(rng.tensor([batch, arch.projOut]))
+        add("loss-\(batch)x\(arch.projOut)", "loss", inputs: [("p", p), ("z", z)]) { reference.loss(p: p, z: z) }
+        return out
+    }
+
+    /// Runs a case's function on `engine`'s layer entry points: what an implementation
+    /// in this package returns for the case (`byol conformance run --engine`).
+    public static func compute(function: String, params: [String: Int], inputs: NPZFile, engine: Engine) throws -> LayerResult {
+        func x(_ n: String) throws -> NDArray { try inputs.requireFloat(n) }
+        switch function {
+        case "conv2d":
+            return engine.conv2d(x: try x("x"), weight: try x("weight"), stride: params["stride"] ?? 1, pad: params["pad"] ?? 0, dy: try x("dy"))
+        case "batchnorm2d_train", "batchnorm1d_train":
+            return engine.batchNormTrain(x: try x("x"), weight: try x("weight"), bias: try x("bias"), dy: try x("dy"))
+        case "batchnorm2d_eval", "batchnorm1d_eval":
+            return engine.batchNormEval(x: try x("x"), weight: try x("weight"), bias: try x("bias"), runningMean: try x("running_mean"),
+                                        runningVar: try x("running_var"))
+        case "linear": return engine.linear(x: try x("x"), weight: try x("weight"), bias: try x("bias"), dy: try x("dy"))
+        case "relu": return engine.relu(x: try x("x"), dy: try x("dy"))
+        case "avgpool": return engine.avgPool(x: try x("x"), dy: try x("dy"))
+        case "loss": return engine.loss(p: try x("p"), z: try x("z"))
+        default: throw NumPyIOError(file: inputs.path, "unknown function '\(function)'")
+        }
+    }
+
+    /// Every case of the manifest in `dir` through `engine`, written to RESULTS/ID.npz.
+    public static func run(cases dir: String, engine: Engine, results: String) throws -> Int {
+        try? FileManager.default.createDirectory(atPath: results, withIntermediateDirectories: true)
+        let listed = try readManifest(dir)
+        for c in listed {
+            let inputs = try NPZ.load("\(dir)/\(c.id)/inputs.npz")
+            let r = try compute(function: c.function, params: c.params, inputs: inputs, engine: engine)
+            try NPZ.write(r.arrays, to: "\(results)/\(c.id).npz")
+        }
+        return listed.count
+    }
+
+    // MARK: Export
+
+    /// Writes `cases` under `dir`: DIR/ID/inputs.npz, DIR/ID/expected.npz and
+    /// DIR/manifest.json (written last, so a folder with a manifest is complete).
+    public static func export(_ cases: [Case], header: [String: Any], to dir: String) throws {
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw NumPyIOError(file: dir, "cannot create the folder: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+        }
+        var entries: [[String: Any]] = []
+        for c in cases {
+            try? fm.createDirectory(atPath: dir + "/" + c.id, withIntermediateDirectories: true)
+            try NPZ.write(c.inputs, to: "\(dir)/\(c.id)/inputs.npz")
+            try NPZ.write(c.expected, to: "\(dir)/\(c.id)/expected.npz")
+            var bounds: [String: Any] = [:]
+            for precision in [Precision.float32, .float64] {
+                bounds[precision.rawValue] = Dictionary(uniqueKeysWithValues: c.expected.map { e in
+                    let b = bound(e.name, precision: precision)
+                    return (e.name, ["bound": b.bound, "reason": b.reason] as [String: Any])
+                })
+            }
+            var entry: [String: Any] = [
+                "id": c.id, "function": c.function, "params": c.params,
+                "inputs": c.inputs.map { ["name": $0.name, "shape": $0.array.shape] as [String: Any] },
+                "outputs": c.expected.map { ["name": $0.name, "shape": $0.array.shape] as [String: Any] },
+                "bounds": bounds,
+            ]
+            if let m = c.reluMargin { entry["relu_margin"] = m }
+            entries.append(entry)
+        }
+        var manifest = header
+        manifest["format"] = "byol-conformance"
+        manifest["version"] = version
+        manifest["rule"] = "per output tensor: max |result - expected| <= bound x max(1, max |expected|)"
+        manifest["cases"] = entries
+        let json = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write(dir + "/manifest.json", data: json + Data("\n".utf8))
+    }
+
+    // MARK: Check
+
+    /// One output tensor of one case, compared.
+    public struct Finding {
+        public var caseID: String
+        public var function: String
+        public var tensor: String
+        public var maxAbs: Double
+        public var maxRel: Double
+        public var bound: Double
+        /// Index of the largest difference (row-major), when there is one.
+        public var worstIndex: [Int]?
+        public var passed: Bool
+        /// Why it failed, one line; empty when it passed.
+        public var message: String
+        public var ratio: Double { maxRel / bound }
+    }
+
+    /// A case of the manifest: id, function, output names.
+    struct Listed {
+        var id: String, function: String, params: [String: Int], outputs: [String]
+    }
+
+    static func readManifest(_ dir: String) throws -> [Listed] {
+        let path = dir + "/manifest.json"
+        guard let data = FileManager.default.contents(atPath: path) else { throw NumPyIOError(file: path, "missing or unreadable") }
+        guard let m = try? JSONSerialization.jsonObject(with: data) as? [String: Any], m["format"] as? String == "byol-conformance" else {
+            throw NumPyIOError(file: path, "not a byol conformance manifest (no \"format\": \"byol-conformance\")")
+        }
+        guard let v = m["version"] as? Int, v == version else {
+            throw NumPyIOError(file: path, "manifest version \(m["version"] ?? "none"), this byol reads version \(version)")
+        }
+        guard let cases = m["cases"] as? [[String: Any]] else { throw NumPyIOError(file: path, "no \"cases\" list") }
+        return try cases.map { c in
+            guard let id = c["id"] as? String, let f = c["function"] as? String, let outs = c["outputs"] as? [[String: Any]] else {
+                throw NumPyIOError(file: path, "a case without id, function or outputs")
+            }
+            return Listed(id: id, function: f, params: c["params"] as? [String: Int] ?? [:], outputs: outs.compactMap { $0["name"] as? String })
+        }
+    }
+
+    /// Compares RESULTS/ID.npz with CASES/ID/expected.npz for every case whose function
+    /// is in `only` (all when nil). A missing result file or tensor is a failure.
+    public static func check(cases dir: String, results: String, precision: Precision, only: Set<String>? = nil) throws -> [Finding] {
+        var findings: [Finding] = []
+        for c in try readManifest(dir) where only?.contains(c.function) ?? true {
+            let expected = try NPZ.load("\(dir)/\(c.id)/expected.npz")
+            let path = "\(results)/\(c.id).npz"
+            let got: NPZFile?
+            if FileManager.default.fileExists(atPath: path) {
+                do { got = try NPZ.load(path) } catch {
+                    findings.append(Finding(caseID: c.id, function: c.function, tensor: "-", maxAbs: .infinity, maxRel: .infinity,
+                                            bound: 0, worstIndex: nil, passed: false, message: "\(error)"))
+                    continue
+                }
+            } else {
+                got = nil
+            }
+            for name in c.outputs {
+                let e = try expected.require(name)
+                let b = bound(name, precision: precision).bound
+                findings.append(compare(caseID: c.id, function: c.function, tensor: name, actual: got?[name], expected: e, bound: b,
+                                        missing: got == nil ? "\(path): no result file" : "\(path): no array '\(name)'"))
+            }
+        }
+        return findings
+    }
+
+    static func compare(caseID: String, function: String, tensor: String, actual: NDArray?, expected: NDArray, bound: Double,
+                        missing: String) -> Finding {
+        var f = Finding(caseID: caseID, function: function, tensor: tensor, maxAbs: .infinity, maxRel: .infinity, bound: bound,
+                        worstIndex: nil, passed: false, message: "")
+        guard let actual else { f.message = missing; return f }
+        guard actual.shape == expected.shape else {
+            f.message = "\(tensor): shape \(actual.shape), expected \(expected.shape)"
+            return f
+        }
+        let a = actual.doubles, e = expected.doubles
+        var worst = -1.0, at = 0, scale = 1.0
+        for i in e.indices {
+            scale = max(scale, abs(e[i]))
+            let d = abs(a[i] - e[i])
+            if !(d <= worst) { worst = d.isNaN ? .infinity : d; at = i; if d.isNaN { break } }
+        }
+        f.maxAbs = e.isEmpty ? 0 : worst
+        f.maxRel = f.maxAbs / scale
+        f.worstIndex = e.isEmpty ? nil : unravel(at, expected.shape)
+        f.passed = f.maxRel <= bound
+        if !f.passed {
+            let idx = f.worstIndex.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? "[]"
+            f.message = String(format: "%@: max rel error %.3e > bound %.0e (%.1fx) at %@: got %@, expected %@", tensor, f.maxRel, bound,
+                               f.ratio, idx, "\(a[at])", "\(e[at])")
+        }
+        return f
+    }
+
+    static func unravel(_ flat: Int, _ shape: [Int]) -> [Int] {
+        var rest = flat
+        var out = [Int](repeating: 0, count: shape.count)
+        for d in shape.indices.reversed() where shape[d] > 0 {
+            out[d] = rest % shape[d]
+            rest /= shape[d]
+        }
+        return out
+    }
+
+    // MARK: Reports
+
+    /// JUnit XML: one test suite per function, one test case per case of it, failed with
+    /// the first violating tensor's line (all of them in the failure's text).
+    public static func junit(_ findings: [Finding]) -> String {
+        func esc(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        }
+        var byCase: [(id: String, function: String, findings: [Finding])] = []
+        for f in findings {
+            if let i = byCase.firstIndex(where: { $0.id == f.caseID }) { byCase[i].findings.append(f) } else { byCase.append((f.caseID, f.function, [f])) }
+        }
+        let failedCases = byCase.filter { $0.findings.contains { !$0.passed } }.count
+        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        xml += "<testsuites name=\"byol conformance\" tests=\"\(byCase.count)\" failures=\"\(failedCases)\">\n"
+        for function in functions + Set(byCase.map(\.function)).subtracting(functions).sorted() {
+            let mine = byCase.filter { $0.function == function }
+            guard !mine.isEmpty else { continue }
+            let failures = mine.filter { $0.findings.contains { !$0.passed } }.count
+            xml += "  <testsuite name=\"\(esc(function))\" tests=\"\(mine.count)\" failures=\"\(failures)\">\n"
+            for c in mine {
+                let bad = c.findings.filter { !$0.passed }
+                if bad.isEmpty {
+                    xml += "    <testcase classname=\"\(esc(function))\" name=\"\(esc(c.id))\"/>\n"
+                } else {
+                    xml += "    <testcase classname=\"\(esc(function))\" name=\"\(esc(c.id))\">\n"
+                    xml += "      <failure message=\"\(esc(bad[0].message))\">\(esc(bad.map(\.message).joined(separator: "\n")))</failure>\n"
+                    xml += "    </testcase>\n"
+                }
+            }
+            xml += "  </testsuite>\n"
+        }
+        return xml + "</testsuites>\n"
+    }
+
+    /// JSON: the precision and one object per tensor.
+    public static func json(_ findings: [Finding], precision: Precision) throws -> Data {
+        func num(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+        let rows: [[String: Any]] = findings.map { f in
+            ["case": f.caseID, "function": f.function, "tensor": f.tensor, "max_abs": num(f.maxAbs), "max_rel": num(f.maxRel),
+             "bound": f.bound, "ratio": num(f.ratio), "worst_index": f.worstIndex ?? NSNull(), "passed": f.passed, "message": f.message]
+        }
+        let doc: [String: Any] = ["precision": precision.rawValue, "passed": findings.allSatisfy(\.passed), "tensors": rows]
+        return try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys]) + Data("\n".utf8)
+    }
+}

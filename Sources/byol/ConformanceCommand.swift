@@ -1,0 +1,105 @@
+import ArgumentParser
+import BYOLModel
+import Foundation
+import NumPyIO
+import Verification
+
+/// `byol conformance`: case files for validating kernels outside this package, and the
+/// check of their results (docs/conformance.md).
+struct ConformanceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conformance",
+        abstract: "Export layer cases (inputs and the float64 reference's outputs) and check another implementation's results against them.",
+        subcommands: [Export.self, Run.self, Check.self])
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write every layer function the network uses, at every distinct shape, as .npz inputs and expected outputs with a manifest.")
+
+        @Option(help: "The folder to write (created; cases are overwritten).") var out: String
+        @Option(help: "tiny, small or resnet18.") var preset = "tiny"
+        @Option(parsing: .unconditional, help: "Seed of the input draws.") var seed: UInt64 = 0
+        @Option(parsing: .unconditional, help: "Samples per case, >= 3 (BN batches of fewer are ill-conditioned in float32).") var batch = 4
+        @Option(parsing: .unconditional, help: "Height and width of the images, >= 8.") var size = 16
+
+        func validate() throws {
+            _ = try FlagCheck.preset("--preset", preset)
+            try FlagCheck.require("--batch", batch, atLeast: 3)
+            try FlagCheck.require("--size", size, atLeast: 8)
+        }
+
+        func run() throws {
+            let arch = Architecture.preset(named: preset)!
+            let cases = Conformance.cases(arch: arch, batch: batch, size: size, seed: seed)
+            let header: [String: Any] = ["byol_version": BYOLVersion.string, "preset": preset, "architecture": arch.description,
+                                         "seed": seed, "batch": batch, "size": size]
+            try Conformance.export(cases, header: header, to: out)
+            let functions = Set(cases.map(\.function)).count
+            print("wrote \(cases.count) cases of \(functions) functions to \(out) (manifest.json, ID/inputs.npz, ID/expected.npz)")
+        }
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run every exported case through an engine of this package and write its results (RESULTS/ID.npz) for `check`.")
+
+        @Option(help: "The exported cases.") var cases: String
+        @Option(help: "The folder to write results to.") var results: String
+        @Option(help: "The engine: openblas (float32) or reference (float64).") var engine = "openblas"
+        @Option(parsing: .unconditional, help: "Threads of the engine, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        func validate() throws {
+            try FlagCheck.require("--threads", threads, atLeast: 1)
+            _ = try ProgramEngines.require(engine, threads: 1)
+        }
+
+        func run() throws {
+            let e = try ProgramEngines.require(engine, threads: threads)
+            let n = try Conformance.run(cases: cases, engine: e, results: results)
+            print("wrote \(n) results of \(e.name) (\(e.precision.rawValue)) to \(results)")
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare RESULTS/ID.npz with each case's expected outputs at the bounds of a precision; exits non-zero on any violation.")
+
+        @Option(help: "The exported cases.") var cases: String
+        @Option(help: "The folder of results, one ID.npz per case holding the case's output names.") var results: String
+        @Option(help: "float32 or float64: which bounds apply.") var precision: Precision = .float32
+        @Option(help: "Write a JUnit XML report here.") var junit: String?
+        @Option(help: "Write a JSON report here.") var json: String?
+        @Option(help: "Comma-separated functions to check (the others are not counted), e.g. conv2d,linear.") var only: String?
+
+        func validate() throws {
+            if let only {
+                let unknown = only.split(separator: ",").map(String.init).filter { !Conformance.functions.contains($0) }
+                if !unknown.isEmpty {
+                    throw ValidationError("--only: unknown function \(unknown[0]) (known: \(Conformance.functions.joined(separator: ", ")))")
+                }
+            }
+        }
+
+        func run() throws {
+            let findings = try Conformance.check(cases: cases, results: results, precision: precision,
+                                                 only: only.map { Set($0.split(separator: ",").map(String.init)) })
+            print("case".padding(toLength: 44, withPad: " ", startingAt: 0) + " tensor          max abs err  max rel err  ratio   worst index   result")
+            for f in findings {
+                let idx = f.worstIndex.map { "[" + $0.map(String.init).joined(separator: ",") + "]" } ?? "-"
+                print(f.caseID.padding(toLength: 44, withPad: " ", startingAt: 0) + " " + f.tensor.padding(toLength: 14, withPad: " ", startingAt: 0)
+                      + String(format: "  %.3e    %.3e    %.1e  ", f.maxAbs, f.maxRel, f.ratio)
+                      + idx.padding(toLength: 13, withPad: " ", startingAt: 0) + " " + (f.passed ? "PASS" : "FAIL"))
+            }
+            let failed = findings.filter { !$0.passed }
+            for f in failed { print("  \(f.caseID): \(f.message)") }
+            if let junit { try AtomicFile.write(junit, data: Data(Conformance.junit(findings).utf8)) }
+            if let json { try AtomicFile.write(json, data: try Conformance.json(findings, precision: precision)) }
+            let cases = Set(findings.map(\.caseID)).count
+            print("\(findings.count - failed.count) tensors passed, \(failed.count) failed, in \(cases) cases (\(precision.rawValue) bounds)")
+            if !failed.isEmpty {
+                FileHandle.standardError.write(Data("byol: error: \(failed.count) tensors out of bounds; first: \(failed[0].caseID): \(failed[0].message)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+}
