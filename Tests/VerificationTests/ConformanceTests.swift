@@ -115,3 +115,21 @@ import Verification
         }
     }
 }
+
+/// PyTorch's CPU float32 functional ops pass the tiny preset's default cases through the
+/// file route: their results, written by ci/conformance_torch.py (torch 2.15), are in
+/// Fixtures/conformance/torch-tiny, checked against a fresh export (so the export must
+/// still produce the cases they were computed from).
+@Suite struct TorchConformance {
+    @Test func torchFloat32PassesTheTinyCases() throws {
+        let d = TemporaryDirectory()
+        let cases = Conformance.cases(arch: Architecture.preset(named: "tiny")!, batch: 4, size: 16, seed: 0)
+        try Conformance.export(cases, header: [:], to: d.path)
+        let results = Repo.root.appendingPathComponent("Fixtures/conformance/torch-tiny").path
+        let findings = try Conformance.check(cases: d.path, results: results, precision: .float32)
+        for f in findings where !f.passed { Issue.record("\(f.caseID): \(f.message)") }
+        #expect(Set(findings.map(\.caseID)).count == cases.count && cases.count == 30)
+        // They are float32 results: float64's bounds must reject them.
+        #expect(try Conformance.check(cases: d.path, results: results, precision: .float64).contains { !$0.passed })
+    }
+}
