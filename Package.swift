@@ -30,6 +30,8 @@ let package = Package(
 
         // cpuid and xgetbv: which OpenBLAS kernel set the CPU can run (Fast/KernelSelection).
         .target(name: "CPUID"),
+        // byol_kernels.h: the conformance kit's C ABI for kernels in shared libraries.
+        .target(name: "CByolKernels"),
 
         // MARK: Libraries
         // Layering (each target imports only those listed; arrows point down):
@@ -49,7 +51,7 @@ let package = Package(
         .target(name: "Augment", dependencies: ["BYOLModel"], swiftSettings: optimizedInDebug),
         .target(name: "Fast", dependencies: ["BYOLModel", "NumPyIO", "CBLAS", "CPUID"], swiftSettings: optimizedInDebug),
         .target(name: "Data", dependencies: ["BYOLModel", "NumPyIO", "CArchive"], swiftSettings: optimizedInDebug),
-        .target(name: "Verification", dependencies: ["Reference", "Augment", "BYOLModel", "NumPyIO"]),
+        .target(name: "Verification", dependencies: ["Reference", "Augment", "BYOLModel", "NumPyIO", "CByolKernels"]),
         .target(name: "Training", dependencies: ["Augment", "Data", "BYOLModel", "NumPyIO"]),
 
         // MARK: Command line

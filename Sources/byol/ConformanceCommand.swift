@@ -41,22 +41,42 @@ struct ConformanceCommand: ParsableCommand {
 
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run every exported case through an engine of this package and write its results (RESULTS/ID.npz) for `check`.")
+            abstract: "Run the exported cases through a shared library implementing byol_kernels.h (--plugin; checked and reported as `check` does) or an engine of this package (--engine; results written for `check`).")
 
         @Option(help: "The exported cases.") var cases: String
-        @Option(help: "The folder to write results to.") var results: String
-        @Option(help: "The engine: openblas (float32) or reference (float64).") var engine = "openblas"
+        @Option(help: "A shared library exporting byol_kernels.h functions.") var plugin: String?
+        @Option(help: "An engine of this package instead: openblas (float32) or reference (float64).") var engine: String?
+        @Option(help: "With --engine: the folder to write results to.") var results: String?
+        @Option(help: "With --plugin: float32 (the _f32 functions) or float64 (_f64), and the bounds that apply.") var precision: Precision = .float32
+        @Option(help: "With --plugin: write a JUnit XML report here.") var junit: String?
+        @Option(help: "With --plugin: write a JSON report here.") var json: String?
+        @Option(help: "Comma-separated functions to run, e.g. conv2d,linear.") var only: String?
         @Option(parsing: .unconditional, help: "Threads of the engine, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
         func validate() throws {
+            guard (plugin == nil) != (engine == nil) else { throw ValidationError("give one of --plugin PATH and --engine NAME") }
+            if engine != nil && results == nil { throw ValidationError("--engine needs --results DIR") }
             try FlagCheck.require("--threads", threads, atLeast: 1)
-            _ = try ProgramEngines.require(engine, threads: 1)
+            if let engine { _ = try ProgramEngines.require(engine, threads: 1) }
+            try Check.validateOnly(only)
         }
 
         func run() throws {
-            let e = try ProgramEngines.require(engine, threads: threads)
-            let n = try Conformance.run(cases: cases, engine: e, results: results)
-            print("wrote \(n) results of \(e.name) (\(e.precision.rawValue)) to \(results)")
+            let onlySet = only.map { Set($0.split(separator: ",").map(String.init)) }
+            if let engine, let results {
+                let e = try ProgramEngines.require(engine, threads: threads)
+                let n = try Conformance.run(cases: cases, engine: e, results: results)
+                print("wrote \(n) results of \(e.name) (\(e.precision.rawValue)) to \(results)")
+                return
+            }
+            let lib = try ConformancePlugin.Library(plugin!)
+            let r = try ConformancePlugin.run(lib, cases: cases, precision: precision, only: onlySet)
+            let notes = r.skipped.map { "not exported, skipped: \($0.function) (needs \($0.missing.joined(separator: ", ")))" }
+            guard !r.findings.isEmpty else {
+                for n in notes { print(n) }
+                throw ConformancePlugin.PluginError(description: "\(plugin!): exports none of the \(precision.rawValue) functions the cases need; nothing checked")
+            }
+            try Check.report(r.findings, precision: precision, junit: junit, json: json, notes: notes)
         }
     }
 
@@ -71,19 +91,25 @@ struct ConformanceCommand: ParsableCommand {
         @Option(help: "Write a JSON report here.") var json: String?
         @Option(help: "Comma-separated functions to check (the others are not counted), e.g. conv2d,linear.") var only: String?
 
-        func validate() throws {
-            if let only {
-                let unknown = only.split(separator: ",").map(String.init).filter { !Conformance.functions.contains($0) }
-                if !unknown.isEmpty {
-                    throw ValidationError("--only: unknown function \(unknown[0]) (known: \(Conformance.functions.joined(separator: ", ")))")
-                }
+        func validate() throws { try Self.validateOnly(only) }
+
+        static func validateOnly(_ only: String?) throws {
+            guard let only else { return }
+            let unknown = only.split(separator: ",").map(String.init).filter { !Conformance.functions.contains($0) }
+            if !unknown.isEmpty {
+                throw ValidationError("--only: unknown function \(unknown[0]) (known: \(Conformance.functions.joined(separator: ", ")))")
             }
         }
 
         func run() throws {
             let findings = try Conformance.check(cases: cases, results: results, precision: precision,
                                                  only: only.map { Set($0.split(separator: ",").map(String.init)) })
-            print("case".padding(toLength: 44, withPad: " ", startingAt: 0) + " tensor          max abs err  max rel err  ratio   worst index   result")
+            try Self.report(findings, precision: precision, junit: junit, json: json, notes: [])
+        }
+
+        /// The per-tensor table, the failures, the reports; exit 1 on any violation.
+        static func report(_ findings: [Conformance.Finding], precision: Precision, junit: String?, json: String?, notes: [String]) throws {
+            print("case".padding(toLength: 44, withPad: " ", startingAt: 0) + " tensor          max abs err  max rel err  ratio    worst index   result")
             for f in findings {
                 let idx = f.worstIndex.map { "[" + $0.map(String.init).joined(separator: ",") + "]" } ?? "-"
                 print(f.caseID.padding(toLength: 44, withPad: " ", startingAt: 0) + " " + f.tensor.padding(toLength: 14, withPad: " ", startingAt: 0)
@@ -92,6 +118,7 @@ struct ConformanceCommand: ParsableCommand {
             }
             let failed = findings.filter { !$0.passed }
             for f in failed { print("  \(f.caseID): \(f.message)") }
+            for n in notes { print(n) }
             if let junit { try AtomicFile.write(junit, data: Data(Conformance.junit(findings).utf8)) }
             if let json { try AtomicFile.write(json, data: try Conformance.json(findings, precision: precision)) }
             let cases = Set(findings.map(\.caseID)).count

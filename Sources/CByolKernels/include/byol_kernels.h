@@ -1,0 +1,133 @@
+/* byol_kernels.h: the C ABI of byol-swift's conformance kit, version 1.
+
+   A shared library that exports some of the functions below can be checked in process:
+
+       byol conformance run --plugin ./libmine.so --cases cases [--precision float32] [--junit report.xml]
+
+   loads it with dlopen, runs every exported case (byol conformance export) through the
+   functions it exports, and holds the outputs to the bounds of docs/contract.md §4;
+   functions it does not export are named and skipped. The library must export
+   byol_kernels_abi_version() returning BYOL_KERNELS_ABI_VERSION.
+
+   Conventions, for every function:
+   - Tensors are contiguous and row-major: images NCHW [n, c, h, w], matrices [rows,
+     columns]; shapes are passed explicitly, so the strides are the contiguous ones.
+   - Inputs are const; outputs are written in full (their previous contents are
+     undefined) and never alias an input.
+   - The return value is 0 on success and non-zero on an error (a shape the function
+     does not support, for example); the harness reports the code.
+   - _f32 functions compute in float (the float32 bounds apply), _f64 ones in double
+     (the float64 bounds). A library may export either set or both.
+   Examples: Examples/c-reference (plain loops), Examples/c-openblas (im2col + sgemm). */
+#ifndef BYOL_KERNELS_H
+#define BYOL_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BYOL_KERNELS_ABI_VERSION 1
+
+int byol_kernels_abi_version(void);
+/* ---- float (float32) ---- */
+/* y [n, k, ho, wo] = the convolution of x [n, c, h, w] with weight [k, c, r, r] (no bias), ho = (h + 2 pad - r) / stride + 1. */
+int byol_conv2d_forward_f32(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, const float *weight, int64_t k, int64_t r, int64_t stride, int64_t pad, float *y);
+/* dx [n, c, h, w] = the gradient of sum(y * dy) with respect to x, for dy [n, k, ho, wo]. */
+int byol_conv2d_backward_data_f32(const float *dy, int64_t n, int64_t k, int64_t ho, int64_t wo, const float *weight, int64_t c, int64_t r, int64_t stride, int64_t pad, int64_t h, int64_t w, float *dx);
+/* dweight [k, c, r, r] = the gradient of sum(y * dy) with respect to weight. */
+int byol_conv2d_backward_weights_f32(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, const float *dy, int64_t k, int64_t ho, int64_t wo, int64_t r, int64_t stride, int64_t pad, float *dweight);
+/* Train-mode BatchNorm over x [n, c, spatial] (spatial = h * w, or 1 for BatchNorm1d): per channel the batch mean
+   and the biased variance over n * spatial values; y = gamma (x - mean) / sqrt(var + eps) + beta. save_mean and
+   save_invstd [c] receive mean and 1 / sqrt(var + eps) for the backward call. */
+int byol_batchnorm_train_forward_f32(const float *x, int64_t n, int64_t c, int64_t spatial, const float *gamma, const float *beta, double eps, float *y, float *save_mean, float *save_invstd);
+/* The train-mode gradients for dy [n, c, spatial], from the forward call's saved statistics. */
+int byol_batchnorm_train_backward_f32(const float *dy, const float *x, int64_t n, int64_t c, int64_t spatial, const float *gamma, const float *save_mean, const float *save_invstd, float *dx, float *dgamma, float *dbeta);
+/* Eval-mode BatchNorm with running statistics. */
+int byol_batchnorm_eval_forward_f32(const float *x, int64_t n, int64_t c, int64_t spatial, const float *gamma, const float *beta, const float *running_mean, const float *running_var, double eps, float *y);
+/* y [n, out] = x [n, in] weight^T + bias, weight [out, in], bias [out]. */
+int byol_linear_forward_f32(const float *x, int64_t n, int64_t in_features, const float *weight, int64_t out_features, const float *bias, float *y);
+/* dx [n, in], dweight [out, in] and dbias [out] for dy [n, out]. */
+int byol_linear_backward_f32(const float *dy, const float *x, int64_t n, int64_t in_features, const float *weight, int64_t out_features, float *dx, float *dweight, float *dbias);
+/* y = max(x, 0) elementwise; a NaN stays NaN. */
+int byol_relu_forward_f32(const float *x, int64_t count, float *y);
+/* dx = dy where x > 0, else 0. */
+int byol_relu_backward_f32(const float *dy, const float *x, int64_t count, float *dx);
+/* Global average pooling: y [n, c] = the mean of each x [n, c, hw] row. */
+int byol_avgpool_forward_f32(const float *x, int64_t n, int64_t c, int64_t hw, float *y);
+/* dx [n, c, hw] = dy [n, c] / hw. */
+int byol_avgpool_backward_f32(const float *dy, int64_t n, int64_t c, int64_t hw, float *dx);
+/* BYOL's normalized MSE: loss = mean over rows i of || p_i / max(||p_i||, 1e-12) - z_i / max(||z_i||, 1e-12) ||^2
+   for p, z [n, d]; written as a double whatever the precision. */
+int byol_loss_forward_f32(const float *p, const float *z, int64_t n, int64_t d, double *loss);
+/* dp [n, d] = the gradient of the loss with respect to p (z is a constant). */
+int byol_loss_backward_f32(const float *p, const float *z, int64_t n, int64_t d, float *dp);
+/* ---- double (float64) ---- */
+/* y [n, k, ho, wo] = the convolution of x [n, c, h, w] with weight [k, c, r, r] (no bias), ho = (h + 2 pad - r) / stride + 1. */
+int byol_conv2d_forward_f64(const double *x, int64_t n, int64_t c, int64_t h, int64_t w, const double *weight, int64_t k, int64_t r, int64_t stride, int64_t pad, double *y);
+/* dx [n, c, h, w] = the gradient of sum(y * dy) with respect to x, for dy [n, k, ho, wo]. */
+int byol_conv2d_backward_data_f64(const double *dy, int64_t n, int64_t k, int64_t ho, int64_t wo, const double *weight, int64_t c, int64_t r, int64_t stride, int64_t pad, int64_t h, int64_t w, double *dx);
+/* dweight [k, c, r, r] = the gradient of sum(y * dy) with respect to weight. */
+int byol_conv2d_backward_weights_f64(const double *x, int64_t n, int64_t c, int64_t h, int64_t w, const double *dy, int64_t k, int64_t ho, int64_t wo, int64_t r, int64_t stride, int64_t pad, double *dweight);
+/* Train-mode BatchNorm over x [n, c, spatial] (spatial = h * w, or 1 for BatchNorm1d): per channel the batch mean
+   and the biased variance over n * spatial values; y = gamma (x - mean) / sqrt(var + eps) + beta. save_mean and
+   save_invstd [c] receive mean and 1 / sqrt(var + eps) for the backward call. */
+int byol_batchnorm_train_forward_f64(const double *x, int64_t n, int64_t c, int64_t spatial, const double *gamma, const double *beta, double eps, double *y, double *save_mean, double *save_invstd);
+/* The train-mode gradients for dy [n, c, spatial], from the forward call's saved statistics. */
+int byol_batchnorm_train_backward_f64(const double *dy, const double *x, int64_t n, int64_t c, int64_t spatial, const double *gamma, const double *save_mean, const double *save_invstd, double *dx, double *dgamma, double *dbeta);
+/* Eval-mode BatchNorm with running statistics. */
+int byol_batchnorm_eval_forward_f64(const double *x, int64_t n, int64_t c, int64_t spatial, const double *gamma, const double *beta, const double *running_mean, const double *running_var, double eps, double *y);
+/* y [n, out] = x [n, in] weight^T + bias, weight [out, in], bias [out]. */
+int byol_linear_forward_f64(const double *x, int64_t n, int64_t in_features, const double *weight, int64_t out_features, const double *bias, double *y);
+/* dx [n, in], dweight [out, in] and dbias [out] for dy [n, out]. */
+int byol_linear_backward_f64(const double *dy, const double *x, int64_t n, int64_t in_features, const double *weight, int64_t out_features, double *dx, double *dweight, double *dbias);
+/* y = max(x, 0) elementwise; a NaN stays NaN. */
+int byol_relu_forward_f64(const double *x, int64_t count, double *y);
+/* dx = dy where x > 0, else 0. */
+int byol_relu_backward_f64(const double *dy, const double *x, int64_t count, double *dx);
+/* Global average pooling: y [n, c] = the mean of each x [n, c, hw] row. */
+int byol_avgpool_forward_f64(const double *x, int64_t n, int64_t c, int64_t hw, double *y);
+/* dx [n, c, hw] = dy [n, c] / hw. */
+int byol_avgpool_backward_f64(const double *dy, int64_t n, int64_t c, int64_t hw, double *dx);
+/* BYOL's normalized MSE: loss = mean over rows i of || p_i / max(||p_i||, 1e-12) - z_i / max(||z_i||, 1e-12) ||^2
+   for p, z [n, d]; written as a double whatever the precision. */
+int byol_loss_forward_f64(const double *p, const double *z, int64_t n, int64_t d, double *loss);
+/* dp [n, d] = the gradient of the loss with respect to p (z is a constant). */
+int byol_loss_backward_f64(const double *p, const double *z, int64_t n, int64_t d, double *dp);
+/* Pointer types of the functions above, for loaders. */
+typedef int (*byol_kernels_abi_version_fn)(void);
+typedef int (*byol_conv2d_forward_f32_fn)(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, const float *weight, int64_t k, int64_t r, int64_t stride, int64_t pad, float *y);
+typedef int (*byol_conv2d_backward_data_f32_fn)(const float *dy, int64_t n, int64_t k, int64_t ho, int64_t wo, const float *weight, int64_t c, int64_t r, int64_t stride, int64_t pad, int64_t h, int64_t w, float *dx);
+typedef int (*byol_conv2d_backward_weights_f32_fn)(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, const float *dy, int64_t k, int64_t ho, int64_t wo, int64_t r, int64_t stride, int64_t pad, float *dweight);
+typedef int (*byol_batchnorm_train_forward_f32_fn)(const float *x, int64_t n, int64_t c, int64_t spatial, const float *gamma, const float *beta, double eps, float *y, float *save_mean, float *save_invstd);
+typedef int (*byol_batchnorm_train_backward_f32_fn)(const float *dy, const float *x, int64_t n, int64_t c, int64_t spatial, const float *gamma, const float *save_mean, const float *save_invstd, float *dx, float *dgamma, float *dbeta);
+typedef int (*byol_batchnorm_eval_forward_f32_fn)(const float *x, int64_t n, int64_t c, int64_t spatial, const float *gamma, const float *beta, const float *running_mean, const float *running_var, double eps, float *y);
+typedef int (*byol_linear_forward_f32_fn)(const float *x, int64_t n, int64_t in_features, const float *weight, int64_t out_features, const float *bias, float *y);
+typedef int (*byol_linear_backward_f32_fn)(const float *dy, const float *x, int64_t n, int64_t in_features, const float *weight, int64_t out_features, float *dx, float *dweight, float *dbias);
+typedef int (*byol_relu_forward_f32_fn)(const float *x, int64_t count, float *y);
+typedef int (*byol_relu_backward_f32_fn)(const float *dy, const float *x, int64_t count, float *dx);
+typedef int (*byol_avgpool_forward_f32_fn)(const float *x, int64_t n, int64_t c, int64_t hw, float *y);
+typedef int (*byol_avgpool_backward_f32_fn)(const float *dy, int64_t n, int64_t c, int64_t hw, float *dx);
+typedef int (*byol_loss_forward_f32_fn)(const float *p, const float *z, int64_t n, int64_t d, double *loss);
+typedef int (*byol_loss_backward_f32_fn)(const float *p, const float *z, int64_t n, int64_t d, float *dp);
+typedef int (*byol_conv2d_forward_f64_fn)(const double *x, int64_t n, int64_t c, int64_t h, int64_t w, const double *weight, int64_t k, int64_t r, int64_t stride, int64_t pad, double *y);
+typedef int (*byol_conv2d_backward_data_f64_fn)(const double *dy, int64_t n, int64_t k, int64_t ho, int64_t wo, const double *weight, int64_t c, int64_t r, int64_t stride, int64_t pad, int64_t h, int64_t w, double *dx);
+typedef int (*byol_conv2d_backward_weights_f64_fn)(const double *x, int64_t n, int64_t c, int64_t h, int64_t w, const double *dy, int64_t k, int64_t ho, int64_t wo, int64_t r, int64_t stride, int64_t pad, double *dweight);
+typedef int (*byol_batchnorm_train_forward_f64_fn)(const double *x, int64_t n, int64_t c, int64_t spatial, const double *gamma, const double *beta, double eps, double *y, double *save_mean, double *save_invstd);
+typedef int (*byol_batchnorm_train_backward_f64_fn)(const double *dy, const double *x, int64_t n, int64_t c, int64_t spatial, const double *gamma, const double *save_mean, const double *save_invstd, double *dx, double *dgamma, double *dbeta);
+typedef int (*byol_batchnorm_eval_forward_f64_fn)(const double *x, int64_t n, int64_t c, int64_t spatial, const double *gamma, const double *beta, const double *running_mean, const double *running_var, double eps, double *y);
+typedef int (*byol_linear_forward_f64_fn)(const double *x, int64_t n, int64_t in_features, const double *weight, int64_t out_features, const double *bias, double *y);
+typedef int (*byol_linear_backward_f64_fn)(const double *dy, const double *x, int64_t n, int64_t in_features, const double *weight, int64_t out_features, double *dx, double *dweight, double *dbias);
+typedef int (*byol_relu_forward_f64_fn)(const double *x, int64_t count, double *y);
+typedef int (*byol_relu_backward_f64_fn)(const double *dy, const double *x, int64_t count, double *dx);
+typedef int (*byol_avgpool_forward_f64_fn)(const double *x, int64_t n, int64_t c, int64_t hw, double *y);
+typedef int (*byol_avgpool_backward_f64_fn)(const double *dy, int64_t n, int64_t c, int64_t hw, double *dx);
+typedef int (*byol_loss_forward_f64_fn)(const double *p, const double *z, int64_t n, int64_t d, double *loss);
+typedef int (*byol_loss_backward_f64_fn)(const double *p, const double *z, int64_t n, int64_t d, double *dp);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,207 @@
+import BYOLModel
+import CByolKernels
+import Foundation
+import NumPyIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the exported conformance cases through a shared library that implements
+/// byol_kernels.h (`byol conformance run --plugin`), in process.
+public enum ConformancePlugin {
+    public struct PluginError: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
+    }
+
+    /// The ABI functions each case function needs (without `byol_` and the precision suffix).
+    public static let needs: [String: [String]] = [
+        "conv2d": ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weights"],
+        "batchnorm2d_train": ["batchnorm_train_forward", "batchnorm_train_backward"],
+        "batchnorm1d_train": ["batchnorm_train_forward", "batchnorm_train_backward"],
+        "batchnorm2d_eval": ["batchnorm_eval_forward"], "batchnorm1d_eval": ["batchnorm_eval_forward"],
+        "linear": ["linear_forward", "linear_backward"], "relu": ["relu_forward", "relu_backward"],
+        "avgpool": ["avgpool_forward", "avgpool_backward"], "loss": ["loss_forward", "loss_backward"],
+    ]
+
+    // The ABI's signatures with tensors as raw pointers: identical for _f32 and _f64
+    // (a pointer is a pointer), so one set of types serves both precisions.
+    typealias P = UnsafeRawPointer?
+    typealias M = UnsafeMutableRawPointer?
+    typealias I = Int64
+    typealias Conv2dForward = @convention(c) (P, I, I, I, I, P, I, I, I, I, M) -> Int32
+    typealias Conv2dBackwardData = @convention(c) (P, I, I, I, I, P, I, I, I, I, I, I, M) -> Int32
+    typealias Conv2dBackwardWeights = @convention(c) (P, I, I, I, I, P, I, I, I, I, I, I, M) -> Int32
+    typealias BNTrainForward = @convention(c) (P, I, I, I, P, P, Double, M, M, M) -> Int32
+    typealias BNTrainBackward = @convention(c) (P, P, I, I, I, P, P, P, M, M, M) -> Int32
+    typealias BNEvalForward = @convention(c) (P, I, I, I, P, P, P, P, Double, M) -> Int32
+    typealias LinearForward = @convention(c) (P, I, I, P, I, P, M) -> Int32
+    typealias LinearBackward = @convention(c) (P, P, I, I, P, I, M, M, M) -> Int32
+    typealias Elementwise = @convention(c) (P, I, M) -> Int32
+    typealias ReluBackward = @convention(c) (P, P, I, M) -> Int32
+    typealias PoolForward = @convention(c) (P, I, I, I, M) -> Int32
+    typealias LossForward = @convention(c) (P, P, I, I, UnsafeMutablePointer<Double>?) -> Int32
+    typealias LossBackward = @convention(c) (P, P, I, I, M) -> Int32
+
+    /// A loaded library: its path and a symbol lookup.
+    public final class Library {
+        public let path: String
+        let handle: UnsafeMutableRawPointer
+
+        /// Loads `path` and checks byol_kernels_abi_version().
+        public init(_ path: String) throws {
+            guard FileManager.default.fileExists(atPath: path) else { throw PluginError(description: "\(path): no such file") }
+            // A path without a slash would be searched for in the library path, not here.
+            let resolved = path.contains("/") ? path : "./" + path
+            guard let h = dlopen(resolved, RTLD_NOW | RTLD_LOCAL) else {
+                let why = dlerror().map { String(cString: $0) } ?? "unknown error"
+                throw PluginError(description: "\(path): cannot load: \(why.split(separator: "\n").first ?? "")")
+            }
+            self.path = path
+            handle = h
+            guard let v = dlsym(h, "byol_kernels_abi_version") else {
+                throw PluginError(description: "\(path): no byol_kernels_abi_version symbol: not a byol kernels library (byol_kernels.h)")
+            }
+            let version = unsafeBitCast(v, to: (@convention(c) () -> Int32).self)()
+            guard version == BYOL_KERNELS_ABI_VERSION else {
+                throw PluginError(description: "\(path): ABI version \(version), this byol speaks version \(BYOL_KERNELS_ABI_VERSION)")
+            }
+        }
+
+        deinit { dlclose(handle) }
+
+        func symbol(_ name: String) -> UnsafeMutableRawPointer? { dlsym(handle, name) }
+    }
+
+    /// The result of running a library on the cases.
+    public struct Report {
+        public var findings: [Conformance.Finding]
+        /// Exported-case functions the library cannot run, with the ABI symbols it lacks.
+        public var skipped: [(function: String, missing: [String])]
+    }
+
+    /// Every case whose function the library implements (and `only` admits), in `precision`.
+    public static func run(_ lib: Library, cases dir: String, precision: Precision, only: Set<String>? = nil) throws -> Report {
+        let suffix = precision == .float32 ? "_f32" : "_f64"
+        var report = Report(findings: [], skipped: [])
+        var available: [String: Bool] = [:]
+        for (function, symbols) in needs {
+            let missing = symbols.map { "byol_" + $0 + suffix }.filter { lib.symbol($0) == nil }
+            available[function] = missing.isEmpty
+            if !missing.isEmpty && (only?.contains(function) ?? true) { report.skipped.append((function, missing)) }
+        }
+        report.skipped.sort { Conformance.functions.firstIndex(of: $0.function)! < Conformance.functions.firstIndex(of: $1.function)! }
+        for c in try Conformance.readManifest(dir) where (only?.contains(c.function) ?? true) && available[c.function] == true {
+            let inputs = try NPZ.load("\(dir)/\(c.id)/inputs.npz")
+            let expected = try NPZ.load("\(dir)/\(c.id)/expected.npz")
+            let outcome: Result<[String: NDArray], PluginError>
+            if precision == .float32 {
+                outcome = try call(lib, c, inputs, suffix: suffix, Float.self)
+            } else {
+                outcome = try call(lib, c, inputs, suffix: suffix, Double.self)
+            }
+            for name in c.outputs {
+                let e = try expected.require(name)
+                let b = Conformance.bound(name, precision: precision).bound
+                switch outcome {
+                case .success(let outputs):
+                    report.findings.append(Conformance.compare(caseID: c.id, function: c.function, tensor: name, actual: outputs[name],
+                                                               expected: e, bound: b, missing: "\(name): not produced"))
+                case .failure(let error):
+                    report.findings.append(Conformance.Finding(caseID: c.id, function: c.function, tensor: name, maxAbs: .infinity,
+                                                               maxRel: .infinity, bound: b, worstIndex: nil, passed: false,
+                                                               message: error.description))
+                }
+            }
+        }
+        return report
+    }
+
+    /// Float or Double buffers and the NDArray of a result.
+    protocol Scalar: BinaryFloatingPoint, BitwiseCopyable { static func array(_ values: [Self], _ shape: [Int]) -> NDArray }
+
+    /// One case through the library's functions in precision T.
+    static func call<T: Scalar>(_ lib: Library, _ c: Conformance.Listed, _ inputs: NPZFile, suffix: String, _: T.Type)
+        throws -> Result<[String: NDArray], PluginError> {
+        func input(_ name: String) throws -> (values: [T], shape: [Int]) {
+            let a = try inputs.requireFloat(name)
+            return (a.doubles.map { T($0) }, a.shape)
+        }
+        func fn<F>(_ name: String, _: F.Type) -> F { unsafeBitCast(lib.symbol("byol_" + name + suffix)!, to: F.self) }
+        var failure: PluginError?
+        func check(_ name: String, _ status: Int32) {
+            if status != 0 && failure == nil { failure = PluginError(description: "byol_\(name)\(suffix) returned error \(status)") }
+        }
+        var out: [String: NDArray] = [:]
+        func emit(_ name: String, _ values: [T], _ shape: [Int]) { out[name] = T.array(values, shape) }
+        let i64 = { Int64($0) } as (Int) -> Int64
+        switch c.function {
+        case "conv2d":
+            let (x, xs) = try input("x"), (w, ws) = try input("weight"), (dy, dys) = try input("dy")
+            let (n, ch, h, wd, k, r) = (xs[0], xs[1], xs[2], xs[3], ws[0], ws[2])
+            let (stride, pad) = (c.params["stride"] ?? 1, c.params["pad"] ?? 0)
+            let (ho, wo) = (dys[2], dys[3])
+            var y = [T](repeating: .nan, count: n * k * ho * wo), dx = [T](repeating: .nan, count: x.count), dw = [T](repeating: .nan, count: w.count)
+            check("conv2d_forward", fn("conv2d_forward", Conv2dForward.self)(x, i64(n), i64(ch), i64(h), i64(wd), w, i64(k), i64(r), i64(stride), i64(pad), &y))
+            check("conv2d_backward_data", fn("conv2d_backward_data", Conv2dBackwardData.self)(dy, i64(n), i64(k), i64(ho), i64(wo), w, i64(ch), i64(r), i64(stride), i64(pad), i64(h), i64(wd), &dx))
+            check("conv2d_backward_weights", fn("conv2d_backward_weights", Conv2dBackwardWeights.self)(x, i64(n), i64(ch), i64(h), i64(wd), dy, i64(k), i64(ho), i64(wo), i64(r), i64(stride), i64(pad), &dw))
+            emit("y", y, dys); emit("dx", dx, xs); emit("dweight", dw, ws)
+        case "batchnorm2d_train", "batchnorm1d_train":
+            let (x, xs) = try input("x"), (g, _) = try input("weight"), (b, _) = try input("bias"), (dy, _) = try input("dy")
+            let (n, ch) = (xs[0], xs[1]), spatial = xs.dropFirst(2).reduce(1, *)
+            var y = [T](repeating: .nan, count: x.count), mean = [T](repeating: .nan, count: ch), inv = [T](repeating: .nan, count: ch)
+            var dx = [T](repeating: .nan, count: x.count), dg = [T](repeating: .nan, count: ch), db = [T](repeating: .nan, count: ch)
+            check("batchnorm_train_forward", fn("batchnorm_train_forward", BNTrainForward.self)(x, i64(n), i64(ch), i64(spatial), g, b, BNConstants.eps, &y, &mean, &inv))
+            check("batchnorm_train_backward", fn("batchnorm_train_backward", BNTrainBackward.self)(dy, x, i64(n), i64(ch), i64(spatial), g, mean, inv, &dx, &dg, &db))
+            emit("y", y, xs); emit("dx", dx, xs); emit("dweight", dg, [ch]); emit("dbias", db, [ch])
+        case "batchnorm2d_eval", "batchnorm1d_eval":
+            let (x, xs) = try input("x"), (g, _) = try input("weight"), (b, _) = try input("bias")
+            let (rm, _) = try input("running_mean"), (rv, _) = try input("running_var")
+            let spatial = xs.dropFirst(2).reduce(1, *)
+            var y = [T](repeating: .nan, count: x.count)
+            check("batchnorm_eval_forward", fn("batchnorm_eval_forward", BNEvalForward.self)(x, i64(xs[0]), i64(xs[1]), i64(spatial), g, b, rm, rv, BNConstants.eps, &y))
+            emit("y", y, xs)
+        case "linear":
+            let (x, xs) = try input("x"), (w, ws) = try input("weight"), (b, _) = try input("bias"), (dy, dys) = try input("dy")
+            let (n, inF, outF) = (xs[0], xs[1], ws[0])
+            var y = [T](repeating: .nan, count: n * outF), dx = [T](repeating: .nan, count: x.count)
+            var dw = [T](repeating: .nan, count: w.count), db = [T](repeating: .nan, count: outF)
+            check("linear_forward", fn("linear_forward", LinearForward.self)(x, i64(n), i64(inF), w, i64(outF), b, &y))
+            check("linear_backward", fn("linear_backward", LinearBackward.self)(dy, x, i64(n), i64(inF), w, i64(outF), &dx, &dw, &db))
+            emit("y", y, dys); emit("dx", dx, xs); emit("dweight", dw, ws); emit("dbias", db, [outF])
+        case "relu":
+            let (x, xs) = try input("x"), (dy, _) = try input("dy")
+            var y = [T](repeating: .nan, count: x.count), dx = [T](repeating: .nan, count: x.count)
+            check("relu_forward", fn("relu_forward", Elementwise.self)(x, i64(x.count), &y))
+            check("relu_backward", fn("relu_backward", ReluBackward.self)(dy, x, i64(x.count), &dx))
+            emit("y", y, xs); emit("dx", dx, xs)
+        case "avgpool":
+            let (x, xs) = try input("x"), (dy, dys) = try input("dy")
+            let (n, ch, hw) = (xs[0], xs[1], xs[2] * xs[3])
+            var y = [T](repeating: .nan, count: n * ch), dx = [T](repeating: .nan, count: x.count)
+            check("avgpool_forward", fn("avgpool_forward", PoolForward.self)(x, i64(n), i64(ch), i64(hw), &y))
+            check("avgpool_backward", fn("avgpool_backward", PoolForward.self)(dy, i64(n), i64(ch), i64(hw), &dx))
+            emit("y", y, dys); emit("dx", dx, xs)
+        case "loss":
+            let (p, ps) = try input("p"), (z, _) = try input("z")
+            var loss = Double.nan
+            var dp = [T](repeating: .nan, count: p.count)
+            check("loss_forward", fn("loss_forward", LossForward.self)(p, z, i64(ps[0]), i64(ps[1]), &loss))
+            check("loss_backward", fn("loss_backward", LossBackward.self)(p, z, i64(ps[0]), i64(ps[1]), &dp))
+            out["loss"] = .scalar(loss)
+            emit("dp", dp, ps)
+        default:
+            throw PluginError(description: "\(c.id): unknown function '\(c.function)'")
+        }
+        if let failure { return .failure(failure) }
+        return .success(out)
+    }
+}
+
+extension Float: ConformancePlugin.Scalar {
+    static func array(_ values: [Float], _ shape: [Int]) -> NDArray { NDArray(float32: values, shape: shape) }
+}
+
+extension Double: ConformancePlugin.Scalar {
+    static func array(_ values: [Double], _ shape: [Int]) -> NDArray { NDArray(float64: values, shape: shape) }
+}
