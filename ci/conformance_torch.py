@@ -66,6 +66,15 @@ def compute(function, params, inp):
         loss = (F.normalize(p, dim=1, eps=1e-12) - F.normalize(z, dim=1, eps=1e-12)).pow(2).sum(dim=1).mean()
         (dp,) = torch.autograd.grad(loss, [p])
         return {"loss": loss, "dp": dp}
+    if function == "symmetric_loss":
+        p1, p2, z1, z2 = t(inp["p1"], True), t(inp["p2"], True), t(inp["z1"]), t(inp["z2"])
+
+        def l(p, z):
+            return (F.normalize(p, dim=1, eps=1e-12) - F.normalize(z, dim=1, eps=1e-12)).pow(2).sum(dim=1).mean()
+
+        loss = l(p1, z2) + l(p2, z1)
+        dp1, dp2 = torch.autograd.grad(loss, [p1, p2])
+        return {"loss": loss, "dp1": dp1, "dp2": dp2}
     raise SystemExit(f"conformance_torch.py: unknown function {function}")
 
 

@@ -25,7 +25,7 @@ public enum Conformance {
 
     /// Functions in the order cases are generated.
     public static let functions = ["conv2d", "batchnorm2d_train", "batchnorm2d_eval", "batchnorm1d_train", "batchnorm1d_eval",
-                                   "linear", "relu", "avgpool", "loss"]
+                                   "linear", "relu", "avgpool", "loss", "symmetric_loss"]
 
     // MARK: Bounds
 
@@ -121,7 +121,21 @@ public enum Conformance {
         }
         let p = nd(rng.tensor([batch, arch.projOut])), z = nd(rng.tensor([batch, arch.projOut]))
         add("loss-\(batch)x\(arch.projOut)", "loss", inputs: [("p", p), ("z", z)]) { reference.loss(p: p, z: z) }
+        // BYOL's loss over both views: each view's prediction against the other view's target.
+        let (p1, p2) = (nd(rng.tensor([batch, arch.projOut])), nd(rng.tensor([batch, arch.projOut])))
+        let (z1, z2) = (nd(rng.tensor([batch, arch.projOut])), nd(rng.tensor([batch, arch.projOut])))
+        add("symmetric_loss-\(batch)x\(arch.projOut)", "symmetric_loss", inputs: [("p1", p1), ("p2", p2), ("z1", z1), ("z2", z2)]) {
+            symmetricLoss(reference, p1: p1, p2: p2, z1: z1, z2: z2)
+        }
         return out
+    }
+
+    /// loss = l(p1, z2) + l(p2, z1) (each the batch mean of `loss`), dp1, dp2: the loss
+    /// of a BYOL step (docs/contract.md §3.2) from an engine's `loss` entry point.
+    static func symmetricLoss(_ engine: Engine, p1: NDArray, p2: NDArray, z1: NDArray, z2: NDArray) -> LayerResult {
+        let a = engine.loss(p: p1, z: z2), b = engine.loss(p: p2, z: z1)
+        let total = (a["loss"]?.doubles.first ?? .nan) + (b["loss"]?.doubles.first ?? .nan)
+        return LayerResult([("loss", .scalar(total)), ("dp1", a["dp"]!), ("dp2", b["dp"]!)])
     }
 
     /// Runs a case's function on `engine`'s layer entry points: what an implementation
@@ -140,6 +154,7 @@ public enum Conformance {
         case "relu": return engine.relu(x: try x("x"), dy: try x("dy"))
         case "avgpool": return engine.avgPool(x: try x("x"), dy: try x("dy"))
         case "loss": return engine.loss(p: try x("p"), z: try x("z"))
+        case "symmetric_loss": return symmetricLoss(engine, p1: try x("p1"), p2: try x("p2"), z1: try x("z1"), z2: try x("z2"))
         default: throw NumPyIOError(file: inputs.path, "unknown function '\(function)'")
         }
     }

@@ -22,6 +22,7 @@ public enum ConformancePlugin {
         "batchnorm2d_eval": ["batchnorm_eval_forward"], "batchnorm1d_eval": ["batchnorm_eval_forward"],
         "linear": ["linear_forward", "linear_backward"], "relu": ["relu_forward", "relu_backward"],
         "avgpool": ["avgpool_forward", "avgpool_backward"], "loss": ["loss_forward", "loss_backward"],
+        "symmetric_loss": ["symmetric_loss_forward", "symmetric_loss_backward"],
     ]
 
     // The ABI's signatures with tensors as raw pointers: identical for _f32 and _f64
@@ -42,6 +43,8 @@ public enum ConformancePlugin {
     typealias PoolForward = @convention(c) (P, I, I, I, M) -> Int32
     typealias LossForward = @convention(c) (P, P, I, I, UnsafeMutablePointer<Double>?) -> Int32
     typealias LossBackward = @convention(c) (P, P, I, I, M) -> Int32
+    typealias SymmetricLossForward = @convention(c) (P, P, P, P, I, I, UnsafeMutablePointer<Double>?) -> Int32
+    typealias SymmetricLossBackward = @convention(c) (P, P, P, P, I, I, M, M) -> Int32
 
     /// A loaded library: its path and a symbol lookup.
     public final class Library {
@@ -190,6 +193,14 @@ public enum ConformancePlugin {
             check("loss_backward", fn("loss_backward", LossBackward.self)(p, z, i64(ps[0]), i64(ps[1]), &dp))
             out["loss"] = .scalar(loss)
             emit("dp", dp, ps)
+        case "symmetric_loss":
+            let (p1, ps) = try input("p1"), (p2, _) = try input("p2"), (z1, _) = try input("z1"), (z2, _) = try input("z2")
+            var loss = Double.nan
+            var dp1 = [T](repeating: .nan, count: p1.count), dp2 = [T](repeating: .nan, count: p2.count)
+            check("symmetric_loss_forward", fn("symmetric_loss_forward", SymmetricLossForward.self)(p1, p2, z1, z2, i64(ps[0]), i64(ps[1]), &loss))
+            check("symmetric_loss_backward", fn("symmetric_loss_backward", SymmetricLossBackward.self)(p1, p2, z1, z2, i64(ps[0]), i64(ps[1]), &dp1, &dp2))
+            out["loss"] = .scalar(loss)
+            emit("dp1", dp1, ps); emit("dp2", dp2, ps)
         default:
             throw PluginError(description: "\(c.id): unknown function '\(c.function)'")
         }

@@ -63,6 +63,11 @@ int byol_avgpool_backward_f32(const float *dy, int64_t n, int64_t c, int64_t hw,
 int byol_loss_forward_f32(const float *p, const float *z, int64_t n, int64_t d, double *loss);
 /* dp [n, d] = the gradient of the loss with respect to p (z is a constant). */
 int byol_loss_backward_f32(const float *p, const float *z, int64_t n, int64_t d, float *dp);
+/* BYOL's loss over two views: loss = l(p1, z2) + l(p2, z1), each l the loss above (a batch mean):
+   each view's prediction against the other view's target. */
+int byol_symmetric_loss_forward_f32(const float *p1, const float *p2, const float *z1, const float *z2, int64_t n, int64_t d, double *loss);
+/* dp1, dp2 [n, d]: its gradients with respect to p1 and p2 (the targets are constants). */
+int byol_symmetric_loss_backward_f32(const float *p1, const float *p2, const float *z1, const float *z2, int64_t n, int64_t d, float *dp1, float *dp2);
 /* ---- double (float64) ---- */
 /* y [n, k, ho, wo] = the convolution of x [n, c, h, w] with weight [k, c, r, r] (no bias), ho = (h + 2 pad - r) / stride + 1. */
 int byol_conv2d_forward_f64(const double *x, int64_t n, int64_t c, int64_t h, int64_t w, const double *weight, int64_t k, int64_t r, int64_t stride, int64_t pad, double *y);
@@ -95,6 +100,11 @@ int byol_avgpool_backward_f64(const double *dy, int64_t n, int64_t c, int64_t hw
 int byol_loss_forward_f64(const double *p, const double *z, int64_t n, int64_t d, double *loss);
 /* dp [n, d] = the gradient of the loss with respect to p (z is a constant). */
 int byol_loss_backward_f64(const double *p, const double *z, int64_t n, int64_t d, double *dp);
+/* BYOL's loss over two views: loss = l(p1, z2) + l(p2, z1), each l the loss above (a batch mean):
+   each view's prediction against the other view's target. */
+int byol_symmetric_loss_forward_f64(const double *p1, const double *p2, const double *z1, const double *z2, int64_t n, int64_t d, double *loss);
+/* dp1, dp2 [n, d]: its gradients with respect to p1 and p2 (the targets are constants). */
+int byol_symmetric_loss_backward_f64(const double *p1, const double *p2, const double *z1, const double *z2, int64_t n, int64_t d, double *dp1, double *dp2);
 /* Pointer types of the functions above, for loaders. */
 typedef int (*byol_kernels_abi_version_fn)(void);
 typedef int (*byol_conv2d_forward_f32_fn)(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, const float *weight, int64_t k, int64_t r, int64_t stride, int64_t pad, float *y);
@@ -111,6 +121,8 @@ typedef int (*byol_avgpool_forward_f32_fn)(const float *x, int64_t n, int64_t c,
 typedef int (*byol_avgpool_backward_f32_fn)(const float *dy, int64_t n, int64_t c, int64_t hw, float *dx);
 typedef int (*byol_loss_forward_f32_fn)(const float *p, const float *z, int64_t n, int64_t d, double *loss);
 typedef int (*byol_loss_backward_f32_fn)(const float *p, const float *z, int64_t n, int64_t d, float *dp);
+typedef int (*byol_symmetric_loss_forward_f32_fn)(const float *p1, const float *p2, const float *z1, const float *z2, int64_t n, int64_t d, double *loss);
+typedef int (*byol_symmetric_loss_backward_f32_fn)(const float *p1, const float *p2, const float *z1, const float *z2, int64_t n, int64_t d, float *dp1, float *dp2);
 typedef int (*byol_conv2d_forward_f64_fn)(const double *x, int64_t n, int64_t c, int64_t h, int64_t w, const double *weight, int64_t k, int64_t r, int64_t stride, int64_t pad, double *y);
 typedef int (*byol_conv2d_backward_data_f64_fn)(const double *dy, int64_t n, int64_t k, int64_t ho, int64_t wo, const double *weight, int64_t c, int64_t r, int64_t stride, int64_t pad, int64_t h, int64_t w, double *dx);
 typedef int (*byol_conv2d_backward_weights_f64_fn)(const double *x, int64_t n, int64_t c, int64_t h, int64_t w, const double *dy, int64_t k, int64_t ho, int64_t wo, int64_t r, int64_t stride, int64_t pad, double *dweight);
@@ -125,6 +137,8 @@ typedef int (*byol_avgpool_forward_f64_fn)(const double *x, int64_t n, int64_t c
 typedef int (*byol_avgpool_backward_f64_fn)(const double *dy, int64_t n, int64_t c, int64_t hw, double *dx);
 typedef int (*byol_loss_forward_f64_fn)(const double *p, const double *z, int64_t n, int64_t d, double *loss);
 typedef int (*byol_loss_backward_f64_fn)(const double *p, const double *z, int64_t n, int64_t d, double *dp);
+typedef int (*byol_symmetric_loss_forward_f64_fn)(const double *p1, const double *p2, const double *z1, const double *z2, int64_t n, int64_t d, double *loss);
+typedef int (*byol_symmetric_loss_backward_f64_fn)(const double *p1, const double *p2, const double *z1, const double *z2, int64_t n, int64_t d, double *dp1, double *dp2);
 
 #ifdef __cplusplus
 }
