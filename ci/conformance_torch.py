@@ -75,6 +75,31 @@ def compute(function, params, inp):
         loss = l(p1, z2) + l(p2, z1)
         dp1, dp2 = torch.autograd.grad(loss, [p1, p2])
         return {"loss": loss, "dp1": dp1, "dp2": dp2}
+    if function in ("sgd", "lars", "adam"):
+        p, g = t(inp["param"]), t(inp["grad"])
+        h = {k: float(inp[k]) for k in ("lr", "momentum", "weight_decay", "eta", "beta1", "beta2", "eps") if k in inp}
+        if function == "adam":
+            m, v, step = t(inp["exp_avg"]), t(inp["exp_avg_sq"]), int(inp["step"]) + 1
+            d = g + h["weight_decay"] * p
+            m = torch.lerp(m, d, 1 - h["beta1"])
+            v = v * h["beta2"] + (1 - h["beta2"]) * d * d
+            denom = v.sqrt() / (1 - h["beta2"] ** step) ** 0.5 + h["eps"]
+            return {"param": p - h["lr"] / (1 - h["beta1"] ** step) * (m / denom), "exp_avg": m, "exp_avg_sq": v}
+        buf = t(inp["momentum_buffer"])
+        if function == "lars" and p.dim() > 1:
+            d = g + h["weight_decay"] * p
+            pn, dn = p.double().norm(), d.double().norm()
+            if pn > 0 and dn > 0:
+                d = d * float(h["eta"] * pn / dn)
+        elif function == "lars":
+            d = g
+        else:
+            d = g + h["weight_decay"] * p
+        buf = h["momentum"] * buf + d
+        return {"param": p - h["lr"] * buf, "momentum_buffer": buf}
+    if function == "ema":
+        target, online, tau = t(inp["target"]), t(inp["online"]), float(inp["tau"])
+        return {"target": target + (1 - tau) * (online - target)}
     raise SystemExit(f"conformance_torch.py: unknown function {function}")
 
 

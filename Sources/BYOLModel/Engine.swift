@@ -57,6 +57,13 @@ public protocol Engine: AnyObject {
     /// mean_i || normalize(p_i) - normalize(z_i) ||^2 for p, z [N, D] -> loss (0-d
     /// float64), dp.
     func loss(p: NDArray, z: NDArray) -> LayerResult
+    /// One optimizer update of one parameter tensor (docs/contract.md §3.2): param and
+    /// grad of any shape (LARS adapts tensors of more than one dimension), the incoming
+    /// buffers by name (absent = zeros), `step` finished steps -> `param` and the new
+    /// buffers (`momentum_buffer`, or `exp_avg` and `exp_avg_sq`).
+    func optimizerUpdate(param: NDArray, grad: NDArray, buffers: [String: NDArray], step: Int64, config: OptimizerConfig) -> LayerResult
+    /// The EMA of one tensor: target + (1 - tau) (online - target) -> `target`.
+    func emaUpdate(target: NDArray, online: NDArray, tau: Double) -> LayerResult
 }
 
 /// A layer's outputs by name, in a fixed order (`y`, then the gradients).

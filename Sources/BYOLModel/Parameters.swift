@@ -28,6 +28,10 @@ public struct ParamSpec: Sendable, Equatable {
     public var fanIn: Int
 
     public var count: Int { shape.reduce(1, *) }
+
+    public init(name: String, shape: [Int], kind: ParamKind, fanIn: Int) {
+        (self.name, self.shape, self.kind, self.fanIn) = (name, shape, kind, fanIn)
+    }
 }
 
 /// One residual BasicBlock of the backbone: `layer{stage+1}.{index}`.

@@ -1,3 +1,4 @@
+import BYOLModel
 /// Single layers of the float32 path on NCHW / [N, F] arrays, for layer-by-layer
 /// cross-validation against the reference. They run the same kernels as the network
 /// (CNHW inside, one BN group, fixed sample groups).
@@ -126,5 +127,33 @@ public enum FastLayers {
         var out = [Float](repeating: 0, count: n * d)
         for i in 0..<n { for j in 0..<d { out[i * d + j] = dp[j * 2 * n + i] } }
         return (total / 2, out)
+    }
+
+    /// One tensor through the step's optimizer code (FastOptimizer), as the network's
+    /// parameters go through it: a one-tensor store, the same blocks and norms.
+    public static func optimizerUpdate(param: [Float], grad: [Float], buffers: [String: [Float]], shape: [Int], step: Int64,
+                                       config: OptimizerConfig, threads: Int) -> (param: [Float], buffers: [String: [Float]]) {
+        let specs = [ParamSpec(name: "p", shape: shape, kind: shape.count > 1 ? .linearWeight : .linearBias, fanIn: 0)]
+        func store(_ values: [Float]) -> ParamStore {
+            let s = ParamStore(specs: specs)
+            s.ptr("p").update(from: values, count: values.count)
+            return s
+        }
+        let params = store(param), grads = store(grad)
+        var stores = buffers.mapValues { store($0) }
+        FastOptimizer.update(specs: specs, params: params, grads: grads, buffers: &stores, step: step, config: config,
+                             pool: WorkerPool(workers: threads))
+        func read(_ s: ParamStore) -> [Float] { Array(UnsafeBufferPointer(start: s.ptr("p"), count: param.count)) }
+        return (read(params), stores.mapValues(read))
+    }
+
+    /// One tensor through the step's EMA code.
+    public static func ema(target: [Float], online: [Float], shape: [Int], tau: Double, threads: Int) -> [Float] {
+        let specs = [ParamSpec(name: "p", shape: shape, kind: .linearWeight, fanIn: 0)]
+        let t = ParamStore(specs: specs), o = ParamStore(specs: specs)
+        t.ptr("p").update(from: target, count: target.count)
+        o.ptr("p").update(from: online, count: online.count)
+        FastOptimizer.ema(target: t, online: o, tau: tau, pool: WorkerPool(workers: threads))
+        return Array(UnsafeBufferPointer(start: t.ptr("p"), count: target.count))
     }
 }

@@ -125,6 +125,18 @@ public final class OpenBLASEngine: Engine {
         return LayerResult([("y", NDArray(float32: r.y, shape: [n, c])), ("dx", NDArray(float32: r.dx, shape: x.shape))])
     }
 
+    public func optimizerUpdate(param: NDArray, grad: NDArray, buffers: [String: NDArray], step: Int64, config: OptimizerConfig) -> LayerResult {
+        let r = FastLayers.optimizerUpdate(param: param.floats, grad: grad.floats, buffers: buffers.mapValues(\.floats), shape: param.shape,
+                                           step: step, config: config, threads: threads)
+        return LayerResult([("param", NDArray(float32: r.param, shape: param.shape))]
+            + config.bufferNames.map { ($0, NDArray(float32: r.buffers[$0]!, shape: param.shape)) })
+    }
+
+    public func emaUpdate(target: NDArray, online: NDArray, tau: Double) -> LayerResult {
+        let t = FastLayers.ema(target: target.floats, online: online.floats, shape: target.shape, tau: tau, threads: threads)
+        return LayerResult([("target", NDArray(float32: t, shape: target.shape))])
+    }
+
     public func loss(p: NDArray, z: NDArray) -> LayerResult {
         let (n, d) = (p.shape[0], p.shape[1])
         let r = FastLayers.loss(p: p.floats, z: z.floats, n: n, d: d)

@@ -93,6 +93,17 @@ public final class ReferenceEngine: Engine {
                      ("dx", NDArray(GlobalAvgPool.backward(Tensor(dy), inputShape: x.shape)))])
     }
 
+    public func optimizerUpdate(param: NDArray, grad: NDArray, buffers: [String: NDArray], step: Int64, config: OptimizerConfig) -> LayerResult {
+        let r = Optimizer.update(param.doubles, grad: grad.doubles, buffers: buffers.mapValues(\.doubles), isMatrix: param.shape.count > 1,
+                                 step: step, config: config)
+        return LayerResult([("param", NDArray(float64: r.p, shape: param.shape))]
+            + config.bufferNames.map { ($0, NDArray(float64: r.buffers[$0]!, shape: param.shape)) })
+    }
+
+    public func emaUpdate(target: NDArray, online: NDArray, tau: Double) -> LayerResult {
+        LayerResult([("target", NDArray(float64: EMA.update(target: target.doubles, online: online.doubles, tau: tau), shape: target.shape))])
+    }
+
     public func loss(p: NDArray, z: NDArray) -> LayerResult {
         let (p, z) = (Tensor(p), Tensor(z))
         return LayerResult([("loss", .scalar(NormalizedMSE.forward(p, z))), ("dp", NDArray(NormalizedMSE.backward(p, z)))])

@@ -25,7 +25,7 @@ public enum Conformance {
 
     /// Functions in the order cases are generated.
     public static let functions = ["conv2d", "batchnorm2d_train", "batchnorm2d_eval", "batchnorm1d_train", "batchnorm1d_eval",
-                                   "linear", "relu", "avgpool", "loss", "symmetric_loss"]
+                                   "linear", "relu", "avgpool", "loss", "symmetric_loss", "sgd", "lars", "adam", "ema"]
 
     // MARK: Bounds
 
@@ -127,6 +127,31 @@ public enum Conformance {
         add("symmetric_loss-\(batch)x\(arch.projOut)", "symmetric_loss", inputs: [("p1", p1), ("p2", p2), ("z1", z1), ("z2", z2)]) {
             symmetricLoss(reference, p1: p1, p2: p2, z1: z1, z2: z2)
         }
+
+        // The updates, on the stem's weight shape (LARS also on a bias, which it does not
+        // adapt); hyperparameters as 0-d inputs, at the values BYOL runs use.
+        let wShape = [arch.widths[0], 3, 3, 3]
+        func scalars(_ pairs: [(String, Double)]) -> [(String, NDArray)] { pairs.map { ($0.0, NDArray.scalar($0.1)) } }
+        for (kind, shape, hyper) in [(OptimizerKind.sgd, wShape, [("lr", 0.1), ("momentum", 0.9), ("weight_decay", 5e-4)]),
+                                     (.lars, wShape, [("lr", 0.2), ("momentum", 0.9), ("weight_decay", 1.5e-6), ("eta", 0.001)]),
+                                     (.lars, [arch.widths[0]], [("lr", 0.2), ("momentum", 0.9), ("weight_decay", 1.5e-6), ("eta", 0.001)]),
+                                     (.adam, wShape, [("lr", 1e-3), ("beta1", 0.9), ("beta2", 0.999), ("eps", 1e-8), ("weight_decay", 1e-4)])] {
+            let param = nd(rng.tensor(shape, -0.5, 0.5)), grad = nd(rng.tensor(shape))
+            var inputs: [(String, NDArray)] = [("param", param), ("grad", grad)]
+            if kind == .adam {
+                inputs += [("exp_avg", nd(rng.tensor(shape, -0.1, 0.1))), ("exp_avg_sq", nd(rng.tensor(shape, 1e-4, 1e-2))), ("step", .scalar(Int64(3)))]
+            } else {
+                inputs.append(("momentum_buffer", nd(rng.tensor(shape, -0.5, 0.5))))
+            }
+            inputs += scalars(hyper)
+            let id = "\(kind.rawValue)-" + shape.map(String.init).joined(separator: "x")
+            let given = inputs
+            add(id, kind.rawValue, inputs: inputs) { (try? update(reference, kind: kind.rawValue, given)) ?? LayerResult([]) }
+        }
+        let target = nd(rng.tensor(wShape, -0.5, 0.5)), online = nd(rng.tensor(wShape, -0.5, 0.5))
+        add("ema-" + wShape.map(String.init).joined(separator: "x"), "ema", inputs: [("target", target), ("online", online), ("tau", .scalar(0.996))]) {
+            reference.emaUpdate(target: target, online: online, tau: 0.996)
+        }
         return out
     }
 
@@ -136,6 +161,22 @@ public enum Conformance {
         let a = engine.loss(p: p1, z: z2), b = engine.loss(p: p2, z: z1)
         let total = (a["loss"]?.doubles.first ?? .nan) + (b["loss"]?.doubles.first ?? .nan)
         return LayerResult([("loss", .scalar(total)), ("dp1", a["dp"]!), ("dp2", b["dp"]!)])
+    }
+
+    /// An optimizer case's update on `engine`, from its inputs by name.
+    static func update(_ engine: Engine, kind: String, _ inputs: [(String, NDArray)]) throws -> LayerResult {
+        let named = Dictionary(uniqueKeysWithValues: inputs)
+        func scalar(_ n: String, _ fallback: Double) -> Double { named[n]?.doubles.first ?? fallback }
+        guard let k = OptimizerKind(rawValue: kind), let param = named["param"], let grad = named["grad"] else {
+            throw NumPyIOError(file: kind, "not an optimizer case")
+        }
+        let config = OptimizerConfig(kind: k, lr: scalar("lr", 0), momentum: scalar("momentum", 0.9), weightDecay: scalar("weight_decay", 0),
+                                     larsEta: scalar("eta", 0.001), adamBeta1: scalar("beta1", 0.9), adamBeta2: scalar("beta2", 0.999),
+                                     adamEps: scalar("eps", 1e-8))
+        var buffers: [String: NDArray] = [:]
+        for b in config.bufferNames { buffers[b] = named[b] }
+        let step = named["step"].flatMap { a -> Int64? in if case .int64(let v) = a.storage { return v.first }; return a.doubles.first.map(Int64.init) } ?? 0
+        return engine.optimizerUpdate(param: param, grad: grad, buffers: buffers, step: step, config: config)
     }
 
     /// Runs a case's function on `engine`'s layer entry points: what an implementation
@@ -155,6 +196,8 @@ public enum Conformance {
         case "avgpool": return engine.avgPool(x: try x("x"), dy: try x("dy"))
         case "loss": return engine.loss(p: try x("p"), z: try x("z"))
         case "symmetric_loss": return symmetricLoss(engine, p1: try x("p1"), p2: try x("p2"), z1: try x("z1"), z2: try x("z2"))
+        case "sgd", "lars", "adam": return try update(engine, kind: function, inputs.names.map { ($0, try inputs.require($0)) })
+        case "ema": return engine.emaUpdate(target: try x("target"), online: try x("online"), tau: try x("tau").doubles.first ?? .nan)
         default: throw NumPyIOError(file: inputs.path, "unknown function '\(function)'")
         }
     }

@@ -23,6 +23,7 @@ public enum ConformancePlugin {
         "linear": ["linear_forward", "linear_backward"], "relu": ["relu_forward", "relu_backward"],
         "avgpool": ["avgpool_forward", "avgpool_backward"], "loss": ["loss_forward", "loss_backward"],
         "symmetric_loss": ["symmetric_loss_forward", "symmetric_loss_backward"],
+        "sgd": ["sgd_update"], "lars": ["lars_update"], "adam": ["adam_update"], "ema": ["ema_update"],
     ]
 
     // The ABI's signatures with tensors as raw pointers: identical for _f32 and _f64
@@ -45,6 +46,10 @@ public enum ConformancePlugin {
     typealias LossBackward = @convention(c) (P, P, I, I, M) -> Int32
     typealias SymmetricLossForward = @convention(c) (P, P, P, P, I, I, UnsafeMutablePointer<Double>?) -> Int32
     typealias SymmetricLossBackward = @convention(c) (P, P, P, P, I, I, M, M) -> Int32
+    typealias SGDUpdate = @convention(c) (P, P, P, I, Double, Double, Double, M, M) -> Int32
+    typealias LARSUpdate = @convention(c) (P, P, P, I, Int32, Double, Double, Double, Double, M, M) -> Int32
+    typealias AdamUpdate = @convention(c) (P, P, P, P, I, I, Double, Double, Double, Double, Double, M, M, M) -> Int32
+    typealias EMAUpdate = @convention(c) (P, P, I, Double, M) -> Int32
 
     /// A loaded library: its path and a symbol lookup.
     public final class Library {
@@ -201,6 +206,31 @@ public enum ConformancePlugin {
             check("symmetric_loss_backward", fn("symmetric_loss_backward", SymmetricLossBackward.self)(p1, p2, z1, z2, i64(ps[0]), i64(ps[1]), &dp1, &dp2))
             out["loss"] = .scalar(loss)
             emit("dp1", dp1, ps); emit("dp2", dp2, ps)
+        case "sgd", "lars", "adam":
+            let (p, ps) = try input("param"), (g, _) = try input("grad")
+            func h(_ n: String) -> Double { inputs[n]?.doubles.first ?? .nan }
+            var pOut = [T](repeating: .nan, count: p.count), b1 = [T](repeating: .nan, count: p.count), b2 = [T](repeating: .nan, count: p.count)
+            if c.function == "adam" {
+                let (m, _) = try input("exp_avg"), (v, _) = try input("exp_avg_sq")
+                let step = Int64(inputs["step"]?.doubles.first ?? 0)
+                check("adam_update", fn("adam_update", AdamUpdate.self)(p, g, m, v, i64(p.count), step, h("lr"), h("beta1"), h("beta2"), h("eps"),
+                                                                        h("weight_decay"), &pOut, &b1, &b2))
+                emit("param", pOut, ps); emit("exp_avg", b1, ps); emit("exp_avg_sq", b2, ps)
+            } else {
+                let (buf, _) = try input("momentum_buffer")
+                if c.function == "sgd" {
+                    check("sgd_update", fn("sgd_update", SGDUpdate.self)(p, g, buf, i64(p.count), h("lr"), h("momentum"), h("weight_decay"), &pOut, &b1))
+                } else {
+                    check("lars_update", fn("lars_update", LARSUpdate.self)(p, g, buf, i64(p.count), ps.count > 1 ? 1 : 0, h("lr"), h("momentum"),
+                                                                            h("weight_decay"), h("eta"), &pOut, &b1))
+                }
+                emit("param", pOut, ps); emit("momentum_buffer", b1, ps)
+            }
+        case "ema":
+            let (t, ts) = try input("target"), (o, _) = try input("online")
+            var out2 = [T](repeating: .nan, count: t.count)
+            check("ema_update", fn("ema_update", EMAUpdate.self)(t, o, i64(t.count), inputs["tau"]?.doubles.first ?? .nan, &out2))
+            emit("target", out2, ts)
         default:
             throw PluginError(description: "\(c.id): unknown function '\(c.function)'")
         }

@@ -109,10 +109,10 @@ struct ConformanceCommand: ParsableCommand {
 
         /// The per-tensor table, the failures, the reports; exit 1 on any violation.
         static func report(_ findings: [Conformance.Finding], precision: Precision, junit: String?, json: String?, notes: [String]) throws {
-            print("case".padding(toLength: 44, withPad: " ", startingAt: 0) + " tensor          max abs err  max rel err  ratio    worst index   result")
+            print("case".padding(toLength: 44, withPad: " ", startingAt: 0) + " tensor            max abs err  max rel err  ratio    worst index   result")
             for f in findings {
                 let idx = f.worstIndex.map { "[" + $0.map(String.init).joined(separator: ",") + "]" } ?? "-"
-                print(f.caseID.padding(toLength: 44, withPad: " ", startingAt: 0) + " " + f.tensor.padding(toLength: 14, withPad: " ", startingAt: 0)
+                print(f.caseID.padding(toLength: 44, withPad: " ", startingAt: 0) + " " + f.tensor.padding(toLength: 16, withPad: " ", startingAt: 0)
                       + String(format: "  %.3e    %.3e    %.1e  ", f.maxAbs, f.maxRel, f.ratio)
                       + idx.padding(toLength: 13, withPad: " ", startingAt: 0) + " " + (f.passed ? "PASS" : "FAIL"))
             }

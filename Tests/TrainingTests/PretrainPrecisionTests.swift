@@ -47,6 +47,10 @@ import Training
         func relu(x: NDArray, dy: NDArray) -> LayerResult { inner.relu(x: x, dy: dy) }
         func avgPool(x: NDArray, dy: NDArray) -> LayerResult { inner.avgPool(x: x, dy: dy) }
         func loss(p: NDArray, z: NDArray) -> LayerResult { inner.loss(p: p, z: z) }
+        func optimizerUpdate(param: NDArray, grad: NDArray, buffers: [String: NDArray], step: Int64, config: OptimizerConfig) -> LayerResult {
+            inner.optimizerUpdate(param: param, grad: grad, buffers: buffers, step: step, config: config)
+        }
+        func emaUpdate(target: NDArray, online: NDArray, tau: Double) -> LayerResult { inner.emaUpdate(target: target, online: online, tau: tau) }
     }
 
     @Test func float64RunIsFloat64Throughout() throws {

@@ -68,6 +68,22 @@ int byol_loss_backward_f32(const float *p, const float *z, int64_t n, int64_t d,
 int byol_symmetric_loss_forward_f32(const float *p1, const float *p2, const float *z1, const float *z2, int64_t n, int64_t d, double *loss);
 /* dp1, dp2 [n, d]: its gradients with respect to p1 and p2 (the targets are constants). */
 int byol_symmetric_loss_backward_f32(const float *p1, const float *p2, const float *z1, const float *z2, int64_t n, int64_t d, float *dp1, float *dp2);
+/* SGD with momentum (PyTorch's, dampening 0) on one tensor of `count` values: d = grad + weight_decay param;
+   momentum_buffer_out = momentum momentum_buffer + d; param_out = param - lr momentum_buffer_out. */
+int byol_sgd_update_f32(const float *param, const float *grad, const float *momentum_buffer, int64_t count, double lr, double momentum,
+                        double weight_decay, float *param_out, float *momentum_buffer_out);
+/* BYOL's LARS: for a tensor of more than one dimension (is_matrix = 1), d = grad + weight_decay param, scaled by
+   eta ||param|| / ||d|| when both norms are > 0; otherwise d = grad. Then as SGD with d. */
+int byol_lars_update_f32(const float *param, const float *grad, const float *momentum_buffer, int64_t count, int is_matrix, double lr,
+                         double momentum, double weight_decay, double eta, float *param_out, float *momentum_buffer_out);
+/* PyTorch's Adam (L2 weight decay, no amsgrad) after `step` finished steps (t = step + 1): d = grad + weight_decay param;
+   exp_avg_out = exp_avg + (1 - beta1) (d - exp_avg); exp_avg_sq_out = beta2 exp_avg_sq + (1 - beta2) d^2;
+   param_out = param - lr / (1 - beta1^t) exp_avg_out / (sqrt(exp_avg_sq_out) / sqrt(1 - beta2^t) + eps). */
+int byol_adam_update_f32(const float *param, const float *grad, const float *exp_avg, const float *exp_avg_sq, int64_t count, int64_t step,
+                         double lr, double beta1, double beta2, double eps, double weight_decay, float *param_out, float *exp_avg_out,
+                         float *exp_avg_sq_out);
+/* The target network's EMA: target_out = target + (1 - tau) (online - target). */
+int byol_ema_update_f32(const float *target, const float *online, int64_t count, double tau, float *target_out);
 /* ---- double (float64) ---- */
 /* y [n, k, ho, wo] = the convolution of x [n, c, h, w] with weight [k, c, r, r] (no bias), ho = (h + 2 pad - r) / stride + 1. */
 int byol_conv2d_forward_f64(const double *x, int64_t n, int64_t c, int64_t h, int64_t w, const double *weight, int64_t k, int64_t r, int64_t stride, int64_t pad, double *y);
@@ -105,6 +121,22 @@ int byol_loss_backward_f64(const double *p, const double *z, int64_t n, int64_t 
 int byol_symmetric_loss_forward_f64(const double *p1, const double *p2, const double *z1, const double *z2, int64_t n, int64_t d, double *loss);
 /* dp1, dp2 [n, d]: its gradients with respect to p1 and p2 (the targets are constants). */
 int byol_symmetric_loss_backward_f64(const double *p1, const double *p2, const double *z1, const double *z2, int64_t n, int64_t d, double *dp1, double *dp2);
+/* SGD with momentum (PyTorch's, dampening 0) on one tensor of `count` values: d = grad + weight_decay param;
+   momentum_buffer_out = momentum momentum_buffer + d; param_out = param - lr momentum_buffer_out. */
+int byol_sgd_update_f64(const double *param, const double *grad, const double *momentum_buffer, int64_t count, double lr, double momentum,
+                        double weight_decay, double *param_out, double *momentum_buffer_out);
+/* BYOL's LARS: for a tensor of more than one dimension (is_matrix = 1), d = grad + weight_decay param, scaled by
+   eta ||param|| / ||d|| when both norms are > 0; otherwise d = grad. Then as SGD with d. */
+int byol_lars_update_f64(const double *param, const double *grad, const double *momentum_buffer, int64_t count, int is_matrix, double lr,
+                         double momentum, double weight_decay, double eta, double *param_out, double *momentum_buffer_out);
+/* PyTorch's Adam (L2 weight decay, no amsgrad) after `step` finished steps (t = step + 1): d = grad + weight_decay param;
+   exp_avg_out = exp_avg + (1 - beta1) (d - exp_avg); exp_avg_sq_out = beta2 exp_avg_sq + (1 - beta2) d^2;
+   param_out = param - lr / (1 - beta1^t) exp_avg_out / (sqrt(exp_avg_sq_out) / sqrt(1 - beta2^t) + eps). */
+int byol_adam_update_f64(const double *param, const double *grad, const double *exp_avg, const double *exp_avg_sq, int64_t count, int64_t step,
+                         double lr, double beta1, double beta2, double eps, double weight_decay, double *param_out, double *exp_avg_out,
+                         double *exp_avg_sq_out);
+/* The target network's EMA: target_out = target + (1 - tau) (online - target). */
+int byol_ema_update_f64(const double *target, const double *online, int64_t count, double tau, double *target_out);
 /* Pointer types of the functions above, for loaders. */
 typedef int (*byol_kernels_abi_version_fn)(void);
 typedef int (*byol_conv2d_forward_f32_fn)(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, const float *weight, int64_t k, int64_t r, int64_t stride, int64_t pad, float *y);
