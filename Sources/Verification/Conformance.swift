@@ -19,13 +19,16 @@ public enum Conformance {
         public var params: [String: Int]
         public var inputs: [(name: String, array: NDArray)]
         public var expected: [(name: String, array: NDArray)]
-        /// The smallest |input| of a ReLU case: float32 rounding cannot flip a sign above it.
+        /// The smallest |input| of a ReLU case, or of every ReLU of a step case's float64
+        /// passes: float32 rounding cannot flip a sign above it.
         public var reluMargin: Double?
+        /// The state a step or embed case starts from (written as ID/state.npz).
+        public var state: BYOLState?
     }
 
     /// Functions in the order cases are generated.
     public static let functions = ["conv2d", "batchnorm2d_train", "batchnorm2d_eval", "batchnorm1d_train", "batchnorm1d_eval",
-                                   "linear", "relu", "avgpool", "loss", "symmetric_loss", "sgd", "lars", "adam", "ema"]
+                                   "linear", "relu", "avgpool", "loss", "symmetric_loss", "sgd", "lars", "adam", "ema", "step", "embed"]
 
     // MARK: Bounds
 
@@ -36,7 +39,7 @@ public enum Conformance {
         case .float64:
             return (1e-10, "float64: rounding of a different summation order, far below 1e-10 for these sizes")
         case .float32:
-            if tensor == "y" || tensor == "loss" {
+            if tensor == "y" || tensor == "loss" || tensor == "features" {
                 return (1e-4, "float32 outputs: a few hundred ulps of accumulated rounding over the reduction")
             }
             return (1e-3, "float32 gradients: longer reductions (over batch and space) and, in BN, cancellation")
@@ -152,6 +155,25 @@ public enum Conformance {
         add("ema-" + wShape.map(String.init).joined(separator: "x"), "ema", inputs: [("target", target), ("online", online), ("tau", .scalar(0.996))]) {
             reference.emaUpdate(target: target, online: online, tau: 0.996)
         }
+
+        // A whole step (LARS, separate BN, BYOL's hyperparameters) from a state drawn until
+        // every ReLU input of the float64 passes is at least 1e-5 from 0, and an embed.
+        let config = StepConfig(optimizer: OptimizerConfig(kind: .lars, lr: 0.2, momentum: 0.9, weightDecay: 1.5e-6, larsEta: 0.001),
+                                tau: 0.99, bnViews: .separate)
+        if let sc = CrossCheck.wellConditioned(name: "step", arch: arch, batch: batch, size: size, config: config, seed: seed) {
+            let (v1, v2) = (NDArray(sc.view1), NDArray(sc.view2))
+            var inputs: [(String, NDArray)] = [("view1", v1), ("view2", v2)]
+            inputs += scalars([("lr", 0.2), ("momentum", 0.9), ("weight_decay", 1.5e-6), ("eta", 0.001), ("tau", 0.99)])
+            add("step-lars-separate-\(batch)x\(size)x\(size)", "step", params: ["optimizer": 1, "bn_views": 0], inputs: inputs, margin: sc.margin) {
+                stepOutputs(reference.step(from: sc.state, view1: v1, view2: v2, config: config), arch: arch)
+            }
+            out[out.count - 1].state = sc.state
+            let images = nd(rng.tensor([batch, 3, size, size], -2, 2))
+            add("embed-\(batch)x\(size)x\(size)", "embed", inputs: [("images", images)]) {
+                LayerResult([("features", reference.embed(sc.state, images: images, network: "online"))])
+            }
+            out[out.count - 1].state = sc.state
+        }
         return out
     }
 
@@ -161,6 +183,21 @@ public enum Conformance {
         let a = engine.loss(p: p1, z: z2), b = engine.loss(p: p2, z: z1)
         let total = (a["loss"]?.doubles.first ?? .nan) + (b["loss"]?.doubles.first ?? .nan)
         return LayerResult([("loss", .scalar(total)), ("dp1", a["dp"]!), ("dp2", b["dp"]!)])
+    }
+
+    /// A step's outputs: `loss`, `grad.NAME` per learnable array, the next state's arrays.
+    static func stepOutputs(_ o: StepOutcome, arch: Architecture) -> LayerResult {
+        LayerResult([("loss", .scalar(o.loss))] + arch.learnableSpecs.compactMap { s in o.grads[s.name].map { ("grad." + s.name, $0) } }
+                    + o.next.members.filter { $0.name != "loss" })
+    }
+
+    /// A step case's configuration from its params and 0-d inputs.
+    static func stepConfig(params: [String: Int], inputs: NPZFile) -> StepConfig {
+        func h(_ n: String, _ fallback: Double) -> Double { inputs[n]?.doubles.first ?? fallback }
+        let kind: OptimizerKind = [0: .sgd, 1: .lars, 2: .adam][params["optimizer"] ?? 1] ?? .lars
+        return StepConfig(optimizer: OptimizerConfig(kind: kind, lr: h("lr", 0), momentum: h("momentum", 0.9), weightDecay: h("weight_decay", 0),
+                                                     larsEta: h("eta", 0.001)),
+                          tau: h("tau", 0.99), bnViews: params["bn_views"] == 1 ? .joint : .separate)
     }
 
     /// An optimizer case's update on `engine`, from its inputs by name.
@@ -181,9 +218,14 @@ public enum Conformance {
 
     /// Runs a case's function on `engine`'s layer entry points: what an implementation
     /// in this package returns for the case (`byol conformance run --engine`).
-    public static func compute(function: String, params: [String: Int], inputs: NPZFile, engine: Engine) throws -> LayerResult {
+    public static func compute(function: String, params: [String: Int], inputs: NPZFile, state: BYOLState? = nil, engine: Engine) throws -> LayerResult {
         func x(_ n: String) throws -> NDArray { try inputs.requireFloat(n) }
         switch function {
+        case "step", "embed":
+            guard let state else { throw NumPyIOError(file: inputs.path, "a \(function) case needs its state.npz") }
+            if function == "embed" { return LayerResult([("features", engine.embed(state, images: try x("images"), network: "online"))]) }
+            let o = engine.step(from: state, view1: try x("view1"), view2: try x("view2"), config: stepConfig(params: params, inputs: inputs))
+            return stepOutputs(o, arch: state.arch)
         case "conv2d":
             return engine.conv2d(x: try x("x"), weight: try x("weight"), stride: params["stride"] ?? 1, pad: params["pad"] ?? 0, dy: try x("dy"))
         case "batchnorm2d_train", "batchnorm1d_train":
@@ -208,7 +250,9 @@ public enum Conformance {
         let listed = try readManifest(dir)
         for c in listed {
             let inputs = try NPZ.load("\(dir)/\(c.id)/inputs.npz")
-            let r = try compute(function: c.function, params: c.params, inputs: inputs, engine: engine)
+            let statePath = "\(dir)/\(c.id)/state.npz"
+            let state = FileManager.default.fileExists(atPath: statePath) ? try BYOLState.read(statePath) : nil
+            let r = try compute(function: c.function, params: c.params, inputs: inputs, state: state, engine: engine)
             try NPZ.write(r.arrays, to: "\(results)/\(c.id).npz")
         }
         return listed.count
@@ -229,6 +273,7 @@ public enum Conformance {
         for c in cases {
             try? fm.createDirectory(atPath: dir + "/" + c.id, withIntermediateDirectories: true)
             try NPZ.write(c.inputs, to: "\(dir)/\(c.id)/inputs.npz")
+            if let state = c.state { try state.write(to: "\(dir)/\(c.id)/state.npz") }
             try NPZ.write(c.expected, to: "\(dir)/\(c.id)/expected.npz")
             var bounds: [String: Any] = [:]
             for precision in [Precision.float32, .float64] {
@@ -244,6 +289,7 @@ public enum Conformance {
                 "bounds": bounds,
             ]
             if let m = c.reluMargin { entry["relu_margin"] = m }
+            if c.state != nil { entry["state"] = "state.npz" }
             entries.append(entry)
         }
         var manifest = header

@@ -84,8 +84,9 @@ public enum ConformancePlugin {
     /// The result of running a library on the cases.
     public struct Report {
         public var findings: [Conformance.Finding]
-        /// Exported-case functions the library cannot run, with the ABI symbols it lacks.
-        public var skipped: [(function: String, missing: [String])]
+        /// Exported-case functions the library cannot run, and why (the ABI symbols it
+        /// lacks, or that the function is not part of the C ABI).
+        public var skipped: [(function: String, reason: String)]
     }
 
     /// Every case whose function the library implements (and `only` admits), in `precision`.
@@ -96,7 +97,12 @@ public enum ConformancePlugin {
         for (function, symbols) in needs {
             let missing = symbols.map { "byol_" + $0 + suffix }.filter { lib.symbol($0) == nil }
             available[function] = missing.isEmpty
-            if !missing.isEmpty && (only?.contains(function) ?? true) { report.skipped.append((function, missing)) }
+            if !missing.isEmpty && (only?.contains(function) ?? true) {
+                report.skipped.append((function, "needs " + missing.joined(separator: ", ")))
+            }
+        }
+        for function in Conformance.functions where needs[function] == nil && (only?.contains(function) ?? true) {
+            report.skipped.append((function, "not part of the C ABI: check its results through the file route"))
         }
         report.skipped.sort { Conformance.functions.firstIndex(of: $0.function)! < Conformance.functions.firstIndex(of: $1.function)! }
         for c in try Conformance.readManifest(dir) where (only?.contains(c.function) ?? true) && available[c.function] == true {

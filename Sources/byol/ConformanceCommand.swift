@@ -71,7 +71,7 @@ struct ConformanceCommand: ParsableCommand {
             }
             let lib = try ConformancePlugin.Library(plugin!)
             let r = try ConformancePlugin.run(lib, cases: cases, precision: precision, only: onlySet)
-            let notes = r.skipped.map { "not exported, skipped: \($0.function) (needs \($0.missing.joined(separator: ", ")))" }
+            let notes = r.skipped.map { "skipped: \($0.function) (\($0.reason))" }
             guard !r.findings.isEmpty else {
                 for n in notes { print(n) }
                 throw ConformancePlugin.PluginError(description: "\(plugin!): exports none of the \(precision.rawValue) functions the cases need; nothing checked")

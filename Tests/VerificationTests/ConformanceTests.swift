@@ -126,10 +126,13 @@ import Verification
         let cases = Conformance.cases(arch: Architecture.preset(named: "tiny")!, batch: 4, size: 16, seed: 0)
         try Conformance.export(cases, header: [:], to: d.path)
         let results = Repo.root.appendingPathComponent("Fixtures/conformance/torch-tiny").path
-        let findings = try Conformance.check(cases: d.path, results: results, precision: .float32)
+        // ci/conformance_torch.py implements the layer and update functions; whole steps
+        // and embeds are PyTorch-checked by the goldens (ci/torch_reference.py).
+        let layers = Set(Conformance.functions).subtracting(["step", "embed"])
+        let findings = try Conformance.check(cases: d.path, results: results, precision: .float32, only: layers)
         for f in findings where !f.passed { Issue.record("\(f.caseID): \(f.message)") }
-        #expect(Set(findings.map(\.caseID)).count == cases.count && cases.count == 36)
+        #expect(Set(findings.map(\.caseID)).count == 36 && cases.count == 38)
         // They are float32 results: float64's bounds must reject them.
-        #expect(try Conformance.check(cases: d.path, results: results, precision: .float64).contains { !$0.passed })
+        #expect(try Conformance.check(cases: d.path, results: results, precision: .float64, only: layers).contains { !$0.passed })
     }
 }
