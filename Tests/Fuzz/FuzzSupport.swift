@@ -36,6 +36,17 @@ func violated(_ message: String) -> Never {
     fatalError()
 }
 
+/// `load()`'s value, or nil when it refused the input, after checking the refusal's
+/// message (one line naming `path`).
+func loadOrRefuse<T>(_ path: String, _ load: () throws -> T) -> T? {
+    do {
+        return try load()
+    } catch {
+        checkErrorMessage(error, mentions: path)
+        return nil
+    }
+}
+
 /// The contract for a refused input: one line that names the file it read.
 func checkErrorMessage(_ error: Error, mentions path: String) {
     let text = "\(error)"

@@ -41,13 +41,7 @@ public func fuzzCIFAR(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     } else {
         path = writeFolder(data, size)
     }
-    let splits: DataSplits
-    do {
-        splits = try CIFAR10.load(path)
-    } catch {
-        checkErrorMessage(error, mentions: path)
-        return 0
-    }
+    guard let splits = loadOrRefuse(path, { try CIFAR10.load(path) }) else { return 0 }
     for part in [splits.train, splits.test] {
         require(part.pixels.count == part.count * part.imageSize, "pixels do not match the image count")
         require(part.labels.allSatisfy { $0 >= 0 && Int($0) < max(splits.classNames.count, 10) }, "a label names no class")

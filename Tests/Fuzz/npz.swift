@@ -11,13 +11,7 @@ let input = scratchPath("input.npz"), first = scratchPath("first.npz"), second =
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzNPZ(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     writeScratch(data, size, to: input)
-    let file: NPZFile
-    do {
-        file = try NPZ.load(input)
-    } catch {
-        checkErrorMessage(error, mentions: input)
-        return 0
-    }
+    guard let file = loadOrRefuse(input, { try NPZ.load(input) }) else { return 0 }
     for m in file.members {
         require(m.array.count == m.array.shape.reduce(1, *), "member \(m.name): count \(m.array.count) for shape \(m.array.shape)")
     }

@@ -13,13 +13,7 @@ let input = scratchPath("state.npz")
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzState(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     writeScratch(data, size, to: input)
-    let state: BYOLState
-    do {
-        state = try BYOLState.read(input)
-    } catch {
-        checkErrorMessage(error, mentions: input)
-        return 0
-    }
+    guard let state = loadOrRefuse(input, { try BYOLState.read(input) }) else { return 0 }
     do { try state.arch.validate() } catch { violated("accepted an invalid architecture: \(error)") }
     for spec in state.arch.onlineSpecs + state.arch.targetSpecs {
         guard let a = state.arrays[spec.name] else { violated("accepted a state without \(spec.name)") }
