@@ -1,9 +1,10 @@
 import BYOLModel
 
 /// BatchNorm on CNHW rows: channel c is the row x[c * len ..< (c + 1) * len]; in train
-/// mode each of `groups` equal column ranges (one per view under `separate`) is
-/// normalized with its own batch statistics. Statistics and gradient sums accumulate in
-/// float64, one channel per task, in index order.
+/// mode each BN batch (a view under `separate`, both under `joint`) of the whole batch is
+/// normalized with its own statistics. Statistics and gradient sums accumulate in
+/// float64: per segment (sample group) in index order, then over the groups in group
+/// order, so the same on one process or many.
 enum FastBN {
     static let eps = BNConstants.eps
     static let momentum = BNConstants.momentum
@@ -20,27 +21,63 @@ enum FastBN {
         }
     }
 
-    /// y = gamma (x - mean) / sqrt(var + eps) + beta (+ residual) (then ReLU if `relu`).
-    static func forwardTrain(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, channels: Int, len: Int, groups: Int,
+    /// Per (channel, BN batch) sums over all sample groups: this process's segments'
+    /// partials, `partial(c, j, g)` (`width` values each), added over the groups in group
+    /// order (`GroupReduction.fold`; without a reduction the single segment's own).
+    static func groupSums(channels: Int, seg: Segments, width: Int, reduction: GroupReduction?, pool: WorkerPool,
+                          _ partial: (_ c: Int, _ j: Int, _ g: Int, _ out: UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+        let nSeg = seg.ranges.count, groups = seg.bnGroups
+        let n = channels * groups * width
+        var local = [Double](repeating: 0, count: nSeg * n)
+        local.withUnsafeMutableBufferPointer { l in
+            pool.run(chunks: channels) { c, _ in
+                for j in 0..<nSeg {
+                    for g in 0..<groups { partial(c, j, g, l.baseAddress! + j * n + (c * groups + g) * width) }
+                }
+            }
+        }
+        guard let reduction else {
+            precondition(nSeg == 1, "several segments need a reduction")
+            return local
+        }
+        return reduction.fold(local, n: n)
+    }
+
+    /// y = gamma (x - mean) / sqrt(var + eps) + beta (+ residual) (then ReLU if `relu`),
+    /// x and y [channels, images of `seg` x hw]; mean and variance over each BN batch of
+    /// the whole batch: sums over sample groups, then squared deviations from the mean.
+    static func forwardTrain(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, channels: Int, hw: Int, seg: Segments,
                              gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
-                             stats: inout Stats, pool: WorkerPool) {
-        let m = len / groups
-        stats.mean.withUnsafeMutableBufferPointer { meanP in
-            stats.invStd.withUnsafeMutableBufferPointer { invP in
-                stats.variance.withUnsafeMutableBufferPointer { varP in
-                    pool.run(chunks: channels) { c, _ in
-                        for g in 0..<groups {
-                            let row = x + c * len + g * m
-                            let mean = LaneSum.sum(row, count: m) / Double(m)
-                            let variance = LaneSum.squaredDeviations(row, count: m, mean: mean) / Double(m)
-                            let inv = 1 / (variance + eps).squareRoot()
-                            meanP[c * groups + g] = mean
-                            invP[c * groups + g] = inv
-                            varP[c * groups + g] = variance
-                            normalize(row, y + c * len + g * m, count: m, mean: Float(mean), scale: Float(Double(gamma[c]) * inv),
-                                      beta: beta[c], residual: residual.map { $0 + c * len + g * m }, relu: relu)
-                        }
-                    }
+                             stats: inout Stats, reduction: GroupReduction?, pool: WorkerPool) {
+        let len = seg.images * hw, groups = seg.bnGroups
+        let count = Double(seg.bnBatch * hw)
+        func row(_ c: Int, _ j: Int, _ g: Int) -> (UnsafePointer<Float>, Int, Int) {
+            let r = seg.bnRange(j, g)
+            return (x + c * len + r.lowerBound * hw, c * len + r.lowerBound * hw, r.count * hw)
+        }
+        let sums = groupSums(channels: channels, seg: seg, width: 1, reduction: reduction, pool: pool) { c, j, g, out in
+            let (p, _, m) = row(c, j, g)
+            out[0] = LaneSum.sum(p, count: m)
+        }
+        let mean = sums.map { $0 / count }
+        let squares = groupSums(channels: channels, seg: seg, width: 1, reduction: reduction, pool: pool) { c, j, g, out in
+            let (p, _, m) = row(c, j, g)
+            out[0] = LaneSum.squaredDeviations(p, count: m, mean: mean[c * groups + g])
+        }
+        for i in 0..<(channels * groups) {
+            let variance = squares[i] / count
+            stats.mean[i] = mean[i]
+            stats.variance[i] = variance
+            stats.invStd[i] = 1 / (variance + eps).squareRoot()
+        }
+        let st = stats
+        pool.run(chunks: channels) { c, _ in
+            for j in seg.ranges.indices {
+                for g in 0..<groups {
+                    let (p, offset, m) = row(c, j, g)
+                    let i = c * groups + g
+                    normalize(p, y + offset, count: m, mean: Float(st.mean[i]), scale: Float(Double(gamma[c]) * st.invStd[i]),
+                              beta: beta[c], residual: residual.map { $0 + offset }, relu: relu)
                 }
             }
         }
@@ -100,32 +137,46 @@ enum FastBN {
     /// float32 bound at lr 0.01). Here the terms cancel to float64 rounding, as in the
     /// reference.
     static func backward(_ dy: UnsafeMutablePointer<Float>, reluOut: UnsafePointer<Float>?, _ x: UnsafePointer<Float>,
-                         _ dx: UnsafeMutablePointer<Float>, channels: Int, len: Int, groups: Int, gamma: UnsafePointer<Float>,
+                         _ dx: UnsafeMutablePointer<Float>, channels: Int, hw: Int, seg: Segments, gamma: UnsafePointer<Float>,
                          stats: Stats, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
-                         dxSum: UnsafeMutablePointer<Float>? = nil, pool: WorkerPool) {
-        let m = len / groups
+                         dxSum: UnsafeMutablePointer<Float>? = nil, reduction: GroupReduction?, pool: WorkerPool) {
+        let len = seg.images * hw, groups = seg.bnGroups
+        let m = Double(seg.bnBatch * hw)
+        let width = dxSum == nil ? 2 : 3
+        // (sum dy, sum dy xhat[, sum x]) per (channel, BN batch) over the whole batch.
+        let sums = groupSums(channels: channels, seg: seg, width: width, reduction: reduction, pool: pool) { c, j, g, out in
+            let r = seg.bnRange(j, g)
+            let offset = c * len + r.lowerBound * hw, count = r.count * hw
+            let i = c * groups + g
+            let (a, b) = LaneSum.backwardSums(dy + offset, mask: reluOut.map { $0 + offset }, x: x + offset, count: count,
+                                              mean: stats.mean[i], invStd: stats.invStd[i])
+            out[0] = a
+            out[1] = b
+            if width == 3 { out[2] = LaneSum.sum(x + offset, count: count) }
+        }
         pool.run(chunks: channels) { c, _ in
             var dg = 0.0, db = 0.0, dxs = 0.0
             for g in 0..<groups {
                 let i = c * groups + g
                 let mean = stats.mean[i], inv = stats.invStd[i]
-                let offset = c * len + g * m
-                let dyr = dy + offset, xr = x + offset
-                let (sumDy, sumDyXhat) = LaneSum.backwardSums(dyr, mask: reluOut.map { $0 + offset }, x: xr, count: m,
-                                                               mean: mean, invStd: inv)
+                let sumDy = sums[i * width], sumDyXhat = sums[i * width + 1]
                 dg += sumDyXhat
                 db += sumDy
                 if dxSum != nil {
-                    let sumXhat = (LaneSum.sum(xr, count: m) - Double(m) * mean) * inv
-                    dxs += Double(gamma[c]) * inv * (sumDy - Double(m) * (sumDy / Double(m)) - sumDyXhat / Double(m) * sumXhat)
+                    let sumXhat = (sums[i * width + 2] - m * mean) * inv
+                    dxs += Double(gamma[c]) * inv * (sumDy - m * (sumDy / m) - sumDyXhat / m * sumXhat)
                 }
                 let scale = Float(Double(gamma[c]) * inv)
-                let meanDy = Float(sumDy / Double(m)), meanDyXhat = Float(sumDyXhat / Double(m))
+                let meanDy = Float(sumDy / m), meanDyXhat = Float(sumDyXhat / m)
                 let meanF = Float(mean), invF = Float(inv)
-                let out = dx + offset
-                for j in 0..<m {
-                    let xhat = (xr[j] - meanF) * invF
-                    out[j] = scale * (dyr[j] - meanDy - xhat * meanDyXhat)
+                for j in seg.ranges.indices {
+                    let r = seg.bnRange(j, g)
+                    let offset = c * len + r.lowerBound * hw
+                    let dyr = dy + offset, xr = x + offset, out = dx + offset
+                    for e in 0..<(r.count * hw) {
+                        let xhat = (xr[e] - meanF) * invF
+                        out[e] = scale * (dyr[e] - meanDy - xhat * meanDyXhat)
+                    }
                 }
             }
             dgamma[c] = Float(dg)
@@ -134,7 +185,6 @@ enum FastBN {
         }
     }
 }
-
 /// Float64 sums of float32 rows over 8 interleaved lanes (lane j takes the elements
 /// i = j mod 8), the lanes added in lane order, then the tail in index order: an order
 /// fixed by the row length alone (so results do not depend on threads), and 8

@@ -97,29 +97,38 @@ enum FastConv {
     /// group count is not rounded up for balance (64 MB).
     static let partialBudget = 1 << 24
 
-    /// The sample groups of an im2col convolution: as few as keep a group's column matrix
-    /// within `columnBudget`, at least 16 (a task for each of 16 threads), rounded up to
-    /// a multiple of 16 (equal shares for 16 threads) unless the groups' partial weight
-    /// gradients would then pass `partialBudget`; at most one per sample. Fixed by the
-    /// shape and the batch alone.
-    static func groups(nTotal: Int, _ s: ConvShape) -> [Range<Int>] {
-        let samples = max(1, columnBudget / max(1, s.crr * s.ho * s.wo))  // most samples per group
-        let needed = max(16, (nTotal + samples - 1) / samples)
-        let rounded = (needed + 15) / 16 * 16
-        let parts = min(nTotal, rounded * s.k * s.crr <= partialBudget ? rounded : needed)
-        return WorkerPool.split(nTotal, parts: parts)
+    /// The image groups of an im2col convolution in one segment of `images` images: as
+    /// few as keep a group's column matrix within `columnBudget`, at least 16 / segments
+    /// (a task for each of 16 threads over the whole batch), rounded up to a multiple of
+    /// that (equal shares) unless the groups' partial weight gradients would then pass
+    /// `partialBudget`; at most one per image. Fixed by the shape, the segment and the
+    /// batch's segment count alone (never by how many processes share the segments).
+    static func groups(images: Int, _ s: ConvShape, segments: Int) -> [Range<Int>] {
+        let minimum = (16 + segments - 1) / segments
+        let samples = max(1, columnBudget / max(1, s.crr * s.ho * s.wo))  // most images per group
+        let needed = max(minimum, (images + samples - 1) / samples)
+        let rounded = (needed + minimum - 1) / minimum * minimum
+        let parts = min(images, rounded * s.k * s.crr * segments <= partialBudget ? rounded : needed)
+        return WorkerPool.split(images, parts: parts)
+    }
+
+    /// Every segment's groups (local image ranges), segment after segment, and which of
+    /// them belong to each segment.
+    static func groups(_ seg: Segments, _ s: ConvShape) -> ImageGroups {
+        ImageGroups(seg) { groups(images: $0, s, segments: seg.totalGroups) }
     }
 
     /// y [K, nTotal * Ho * Wo] = w [K, C*R*R] x im2col(x), group by group.
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: ConvShape,
-                        nTotal: Int, pool: WorkerPool, scratch: ConvScratch) {
+                        seg: Segments, pool: WorkerPool, scratch: ConvScratch) {
         if Winograd.applies(s) {
-            Winograd.forward(x, w, y, s, nTotal: nTotal, pool: pool, scratch: scratch)
+            Winograd.forward(x, w, y, s, seg: seg, pool: pool, scratch: scratch)
             return
         }
+        let nTotal = seg.images
         let hw = s.ho * s.wo
         let direct = s.r == 1 && s.stride == 1 && s.pad == 0
-        let groups = groups(nTotal: nTotal, s)
+        let groups = groups(seg, s).ranges
         pool.run(chunks: groups.count) { g, worker in
             let (n0, n1) = (groups[g].lowerBound, groups[g].upperBound)
             let cols = (n1 - n0) * hw
@@ -134,17 +143,20 @@ enum FastConv {
         }
     }
 
-    /// dw = sum over groups (in group order) of dy_g x col_g^T; dx = col2im(w^T x dy)
-    /// when `dx` is given.
+    /// dw = the sum of the groups' dy_g x col_g^T (`ImageGroups.reduce`), into one
+    /// output per block of the reduction (one, without one); dx = col2im(w^T x dy) when
+    /// `dx` is given.
     static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                         dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>, _ s: ConvShape,
-                         nTotal: Int, pool: WorkerPool, scratch: ConvScratch) {
+                         dx: UnsafeMutablePointer<Float>?, dw: [UnsafeMutablePointer<Float>], _ s: ConvShape,
+                         seg: Segments, reduction: GroupReduction?, pool: WorkerPool, scratch: ConvScratch) {
         if Winograd.applies(s) {
-            Winograd.backward(dy, x, w, dx: dx, dw: dw, s, nTotal: nTotal, pool: pool, scratch: scratch)
+            Winograd.backward(dy, x, w, dx: dx, dw: dw, s, seg: seg, reduction: reduction, pool: pool, scratch: scratch)
             return
         }
+        let nTotal = seg.images
         let hw = s.ho * s.wo
-        let groups = groups(nTotal: nTotal, s)
+        let ig = groups(seg, s)
+        let groups = ig.ranges
         let partial = scratch.partial
         let wsize = s.k * s.crr
         pool.run(chunks: groups.count) { g, worker in
@@ -160,18 +172,50 @@ enum FastConv {
                 col2im(dcol, nTotal: nTotal, n0: n0, n1: n1, s, dx)
             }
         }
-        reduceGroups(partial.pointer, count: wsize, groups: groups.count, into: dw, pool: pool)
+        ig.reduce(partial.pointer, count: wsize, reduction: reduction, pool: pool) { b, sum in dw[b].update(from: sum, count: wsize) }
+    }
+}
+
+/// A convolution's image groups over the segments of a network (`Segments`): `ranges`
+/// in local image order, `bySegment[j]` the indices of segment j's groups.
+struct ImageGroups {
+    let ranges: [Range<Int>]
+    let bySegment: [Range<Int>]
+
+    init(_ seg: Segments, _ split: (Int) -> [Range<Int>]) {
+        var r: [Range<Int>] = [], by: [Range<Int>] = []
+        for s in seg.ranges {
+            let g = split(s.count).map { ($0.lowerBound + s.lowerBound)..<($0.upperBound + s.lowerBound) }
+            by.append(r.count..<(r.count + g.count))
+            r += g
+        }
+        ranges = r
+        bySegment = by
     }
 
-    /// out[i] = sum over g (in order) of parts[g * count + i].
-    static func reduceGroups(_ parts: UnsafePointer<Float>, count: Int, groups: Int, into out: UnsafeMutablePointer<Float>, pool: WorkerPool) {
-        let ranges = WorkerPool.split(count, parts: 16)
-        pool.run(chunks: ranges.count) { ci, _ in
-            for i in ranges[ci] {
-                var s = parts[i]
-                for g in 1..<max(groups, 1) { s += parts[g * count + i] }
-                out[i] = s
+    /// Sums per-group partials (group i's at parts + i * count): each segment's groups
+    /// in group order (into its first group's slot), then the segments by the reduction
+    /// (without one: the single segment); `write(b, sum)` receives block b's sum.
+    func reduce(_ parts: UnsafeMutablePointer<Float>, count: Int, reduction: GroupReduction?, pool: WorkerPool,
+                write: (Int, UnsafePointer<Float>) -> Void) {
+        let folds = bySegment.filter { $0.count > 1 }
+        if !folds.isEmpty {
+            let ranges = WorkerPool.split(count, parts: 16)
+            pool.run(chunks: ranges.count) { ri, _ in
+                for f in folds {
+                    let a = parts + f.lowerBound * count
+                    for g in (f.lowerBound + 1)..<f.upperBound {
+                        let b = parts + g * count
+                        for i in ranges[ri] { a[i] += b[i] }
+                    }
+                }
             }
         }
+        guard let reduction else {
+            precondition(bySegment.count == 1, "several segments need a reduction")
+            return write(0, parts)
+        }
+        let slots = reduction.reduceBlocks(count: count) { parts + bySegment[$0].lowerBound * count }
+        for (b, j) in slots.enumerated() { write(b, parts + bySegment[j].lowerBound * count) }
     }
 }

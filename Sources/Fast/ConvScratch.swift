@@ -12,16 +12,17 @@ final class ConvScratch {
     /// Winograd weights [16, K, C] and, in backward, flipped ones [16, C, K].
     let u: FloatBuffer
     /// groups x K x C*R*R partial weight gradients (the most any one shape needs: its
-    /// own group count times its own weight size).
+    /// own group count times its own weight size), also the linear layers' per-group ones.
     let partial: FloatBuffer
 
-    /// What the largest of `shapes` needs for a batch of `nTotal`.
-    init(shapes: [ConvShape], nTotal: Int, workers: Int, training: Bool) {
+    /// What the largest of `shapes` needs for the images of `seg`, and `linearPartials`
+    /// floats of per-group linear weight gradients.
+    init(shapes: [ConvShape], seg: Segments, workers: Int, training: Bool, linearPartials: Int = 1) {
         // Per worker, and for worker 0 alone (one-group-at-a-time convolutions).
-        var big = 1, bigFirst = 1, tile = 1, tileFirst = 1, row = 1, partials = 1, weights = 1
+        var big = 1, bigFirst = 1, tile = 1, tileFirst = 1, row = 1, partials = linearPartials, weights = 1
         for s in shapes {
             if Winograd.applies(s) {
-                let wg = Winograd.groups(nTotal: nTotal, s)
+                let wg = Winograd.groups(seg, s).ranges
                 partials = max(partials, wg.count * s.k * s.crr)
                 let t = (wg.map(\.count).max() ?? 1) * Winograd.tilesPerImage(s)
                 let tiles = 16 * Winograd.planeStride(max(s.c, s.k), t), grads = 16 * Winograd.planeStride(s.k, s.c)
@@ -33,7 +34,7 @@ final class ConvScratch {
                 }
                 row = max(row, Winograd.rowScratch(s, groupSize: wg.map(\.count).max() ?? 1))
             } else {
-                let groups = FastConv.groups(nTotal: nTotal, s)
+                let groups = FastConv.groups(seg, s).ranges
                 big = max(big, s.crr * (groups.map(\.count).max() ?? 1) * s.ho * s.wo)
                 partials = max(partials, groups.count * s.k * s.crr)
             }

@@ -12,7 +12,7 @@ public final class FastEmbedder {
         self.batch = batch
         self.height = height
         self.width = width
-        net = FastNetwork(arch: arch, nTotal: batch, height: height, width: width, bnGroups: 1, pool: WorkerPool(workers: threads), training: false)
+        net = FastNetwork(arch: arch, seg: Segments(images: batch), height: height, width: width, pool: WorkerPool(workers: threads), training: false)
         params = ParamStore(specs: arch.onlineSpecs.filter { !$0.name.hasPrefix("online.predictor") }.map {
             var s = $0; s.name = String(s.name.dropFirst("online.".count)); return s
         })
@@ -28,7 +28,7 @@ public final class FastEmbedder {
         precondition(n <= batch)
         var padded = images
         if n < batch { padded += [Float](repeating: 0, count: (batch - n) * 3 * height * width) }
-        net.loadInput([padded])
+        net.loadInput(padded)
         net.backboneForward(params: params, train: false)
         let f = arch.featureSize
         var out = [Float](repeating: 0, count: n * f)

@@ -49,13 +49,17 @@ struct Block {
 }
 
 /// The buffers and geometry of forward and backward passes of a BYOL network on a
-/// fixed batch of `nTotal` images of H x W, in CNHW. Online and target networks share
-/// one instance: their passes never overlap.
+/// fixed set of `nTotal` images of H x W (the segments of `seg`), in CNHW. Online and
+/// target networks share one instance: their passes never overlap. Sums over samples
+/// (BN, weight and bias gradients) go through `reduction`, across processes when there
+/// are several; without one (eval mode) there is a single segment.
 final class FastNetwork {
     let arch: Architecture
     let nTotal: Int, height: Int, width: Int
-    let bnGroups: Int
+    let seg: Segments
+    var bnGroups: Int { seg.bnGroups }
     let pool: WorkerPool
+    let reduction: GroupReduction?
     let input: FloatBuffer
     let stem: ConvBN
     let blocks: [Block]
@@ -93,13 +97,16 @@ final class FastNetwork {
         return out
     }
 
-    init(arch: Architecture, nTotal: Int, height: Int, width: Int, bnGroups: Int, pool: WorkerPool, training: Bool) {
+    init(arch: Architecture, seg: Segments, height: Int, width: Int, pool: WorkerPool, training: Bool, reduction: GroupReduction? = nil) {
         self.arch = arch
+        self.seg = seg
+        let nTotal = seg.images
+        let bnGroups = seg.bnGroups
         self.nTotal = nTotal
         self.height = height
         self.width = width
-        self.bnGroups = bnGroups
         self.pool = pool
+        self.reduction = reduction
         input = FloatBuffer(3 * nTotal * height * width)
         var h = height, w = width
         let stemShape = Self.stemShape(arch, h: h, w: w)
@@ -127,7 +134,10 @@ final class FastNetwork {
         feat = FloatBuffer(arch.featureSize * nTotal)
         projector = Head(name: "projector", inF: arch.featureSize, hidden: arch.projHidden, outF: arch.projOut, cols: nTotal, groups: bnGroups)
         predictor = Head(name: "predictor", inF: arch.projOut, hidden: arch.predHidden, outF: arch.projOut, cols: nTotal, groups: bnGroups)
-        convScratch = ConvScratch(shapes: shapes, nTotal: nTotal, workers: pool.workers, training: training)
+        // Per-segment partial weight gradients of the largest head linear.
+        let linears = [arch.featureSize * arch.projHidden, arch.projHidden * arch.projOut, arch.projOut * arch.predHidden, arch.predHidden * arch.projOut]
+        convScratch = ConvScratch(shapes: shapes, seg: seg, workers: pool.workers, training: training,
+                                  linearPartials: training ? seg.ranges.count * (linears.max() ?? 1) : 1)
         if training { grad = (0..<3).map { _ in FloatBuffer(maxAct) } }
         dfeat = FloatBuffer(arch.featureSize * nTotal)
         let maxHead = max(arch.projHidden, arch.predHidden, arch.projOut, arch.featureSize) * nTotal
@@ -136,36 +146,51 @@ final class FastNetwork {
 
     // MARK: Forward
 
-    /// Loads views (NCHW, each [nTotal / 2, 3, H, W], or one batch) into the CNHW input.
-    func loadInput(_ batches: [[Float]]) {
+    /// Loads images (NCHW [nTotal, 3, H, W]) into the CNHW input, in order.
+    func loadInput(_ images: [Float]) {
         let plane = height * width
-        var n = 0
-        for b in batches {
-            let count = b.count / (3 * plane)
-            for i in 0..<count {
-                for c in 0..<3 {
-                    let dst: UnsafeMutablePointer<Float> = input.pointer + (c * nTotal + n + i) * plane
-                    let src = (i * 3 + c) * plane
-                    b.withUnsafeBufferPointer { dst.update(from: $0.baseAddress! + src, count: plane) }
+        images.withUnsafeBufferPointer { b in
+            for i in 0..<nTotal {
+                for c in 0..<3 { (input.pointer + (c * nTotal + i) * plane).update(from: b.baseAddress! + (i * 3 + c) * plane, count: plane) }
+            }
+        }
+    }
+
+    /// Loads this process's samples' two views (NCHW, each [samples, 3, H, W], its
+    /// groups' samples in order) into the CNHW input, group by group: a group's view-1
+    /// images, then its view-2 images.
+    func loadViews(_ view1: [Float], _ view2: [Float]) {
+        let plane = height * width
+        var sample = 0
+        for r in seg.ranges {
+            let m = r.count / 2
+            for (v, view) in [view1, view2].enumerated() {
+                view.withUnsafeBufferPointer { b in
+                    for i in 0..<m {
+                        let image = r.lowerBound + v * m + i
+                        for c in 0..<3 {
+                            (input.pointer + (c * nTotal + image) * plane).update(from: b.baseAddress! + ((sample + i) * 3 + c) * plane, count: plane)
+                        }
+                    }
                 }
             }
-            n += count
+            sample += m
         }
     }
 
     func convBN(_ cb: ConvBN, x: UnsafePointer<Float>, params: ParamStore, train: Bool, residual: UnsafePointer<Float>? = nil) {
         PhaseProfile.shared.measure("conv forward") {
-            FastConv.forward(x, params.ptr(cb.conv), cb.pre.pointer, cb.shape, nTotal: nTotal, pool: pool, scratch: convScratch)
+            FastConv.forward(x, params.ptr(cb.conv), cb.pre.pointer, cb.shape, seg: seg, pool: pool, scratch: convScratch)
         }
         let gamma = params.ptr(cb.bn + ".weight"), beta = params.ptr(cb.bn + ".bias")
         if train {
             PhaseProfile.shared.measure("bn forward") {
-                FastBN.forwardTrain(cb.pre.pointer, cb.out.pointer, channels: cb.shape.k, len: cb.len, groups: bnGroups, gamma: gamma, beta: beta,
-                                    residual: residual, relu: cb.relu, stats: &cb.stats, pool: pool)
+                FastBN.forwardTrain(cb.pre.pointer, cb.out.pointer, channels: cb.shape.k, hw: cb.shape.ho * cb.shape.wo, seg: seg, gamma: gamma,
+                                    beta: beta, residual: residual, relu: cb.relu, stats: &cb.stats, reduction: reduction, pool: pool)
             }
             var count = params.counts[cb.bn + ".num_batches_tracked"] ?? 0
             FastBN.updateRunning(mean: params.ptr(cb.bn + ".running_mean"), variance: params.ptr(cb.bn + ".running_var"), count: &count,
-                                 stats: cb.stats, channels: cb.shape.k, groups: bnGroups, samplesPerGroup: cb.len / bnGroups)
+                                 stats: cb.stats, channels: cb.shape.k, groups: bnGroups, samplesPerGroup: seg.bnBatch * cb.shape.ho * cb.shape.wo)
             params.counts[cb.bn + ".num_batches_tracked"] = count
         } else {
             FastBN.forwardEval(cb.pre.pointer, cb.out.pointer, channels: cb.shape.k, len: cb.len, gamma: gamma, beta: beta,
@@ -196,14 +221,14 @@ final class FastNetwork {
 
     func headForward(_ head: Head, x: UnsafePointer<Float>, params: ParamStore, train: Bool) {
         let n = head.name
-        FastLinear.forward(x, params.ptr(n + ".0.weight"), params.ptr(n + ".0.bias"), head.pre.pointer, inF: head.inF, outF: head.hidden, cols: nTotal, pool: pool)
+        FastLinear.forward(x, params.ptr(n + ".0.weight"), params.ptr(n + ".0.bias"), head.pre.pointer, inF: head.inF, outF: head.hidden, seg: seg, pool: pool)
         let gamma = params.ptr(n + ".1.weight"), beta = params.ptr(n + ".1.bias")
         if train {
-            FastBN.forwardTrain(head.pre.pointer, head.act.pointer, channels: head.hidden, len: nTotal, groups: bnGroups, gamma: gamma, beta: beta,
-                                residual: nil, relu: true, stats: &head.stats, pool: pool)
+            FastBN.forwardTrain(head.pre.pointer, head.act.pointer, channels: head.hidden, hw: 1, seg: seg, gamma: gamma, beta: beta,
+                                residual: nil, relu: true, stats: &head.stats, reduction: reduction, pool: pool)
             var count = params.counts[n + ".1.num_batches_tracked"] ?? 0
             FastBN.updateRunning(mean: params.ptr(n + ".1.running_mean"), variance: params.ptr(n + ".1.running_var"), count: &count,
-                                 stats: head.stats, channels: head.hidden, groups: bnGroups, samplesPerGroup: nTotal / bnGroups)
+                                 stats: head.stats, channels: head.hidden, groups: bnGroups, samplesPerGroup: seg.bnBatch)
             params.counts[n + ".1.num_batches_tracked"] = count
         } else {
             FastBN.forwardEval(head.pre.pointer, head.act.pointer, channels: head.hidden, len: nTotal, gamma: gamma, beta: beta,
@@ -211,7 +236,7 @@ final class FastNetwork {
                                residual: nil, relu: true, pool: pool)
         }
         FastLinear.forward(head.act.pointer, params.ptr(n + ".3.weight"), params.ptr(n + ".3.bias"), head.out.pointer,
-                           inF: head.hidden, outF: head.outF, cols: nTotal, pool: pool)
+                           inF: head.hidden, outF: head.outF, seg: seg, pool: pool)
     }
 
     // MARK: Backward
@@ -224,11 +249,12 @@ final class FastNetwork {
     /// in float64 from its first bias's gradient, instead of float32 row sums of dy.
     /// Train mode only (the step): an eval-mode BN passes a shift through.
     func headBackward(_ head: Head, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
-                      feeding next: Head? = nil, params: ParamStore, grads: ParamStore) {
+                      feeding next: Head? = nil, params: ParamStore, grads: ParamStore, sink: GradientBlocks) {
         let n = head.name
         let dact = headGrad[0].pointer, dpre = headGrad[1].pointer
-        FastLinear.backward(dy, head.act.pointer, params.ptr(n + ".3.weight"), dx: dact, dw: grads.ptr(n + ".3.weight"),
-                            db: next == nil ? grads.ptr(n + ".3.bias") : nil, inF: head.hidden, outF: head.outF, cols: nTotal, pool: pool)
+        FastLinear.backward(dy, head.act.pointer, params.ptr(n + ".3.weight"), dx: dact, dw: sink.targets(n + ".3.weight"),
+                            db: next == nil ? grads.ptr(n + ".3.bias") : nil, inF: head.hidden, outF: head.outF, seg: seg,
+                            reduction: reduction, partial: convScratch.partial.pointer, pool: pool)
         if let next {
             // next.0.weight [next.hidden, head.outF]; next.0.bias's gradient [next.hidden].
             let w = params.ptr(next.name + ".0.weight"), sum = grads.ptr(next.name + ".0.bias"), db = grads.ptr(n + ".3.bias")
@@ -238,25 +264,26 @@ final class FastNetwork {
                 db[i] = Float(t)
             }
         }
-        FastBN.backward(dact, reluOut: head.act.pointer, head.pre.pointer, dpre, channels: head.hidden, len: nTotal, groups: bnGroups, gamma: params.ptr(n + ".1.weight"),
-                        stats: head.stats, dgamma: grads.ptr(n + ".1.weight"), dbeta: grads.ptr(n + ".1.bias"),
-                        dxSum: grads.ptr(n + ".0.bias"), pool: pool)
-        FastLinear.backward(dpre, x, params.ptr(n + ".0.weight"), dx: dx, dw: grads.ptr(n + ".0.weight"), db: nil,
-                            inF: head.inF, outF: head.hidden, cols: nTotal, pool: pool)
+        FastBN.backward(dact, reluOut: head.act.pointer, head.pre.pointer, dpre, channels: head.hidden, hw: 1, seg: seg,
+                        gamma: params.ptr(n + ".1.weight"), stats: head.stats, dgamma: grads.ptr(n + ".1.weight"), dbeta: grads.ptr(n + ".1.bias"),
+                        dxSum: grads.ptr(n + ".0.bias"), reduction: reduction, pool: pool)
+        FastLinear.backward(dpre, x, params.ptr(n + ".0.weight"), dx: dx, dw: sink.targets(n + ".0.weight"), db: nil,
+                            inF: head.inF, outF: head.hidden, seg: seg, reduction: reduction, partial: convScratch.partial.pointer, pool: pool)
     }
 
     /// BN backward of `cb` from dOut (masked in place by a fused ReLU) into dPre (which
     /// may be dOut itself: BN's input gradient is elementwise once its sums are known),
     /// then the conv backward into dx (when given; never dPre) and the weight gradient.
     func convBNBackward(_ cb: ConvBN, dOut: UnsafeMutablePointer<Float>, dPre: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
-                        dx: UnsafeMutablePointer<Float>?, params: ParamStore, grads: ParamStore) {
+                        dx: UnsafeMutablePointer<Float>?, params: ParamStore, grads: ParamStore, sink: GradientBlocks) {
         PhaseProfile.shared.measure("bn backward") {
-            FastBN.backward(dOut, reluOut: cb.relu ? UnsafePointer(cb.out.pointer) : nil, cb.pre.pointer, dPre, channels: cb.shape.k, len: cb.len, groups: bnGroups, gamma: params.ptr(cb.bn + ".weight"),
-                            stats: cb.stats, dgamma: grads.ptr(cb.bn + ".weight"), dbeta: grads.ptr(cb.bn + ".bias"), pool: pool)
+            FastBN.backward(dOut, reluOut: cb.relu ? UnsafePointer(cb.out.pointer) : nil, cb.pre.pointer, dPre, channels: cb.shape.k,
+                            hw: cb.shape.ho * cb.shape.wo, seg: seg, gamma: params.ptr(cb.bn + ".weight"), stats: cb.stats,
+                            dgamma: grads.ptr(cb.bn + ".weight"), dbeta: grads.ptr(cb.bn + ".bias"), reduction: reduction, pool: pool)
         }
         PhaseProfile.shared.measure("conv backward") {
-            FastConv.backward(dPre, x, params.ptr(cb.conv), dx: dx, dw: grads.ptr(cb.conv), cb.shape, nTotal: nTotal,
-                              pool: pool, scratch: convScratch)
+            FastConv.backward(dPre, x, params.ptr(cb.conv), dx: dx, dw: sink.targets(cb.conv), cb.shape, seg: seg,
+                              reduction: reduction, pool: pool, scratch: convScratch)
         }
     }
 
@@ -271,7 +298,7 @@ final class FastNetwork {
     /// Backbone backward from `dfeat` [w3, nTotal]: every backbone gradient, in three
     /// rotating activation-gradient buffers (BN backward runs in place where its input
     /// gradient is not needed afterwards).
-    func backboneBackward(params: ParamStore, grads: ParamStore) {
+    func backboneBackward(params: ParamStore, grads: ParamStore, sink: GradientBlocks) {
         let last = blocks.last!.c2
         let hw = last.shape.ho * last.shape.wo
         var dOut = grad[0].pointer, b1 = grad[1].pointer, b2 = grad[2].pointer
@@ -281,19 +308,19 @@ final class FastNetwork {
             // The block output's ReLU masks dOut in place; the shortcut below reuses the
             // masked dOut, so bn2 writes elsewhere (b1). conv2's input gradient goes to b2,
             // bn1 runs in place there, conv1's input gradient goes to b1 (free again).
-            convBNBackward(b.c2, dOut: dOut, dPre: b1, x: b.c1.out.pointer, dx: b2, params: params, grads: grads)
-            convBNBackward(b.c1, dOut: b2, dPre: b2, x: x, dx: b1, params: params, grads: grads)
+            convBNBackward(b.c2, dOut: dOut, dPre: b1, x: b.c1.out.pointer, dx: b2, params: params, grads: grads, sink: sink)
+            convBNBackward(b.c1, dOut: b2, dPre: b2, x: x, dx: b1, params: params, grads: grads, sink: sink)
             let dIn = b1
             let n = b.c1.shape.c * nTotal * b.c1.shape.h * b.c1.shape.w
             if let ds = b.ds {
                 // Last use of dOut: the shortcut's BN runs in place on it.
-                convBNBackward(ds, dOut: dOut, dPre: dOut, x: x, dx: b2, params: params, grads: grads)
+                convBNBackward(ds, dOut: dOut, dPre: dOut, x: x, dx: b2, params: params, grads: grads, sink: sink)
                 add(b2, into: dIn, count: n)
             } else {
                 add(dOut, into: dIn, count: n)
             }
             (dOut, b1) = (dIn, dOut)
         }
-        convBNBackward(stem, dOut: dOut, dPre: dOut, x: input.pointer, dx: nil, params: params, grads: grads)
+        convBNBackward(stem, dOut: dOut, dPre: dOut, x: input.pointer, dx: nil, params: params, grads: grads, sink: sink)
     }
 }

@@ -33,14 +33,17 @@ public struct GEMMShape: Hashable, Comparable, Sendable, CustomStringConvertible
 /// convolutions, linear layers and kNN use (a test records the calls of real steps,
 /// embeds and votes and compares). The kernel check runs exactly these.
 public enum GEMMPlan {
-    /// A training step on `batch` pairs of views of height x width.
-    public static func step(arch: Architecture, batch: Int, height: Int, width: Int) -> Set<GEMMShape> {
-        network(arch: arch, nTotal: 2 * batch, height: height, width: width, training: true)
+    /// A training step on `batch` pairs of views of height x width, by the process
+    /// computing `groups` (default: all of the batch's default groups).
+    public static func step(arch: Architecture, batch: Int, height: Int, width: Int, groups: SampleGroups? = nil) -> Set<GEMMShape> {
+        let g = groups ?? SampleGroups(batch: batch)
+        // BN batches do not change GEMM shapes.
+        return network(arch: arch, seg: Segments(groups: g, bnGroups: 1), height: height, width: width, training: true)
     }
 
     /// Embedding `images` images (the engine's batching: at most OpenBLASEngine.embedBatch at once).
     public static func embed(arch: Architecture, images: Int, height: Int, width: Int) -> Set<GEMMShape> {
-        network(arch: arch, nTotal: min(max(images, 1), OpenBLASEngine.embedBatch), height: height, width: width, training: false)
+        network(arch: arch, seg: Segments(images: min(max(images, 1), OpenBLASEngine.embedBatch)), height: height, width: width, training: false)
     }
 
     /// The kNN vote of `queries` against a bank of `bank` features of `features` each.
@@ -48,26 +51,27 @@ public enum GEMMPlan {
         Set(FastKNN.queryBlocks(queries).map { GEMMShape(transB: true, m: $0.count, n: bank, k: features) })
     }
 
-    static func network(arch: Architecture, nTotal: Int, height: Int, width: Int, training: Bool) -> Set<GEMMShape> {
+    static func network(arch: Architecture, seg: Segments, height: Int, width: Int, training: Bool) -> Set<GEMMShape> {
         var out = Set<GEMMShape>()
         for (i, s) in FastNetwork.convShapes(arch: arch, height: height, width: width).enumerated() {
             // The stem's input gradient is never needed.
-            out.formUnion(conv(s, nTotal: nTotal, training: training, dx: i > 0))
+            out.formUnion(conv(s, seg: seg, training: training, dx: i > 0))
         }
         let heads = [(arch.featureSize, arch.projHidden, arch.projOut), (arch.projOut, arch.predHidden, arch.projOut)]
         if training {
             for (inF, hidden, outF) in heads {
-                out.formUnion(linear(inF: inF, outF: hidden, cols: nTotal, training: true))
-                out.formUnion(linear(inF: hidden, outF: outF, cols: nTotal, training: true))
+                out.formUnion(linear(inF: inF, outF: hidden, seg: seg, training: true))
+                out.formUnion(linear(inF: hidden, outF: outF, seg: seg, training: true))
             }
         }
         return out
     }
 
-    static func conv(_ s: ConvShape, nTotal: Int, training: Bool, dx: Bool) -> Set<GEMMShape> {
+    static func conv(_ s: ConvShape, seg: Segments, training: Bool, dx: Bool) -> Set<GEMMShape> {
         var out = Set<GEMMShape>()
+        let nTotal = seg.images
         if Winograd.applies(s) {
-            for g in Winograd.groups(nTotal: nTotal, s) {
+            for g in Winograd.groups(seg, s).ranges {
                 let t = g.count * Winograd.tilesPerImage(s)
                 out.insert(GEMMShape(m: s.k, n: t, k: s.c))
                 if training { out.insert(GEMMShape(transB: true, m: s.k, n: s.c, k: t)) }
@@ -77,7 +81,7 @@ public enum GEMMPlan {
         }
         let hw = s.ho * s.wo
         let direct = s.r == 1 && s.stride == 1 && s.pad == 0
-        for g in FastConv.groups(nTotal: nTotal, s) {
+        for g in FastConv.groups(seg, s).ranges {
             // Activations are [channels, nTotal * hw]: a group's columns are a slice of rows that long.
             let cols = g.count * hw, row = nTotal * hw
             out.insert(direct ? GEMMShape(m: s.k, n: cols, k: s.c, ldb: row, ldc: row) : GEMMShape(m: s.k, n: cols, k: s.crr, ldc: row))
@@ -87,14 +91,20 @@ public enum GEMMPlan {
         return out
     }
 
-    static func linear(inF: Int, outF: Int, cols: Int, training: Bool) -> Set<GEMMShape> {
+    /// One GEMM per row block and segment; activations are [features, cols] (rows cols long).
+    static func linear(inF: Int, outF: Int, seg: Segments, training: Bool) -> Set<GEMMShape> {
         var out = Set<GEMMShape>()
-        for r in FastLinear.rowBlocks(outF) {
-            out.insert(GEMMShape(m: r.count, n: cols, k: inF))
-            if training { out.insert(GEMMShape(transB: true, m: r.count, n: inF, k: cols)) }
+        let cols = seg.images
+        for sr in seg.ranges {
+            for r in FastLinear.rowBlocks(outF) {
+                out.insert(GEMMShape(m: r.count, n: sr.count, k: inF, ldb: cols, ldc: cols))
+                if training { out.insert(GEMMShape(transB: true, m: r.count, n: inF, k: sr.count, lda: cols, ldb: cols)) }
+            }
+            // The input gradient reads a column block of w [O, I]: rows I long.
+            if training {
+                for r in FastLinear.rowBlocks(inF) { out.insert(GEMMShape(transA: true, m: r.count, n: sr.count, k: outF, lda: inF, ldb: cols, ldc: cols)) }
+            }
         }
-        // The input gradient reads a column block of w [O, I]: rows I long.
-        if training { for r in FastLinear.rowBlocks(inF) { out.insert(GEMMShape(transA: true, m: r.count, n: cols, k: outF, lda: inF)) } }
         return out
     }
 }

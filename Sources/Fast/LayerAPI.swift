@@ -20,14 +20,14 @@ public enum FastLayers {
                               dy: [Float], threads: Int) -> (y: [Float], dx: [Float], dw: [Float]) {
         let s = ConvShape(c: c, k: k, r: r, stride: stride, pad: pad, h: h, w: w)
         let pool = WorkerPool(workers: threads)
-        let scratch = ConvScratch(shapes: [s], nTotal: n, workers: threads, training: true)
+        let scratch = ConvScratch(shapes: [s], seg: Segments(images: n), workers: threads, training: true)
         let xc = toCNHW(x, n: n, c: c, plane: h * w), dyc = toCNHW(dy, n: n, c: k, plane: s.ho * s.wo)
         var y = [Float](repeating: 0, count: k * n * s.ho * s.wo), dx = [Float](repeating: 0, count: x.count), dw = [Float](repeating: 0, count: weight.count)
         xc.withUnsafeBufferPointer { X in weight.withUnsafeBufferPointer { W in dyc.withUnsafeBufferPointer { DY in
             y.withUnsafeMutableBufferPointer { Y in dx.withUnsafeMutableBufferPointer { DX in dw.withUnsafeMutableBufferPointer { DW in
-                FastConv.forward(X.baseAddress!, W.baseAddress!, Y.baseAddress!, s, nTotal: n, pool: pool, scratch: scratch)
-                FastConv.backward(DY.baseAddress!, X.baseAddress!, W.baseAddress!, dx: DX.baseAddress!, dw: DW.baseAddress!, s, nTotal: n,
-                                  pool: pool, scratch: scratch)
+                FastConv.forward(X.baseAddress!, W.baseAddress!, Y.baseAddress!, s, seg: Segments(images: n), pool: pool, scratch: scratch)
+                FastConv.backward(DY.baseAddress!, X.baseAddress!, W.baseAddress!, dx: DX.baseAddress!, dw: [DW.baseAddress!], s,
+                                  seg: Segments(images: n), reduction: nil, pool: pool, scratch: scratch)
             } } }
         } } }
         return (toNCHW(y, n: n, c: k, plane: s.ho * s.wo), toNCHW(dx, n: n, c: c, plane: h * w), dw)
@@ -37,20 +37,19 @@ public enum FastLayers {
     public static func batchNormTrain(x: [Float], n: Int, c: Int, spatial: Int, gamma: [Float], beta: [Float], dy: [Float], threads: Int)
         -> (y: [Float], dx: [Float], dgamma: [Float], dbeta: [Float]) {
         let pool = WorkerPool(workers: threads)
-        let len = n * spatial
         let xc = toCNHW(x, n: n, c: c, plane: spatial)
         var dyc = toCNHW(dy, n: n, c: c, plane: spatial)  // mutable only because backward may mask it in place
         var y = [Float](repeating: 0, count: x.count), dx = y
         var dg = [Float](repeating: 0, count: c), db = dg
         var stats = FastBN.Stats(channels: c, groups: 1)
         xc.withUnsafeBufferPointer { X in y.withUnsafeMutableBufferPointer { Y in gamma.withUnsafeBufferPointer { G in beta.withUnsafeBufferPointer { B in
-            FastBN.forwardTrain(X.baseAddress!, Y.baseAddress!, channels: c, len: len, groups: 1, gamma: G.baseAddress!, beta: B.baseAddress!,
-                                residual: nil, relu: false, stats: &stats, pool: pool)
+            FastBN.forwardTrain(X.baseAddress!, Y.baseAddress!, channels: c, hw: spatial, seg: Segments(images: n), gamma: G.baseAddress!,
+                                beta: B.baseAddress!, residual: nil, relu: false, stats: &stats, reduction: nil, pool: pool)
         } } } }
         xc.withUnsafeBufferPointer { X in dyc.withUnsafeMutableBufferPointer { DY in dx.withUnsafeMutableBufferPointer { DX in
             gamma.withUnsafeBufferPointer { G in dg.withUnsafeMutableBufferPointer { DG in db.withUnsafeMutableBufferPointer { DB in
-                FastBN.backward(DY.baseAddress!, reluOut: nil, X.baseAddress!, DX.baseAddress!, channels: c, len: len, groups: 1, gamma: G.baseAddress!,
-                                stats: stats, dgamma: DG.baseAddress!, dbeta: DB.baseAddress!, pool: pool)
+                FastBN.backward(DY.baseAddress!, reluOut: nil, X.baseAddress!, DX.baseAddress!, channels: c, hw: spatial, seg: Segments(images: n),
+                                gamma: G.baseAddress!, stats: stats, dgamma: DG.baseAddress!, dbeta: DB.baseAddress!, reduction: nil, pool: pool)
             } } }
         } } }
         return (toNCHW(y, n: n, c: c, plane: spatial), toNCHW(dx, n: n, c: c, plane: spatial), dg, db)
@@ -80,9 +79,9 @@ public enum FastLayers {
         xf.withUnsafeBufferPointer { X in weight.withUnsafeBufferPointer { W in bias.withUnsafeBufferPointer { B in dyf.withUnsafeBufferPointer { DY in
             y.withUnsafeMutableBufferPointer { Y in dx.withUnsafeMutableBufferPointer { DX in dw.withUnsafeMutableBufferPointer { DW in
                 db.withUnsafeMutableBufferPointer { DB in
-                    FastLinear.forward(X.baseAddress!, W.baseAddress!, B.baseAddress!, Y.baseAddress!, inF: inF, outF: outF, cols: n, pool: pool)
-                    FastLinear.backward(DY.baseAddress!, X.baseAddress!, W.baseAddress!, dx: DX.baseAddress!, dw: DW.baseAddress!,
-                                        db: DB.baseAddress!, inF: inF, outF: outF, cols: n, pool: pool)
+                    FastLinear.forward(X.baseAddress!, W.baseAddress!, B.baseAddress!, Y.baseAddress!, inF: inF, outF: outF, seg: Segments(images: n), pool: pool)
+                    FastLinear.backward(DY.baseAddress!, X.baseAddress!, W.baseAddress!, dx: DX.baseAddress!, dw: [DW.baseAddress!],
+                                        db: DB.baseAddress!, inF: inF, outF: outF, seg: Segments(images: n), reduction: nil, partial: nil, pool: pool)
                 }
             } } }
         } } } }
@@ -122,7 +121,8 @@ public enum FastLayers {
         for i in 0..<n { for j in 0..<d { pp[j * 2 * n + i] = p[i * d + j]; pp[j * 2 * n + n + i] = p[i * d + j]; zz[j * 2 * n + n + i] = z[i * d + j]; zz[j * 2 * n + i] = z[i * d + j] } }
         var dp = [Float](repeating: 0, count: 2 * n * d)
         let total = pp.withUnsafeBufferPointer { P in zz.withUnsafeBufferPointer { Z in dp.withUnsafeMutableBufferPointer { DP in
-            FastLoss.forwardBackward(p: P.baseAddress!, z: Z.baseAddress!, dp: DP.baseAddress!, d: d, n: n)
+            FastLoss.forwardBackward(p: P.baseAddress!, z: Z.baseAddress!, dp: DP.baseAddress!, d: d, seg: Segments(images: 2 * n), batch: n,
+                                     reduction: nil)
         } } }
         var out = [Float](repeating: 0, count: n * d)
         for i in 0..<n { for j in 0..<d { out[i * d + j] = dp[j * 2 * n + i] } }

@@ -24,12 +24,18 @@ enum Winograd {
     /// [16, C, T] tiles before and after the GEMMs for 64 to 256 channels), so that a
     /// group's tiles stay in the shared L3 cache between the transforms and the GEMMs
     /// instead of streaming through memory; never fewer than 2 (both cores busy), at
-    /// most 256 and at most one per sample. Fixed by the shapes alone, like the im2col
-    /// groups. Measured (resnet18, batch 64, 2 threads): 2048-tile groups (at most 8)
-    /// 35.9 images/s, 512-tile groups 37.9; small preset, batch 256: 106 -> 122.
-    static func groups(nTotal: Int, _ s: ConvShape) -> [Range<Int>] {
-        let parts = min(256, nTotal, max(2, nTotal * tilesPerImage(s) / 512))
-        return WorkerPool.split(nTotal, parts: parts)
+    /// most 256 and at most one per image; per segment of `images` images, with the
+    /// "2" shared among the batch's `segments`. Fixed by the shapes and segments alone,
+    /// like the im2col groups. Measured (resnet18, batch 64, 2 threads): 2048-tile
+    /// groups (at most 8) 35.9 images/s, 512-tile groups 37.9; small preset, batch 256:
+    /// 106 -> 122.
+    static func groups(images: Int, _ s: ConvShape, segments: Int) -> [Range<Int>] {
+        let parts = min(256, images, max((2 + segments - 1) / segments, images * tilesPerImage(s) / 512))
+        return WorkerPool.split(images, parts: parts)
+    }
+
+    static func groups(_ seg: Segments, _ s: ConvShape) -> ImageGroups {
+        ImageGroups(seg) { groups(images: $0, s, segments: seg.totalGroups) }
     }
 
     /// Distance in floats between the 16 tile planes of [rows, cols] each: 32 more than
@@ -300,9 +306,10 @@ enum Winograd {
 
     /// y [K, nTotal * H * W] = conv(x, w), group by group.
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: ConvShape,
-                        nTotal: Int, pool: WorkerPool, scratch: ConvScratch) {
+                        seg: Segments, pool: WorkerPool, scratch: ConvScratch) {
         let (k, c) = (s.k, s.c)
-        let groups = groups(nTotal: nTotal, s)
+        let nTotal = seg.images
+        let groups = groups(seg, s).ranges
         let u = scratch.u.pointer
         transformWeights(w, k: k, c: c, flipped: false, u, pool: pool)
         // The stages of group g with tile buffers v [16, C, T], m [16, K, T].
@@ -337,13 +344,16 @@ enum Winograd {
         }
     }
 
-    /// dw = sum over groups (in group order) of the adjoint's tile sums; dx (when given)
-    /// = the convolution of dy with the flipped, transposed filters.
+    /// dw = the sum of the groups' adjoint tile sums (`ImageGroups.reduce`), into one
+    /// output per block of the reduction; dx (when given) = the convolution of dy with
+    /// the flipped, transposed filters.
     static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                         dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>, _ s: ConvShape,
-                         nTotal: Int, pool: WorkerPool, scratch: ConvScratch) {
+                         dx: UnsafeMutablePointer<Float>?, dw: [UnsafeMutablePointer<Float>], _ s: ConvShape,
+                         seg: Segments, reduction: GroupReduction?, pool: WorkerPool, scratch: ConvScratch) {
         let (k, c) = (s.k, s.c)
-        let groups = groups(nTotal: nTotal, s)
+        let nTotal = seg.images
+        let ig = groups(seg, s)
+        let groups = ig.ranges
         let kc = k * c
         let uFlip = scratch.u.pointer
         if dx != nil { transformWeights(w, k: k, c: c, flipped: true, uFlip, pool: pool) }
@@ -390,6 +400,10 @@ enum Winograd {
                 }
                 pool.run(chunks: 16) { e, _ in gemmDU(gi, e, a, b, du) }
                 pool.run(chunks: kcRanges.count) { ri, _ in weightGradient(du, kc: kc, partial + gi * 9 * kc, only: kcRanges[ri]) }
+                let chRanges = WorkerPool.split(c, parts: minTasks)
+                pool.run(chunks: chRanges.count) { ri, _ in
+                    zeroUnseenTaps(x, channels: chRanges[ri], c: c, k: k, nTotal: nTotal, images: groups[gi], h: s.h, w: s.w, partial + gi * 9 * kc)
+                }
                 guard dx != nil else { continue }
                 pool.run(chunks: kRanges.count) { ri, worker in transformDyIn(gi, a, worker, kRanges[ri]) }
                 pool.run(chunks: 16) { e, _ in gemmDX(gi, e, a, b) }
@@ -402,69 +416,69 @@ enum Winograd {
                 transformDy(gi, b, worker)
                 for e in 0..<16 { gemmDU(gi, e, a, b, du) }
                 weightGradient(du, kc: kc, partial + gi * 9 * kc)
+                zeroUnseenTaps(x, channels: 0..<c, c: c, k: k, nTotal: nTotal, images: groups[gi], h: s.h, w: s.w, partial + gi * 9 * kc)
                 guard dx != nil else { return }
                 transformDyIn(gi, a, worker)
                 for e in 0..<16 { gemmDX(gi, e, a, b) }
                 transformDx(gi, b, worker)
             }
         }
-        // dw[kc, 3r + q] = sum over groups, in order, of partial[g, 3r + q, kc]: 8
-        // consecutive kc at a time (the partial rows are contiguous in kc), then written
-        // 9 apart.
-        let ranges = WorkerPool.split(kc, parts: 16)
-        pool.run(chunks: ranges.count) { ri, _ in
-            let lo = ranges[ri].lowerBound
-            for p in 0..<9 {
-                @inline(__always) func sums<V: FloatLanes>(_ i: Int, _: V.Type) {
-                    let idx = lo + i
-                    var sum = V.load(partial + p * kc + idx)
-                    for g in 1..<max(groups.count, 1) { sum += V.load(partial + (g * 9 + p) * kc + idx) }
-                    for l in 0..<V.usedLanes { dw[(idx + l) * 9 + p] = sum[l] }
+        // dw[kc, 3r + q] = the reduced partial[3r + q, kc]: 8 consecutive kc at a time
+        // (the partial rows are contiguous in kc), then written 9 apart.
+        ig.reduce(partial, count: 9 * kc, reduction: reduction, pool: pool) { b, sum in
+            let out = dw[b]
+            let ranges = WorkerPool.split(kc, parts: 16)
+            pool.run(chunks: ranges.count) { ri, _ in
+                let lo = ranges[ri].lowerBound
+                for p in 0..<9 {
+                    @inline(__always) func copy<V: FloatLanes>(_ i: Int, _: V.Type) {
+                        let idx = lo + i
+                        let v = V.load(sum + p * kc + idx)
+                        for l in 0..<V.usedLanes { out[(idx + l) * 9 + p] = v[l] }
+                    }
+                    sweep(ranges[ri].count) { copy($0, SIMD8<Float>.self) } narrow: { copy($0, SIMD2<Float>.self) }
                 }
-                sweep(ranges[ri].count) { sums($0, SIMD8<Float>.self) } narrow: { sums($0, SIMD2<Float>.self) }
             }
         }
-        zeroUnseenTaps(x, channels: c, k: k, nTotal: nTotal, h: s.h, w: s.w, dw: dw, pool: pool)
     }
 
-    /// dw[k, c, r, q] = 0 for every k where input channel c is exactly 0, in every sample,
-    /// under the whole window tap (r, q) reads (rows r - 1 ..< h + r - 1, columns
-    /// q - 1 ..< w + q - 1, clipped to the plane). The gradient there is exactly 0, as
-    /// im2col, a direct convolution and the reference give it; Winograd's transforms mix
-    /// the zeros with their nonzero neighbours and leave rounding noise (about 1e-7),
-    /// which Adam, dividing by sqrt(v) + 1e-8, turns into a step of about lr where the
-    /// reference stands still (7x the float32 bound at lr 0.01). It happens on small
-    /// planes, where a ReLU can zero a channel's corner row and column in every sample.
-    static func zeroUnseenTaps(_ x: UnsafePointer<Float>, channels c: Int, k: Int, nTotal: Int, h: Int, w: Int,
-                               dw: UnsafeMutablePointer<Float>, pool: WorkerPool) {
-        let ranges = WorkerPool.split(c, parts: 16)
-        pool.run(chunks: ranges.count) { ri, _ in
-            for ci in ranges[ri] {
-                // Bit 3r + q: tap (r, q)'s window holds a nonzero (NaN counts as one).
-                var seen: UInt16 = 0
-                scan: for n in 0..<nTotal {
-                    let plane = x + (ci * nTotal + n) * h * w
-                    for i in 0..<h {
-                        let row = plane + i * w
-                        var first = -1, last = -1
-                        for j in 0..<w where row[j] != 0 {
-                            if first < 0 { first = j }
-                            last = j
-                        }
-                        if first < 0 { continue }
-                        // Tap row r reads rows 0 ..< h - 1 (r = 0), all (r = 1), 1 ..< h
-                        // (r = 2); columns likewise for q.
-                        for r in 0..<3 where (r != 0 || i < h - 1) && (r != 2 || i > 0) {
-                            if first < w - 1 { seen |= 1 << (3 * r) }
-                            seen |= 1 << (3 * r + 1)
-                            if last > 0 { seen |= 1 << (3 * r + 2) }
-                        }
-                        if seen == 0x1FF { break scan }
+    /// partial[3r + q, k, c] = 0 (a group's weight gradient in [9, K, C]) for every k
+    /// where input channel c is exactly 0, in every image of the group, under the whole
+    /// window tap (r, q) reads (rows r - 1 ..< h + r - 1, columns q - 1 ..< w + q - 1,
+    /// clipped to the plane). The gradient there is exactly 0, as im2col, a direct
+    /// convolution and the reference give it; Winograd's transforms mix the zeros with
+    /// their nonzero neighbours and leave rounding noise (about 1e-7), which Adam,
+    /// dividing by sqrt(v) + 1e-8, turns into a step of about lr where the reference
+    /// stands still (7x the float32 bound at lr 0.01). It happens on small planes, where
+    /// a ReLU can zero a channel's corner row and column in every sample. Per group, so
+    /// that each group's partial, and hence every sum of them, is exact there.
+    static func zeroUnseenTaps(_ x: UnsafePointer<Float>, channels: Range<Int>, c: Int, k: Int, nTotal: Int, images: Range<Int>,
+                               h: Int, w: Int, _ partial: UnsafeMutablePointer<Float>) {
+        for ci in channels {
+            // Bit 3r + q: tap (r, q)'s window holds a nonzero (NaN counts as one).
+            var seen: UInt16 = 0
+            scan: for n in images {
+                let plane = x + (ci * nTotal + n) * h * w
+                for i in 0..<h {
+                    let row = plane + i * w
+                    var first = -1, last = -1
+                    for j in 0..<w where row[j] != 0 {
+                        if first < 0 { first = j }
+                        last = j
                     }
+                    if first < 0 { continue }
+                    // Tap row r reads rows 0 ..< h - 1 (r = 0), all (r = 1), 1 ..< h
+                    // (r = 2); columns likewise for q.
+                    for r in 0..<3 where (r != 0 || i < h - 1) && (r != 2 || i > 0) {
+                        if first < w - 1 { seen |= 1 << (3 * r) }
+                        seen |= 1 << (3 * r + 1)
+                        if last > 0 { seen |= 1 << (3 * r + 2) }
+                    }
+                    if seen == 0x1FF { break scan }
                 }
-                for p in 0..<9 where seen & (1 << p) == 0 {
-                    for ko in 0..<k { dw[(ko * c + ci) * 9 + p] = 0 }
-                }
+            }
+            for p in 0..<9 where seen & (1 << p) == 0 {
+                for ko in 0..<k { partial[p * k * c + ko * c + ci] = 0 }
             }
         }
     }

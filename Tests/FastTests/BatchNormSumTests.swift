@@ -21,10 +21,11 @@ import Testing
         var dgamma = [Float](repeating: 0, count: channels), dbeta = dgamma, dxSum = dgamma
         var stats = FastBN.Stats(channels: channels, groups: groups)
         let pool = WorkerPool(workers: 2)
-        FastBN.forwardTrain(x, &y, channels: channels, len: len, groups: groups, gamma: gamma, beta: beta, residual: nil, relu: false,
-                            stats: &stats, pool: pool)
-        FastBN.backward(&dy, reluOut: mask, x, &dx, channels: channels, len: len, groups: groups, gamma: gamma, stats: stats,
-                        dgamma: &dgamma, dbeta: &dbeta, dxSum: &dxSum, pool: pool)
+        let seg = Segments(images: len, bnGroups: groups)
+        FastBN.forwardTrain(x, &y, channels: channels, hw: 1, seg: seg, gamma: gamma, beta: beta, residual: nil, relu: false,
+                            stats: &stats, reduction: nil, pool: pool)
+        FastBN.backward(&dy, reluOut: mask, x, &dx, channels: channels, hw: 1, seg: seg, gamma: gamma, stats: stats,
+                        dgamma: &dgamma, dbeta: &dbeta, dxSum: &dxSum, reduction: nil, pool: pool)
         var float32Sums: [Double] = []
         for c in 0..<channels {
             let row = dx[c * len..<(c + 1) * len]

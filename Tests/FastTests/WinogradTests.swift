@@ -100,7 +100,7 @@ import Testing
     /// Six sample groups, reduced in group order: the same bytes with 1, 2 and 3 threads.
     @Test func manyGroupsAreByteIdenticalAcrossThreadCounts() {
         let (n, c, k, h, w) = (12, 4, 5, 32, 32)
-        #expect(Winograd.groups(nTotal: n, ConvShape(c: c, k: k, r: 3, stride: 1, pad: 1, h: h, w: w)).count == 6)
+        #expect(Winograd.groups(images: n, ConvShape(c: c, k: k, r: 3, stride: 1, pad: 1, h: h, w: w), segments: 1).count == 6)
         var rng = CaseDraws(seed: 77)
         let f = { (t: Tensor) in t.data.map(Float.init) }
         let x = f(rng.tensor([n, c, h, w], -1, 1)), wt = f(rng.tensor([k, c, 3, 3], -0.3, 0.3)), dy = f(rng.tensor([n, k, h, w]))

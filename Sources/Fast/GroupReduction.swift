@@ -1,0 +1,144 @@
+import Foundation
+import BYOLModel
+
+/// Sums over the sample groups of a training step, on one process or across the ranks
+/// of a run: every sum a step makes over samples goes through here, so its order is
+/// fixed by the groups (`SampleGroups`) and never by the number of processes.
+///
+/// - Small sums (BN statistics and gradient sums, bias gradients, the loss) are float64
+///   partials per group; every rank gathers all groups' partials and adds them in group
+///   order.
+/// - Weight gradients are float32 partials per group added by `ReductionTree`: a rank
+///   evaluates its blocks (the largest tree nodes inside its groups), then the ranks
+///   exchange block sums slice by slice (rank d evaluates the nodes above the blocks for
+///   the d-th slice of the elements) and gather the slices.
+final class GroupReduction {
+    let groups: SampleGroups
+    let comm: Collective
+    let tree: ReductionTree
+    /// Each rank's blocks, left to right; `blocks` is this rank's.
+    let blocksByRank: [[Range<Int>]]
+    var blocks: [Range<Int>] { blocksByRank[groups.rank] }
+    let pool: WorkerPool
+    /// Wall seconds spent in exchanges (gathers, the block exchange) since the last reset:
+    /// the communication share `bench` and pretraining report.
+    var exchangeSeconds = 0.0
+
+    init(groups: SampleGroups, comm: Collective, pool: WorkerPool) {
+        precondition(comm.size == groups.ranks && comm.rank == groups.rank, "sample groups made for another communicator")
+        self.groups = groups
+        self.comm = comm
+        self.pool = pool
+        let tree = ReductionTree(leaves: groups.count)
+        self.tree = tree
+        blocksByRank = (0..<groups.ranks).map { tree.blocks(inside: groups.groups(ofRank: $0)) }
+    }
+
+    private func timed<T>(_ body: () -> T) -> T {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { exchangeSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 }
+        return body()
+    }
+
+    // MARK: Small sums
+
+    /// local [localGroups, n] (this rank's groups in order) -> [n]: each element the sum
+    /// over all groups, added in group order.
+    func fold(_ local: [Double], n: Int) -> [Double] {
+        let counts = (0..<groups.ranks).map { groups.groups(ofRank: $0).count * n }
+        var all = [Double](repeating: 0, count: groups.count * n)
+        if groups.ranks == 1 {
+            all = local
+        } else {
+            timed {
+                local.withUnsafeBufferPointer { l in all.withUnsafeMutableBufferPointer { comm.allgather(l, counts: counts, into: $0) } }
+            }
+        }
+        var out = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            var t = all[i]
+            for g in 1..<groups.count { t += all[g * n + i] }
+            out[i] = t
+        }
+        return out
+    }
+
+    // MARK: Weight gradients
+
+    /// Adds per-group partials `slot(j)` (local group j, `count` floats each) into this
+    /// rank's block sums: block b's sum ends in `slot(result[b])`. Slots are overwritten.
+    func reduceBlocks(count: Int, slot: (Int) -> UnsafeMutablePointer<Float>) -> [Int] {
+        let first = groups.local.lowerBound
+        let leaves = groups.local.map { $0..<($0 + 1) }
+        var plan: [(Int, Int)] = []
+        var results: [Int] = []
+        for b in blocks {
+            let parts = Array(leaves[(b.lowerBound - first)..<(b.upperBound - first)])
+            plan += ReductionTree.additions(b, parts: parts).map { ($0.into + b.lowerBound - first, $0.add + b.lowerBound - first) }
+            results.append(b.lowerBound - first)
+        }
+        guard !plan.isEmpty else { return results }
+        let slots = (0..<leaves.count).map(slot)
+        let ranges = WorkerPool.split(count, parts: 16)
+        pool.run(chunks: ranges.count) { ri, _ in
+            for (into, add) in plan {
+                let a = slots[into], b = slots[add]
+                for i in ranges[ri] { a[i] += b[i] }
+            }
+        }
+        return results
+    }
+
+    /// The tree's root for every element of the gradient stores, from every rank's block
+    /// sums: `blockSums[b]` holds this rank's block b (all of `specs`, contiguous);
+    /// `write(offset, values)` receives the roots for elements offset ..< + values.count.
+    func combine(blockSums: [UnsafePointer<Float>], count: Int, write: (UnsafeBufferPointer<Float>) -> Void) {
+        let p = groups.ranks, me = groups.rank
+        precondition(blockSums.count == blocks.count)
+        let slices = (0..<p).map { ($0 * count / p)..<(($0 + 1) * count / p) }
+        let nb = blocks.count
+        // Send to rank d: my blocks' d-th slices, block after block.
+        var send = [Float](repeating: 0, count: nb * count)
+        var sendCounts: [Int] = [], sendOffsets: [Int] = []
+        var o = 0
+        for d in 0..<p {
+            sendOffsets.append(o)
+            for b in 0..<nb {
+                for (k, i) in slices[d].enumerated() { send[o + k] = blockSums[b][i] }
+                o += slices[d].count
+            }
+            sendCounts.append(nb * slices[d].count)
+        }
+        let len = slices[me].count
+        let recvCounts = blocksByRank.map { $0.count * len }
+        let recvOffsets = recvCounts.indices.map { recvCounts[0..<$0].reduce(0, +) }
+        var recv = [Float](repeating: 0, count: recvCounts.reduce(0, +))
+        timed {
+            send.withUnsafeBufferPointer { s in recv.withUnsafeMutableBufferPointer { r in
+                comm.alltoall(s, sendCounts: sendCounts, sendOffsets: sendOffsets, into: r, recvCounts: recvCounts, recvOffsets: recvOffsets)
+            } }
+        }
+        // Part i (every rank's blocks, left to right) is recv[i * len ..< (i + 1) * len].
+        let plan = ReductionTree.additions(tree.root, parts: blocksByRank.flatMap { $0 })
+        recv.withUnsafeMutableBufferPointer { r in
+            let base = r.baseAddress!
+            let ranges = WorkerPool.split(len, parts: 16)
+            pool.run(chunks: ranges.count) { ri, _ in
+                for (into, add) in plan {
+                    let a = base + into * len, b = base + add * len
+                    for i in ranges[ri] { a[i] += b[i] }
+                }
+            }
+        }
+        // The root's slice is part 0's (the leftmost part).
+        var all = [Float](repeating: 0, count: count)
+        timed {
+            recv.withUnsafeBufferPointer { r in
+                all.withUnsafeMutableBufferPointer {
+                    comm.allgather(UnsafeBufferPointer(rebasing: r[0..<len]), counts: slices.map(\.count), into: $0)
+                }
+            }
+        }
+        all.withUnsafeBufferPointer { write($0) }
+    }
+}

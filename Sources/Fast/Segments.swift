@@ -1,0 +1,48 @@
+/// Where a process's sample groups lie among its images. A training network holds the
+/// images of its sample groups one group after another, each group's view-1 images then
+/// its view-2 images (so a group's images are contiguous and the loss pairs image i of
+/// a group with image i + m, m its samples); an embedder holds one segment of all its
+/// images. Convolutions and linear layers compute each segment on its own (GEMM calls
+/// fixed by the group, never spanning two), and sums over samples are per segment first.
+struct Segments {
+    /// Local image ranges, one per local sample group.
+    let ranges: [Range<Int>]
+    /// BN batches per segment: 2 (each view its own, `separate`) or 1.
+    let bnGroups: Int
+    /// The sample groups of the whole batch (sizes work so that it does not depend on
+    /// how many processes share the groups).
+    let totalGroups: Int
+    /// Images per BN batch over the whole batch (all processes).
+    let bnBatch: Int
+
+    var images: Int { ranges.last?.upperBound ?? 0 }
+
+    /// One segment of `images` (eval mode, a layer on its own), in `bnGroups` BN batches.
+    init(images: Int, bnGroups: Int = 1) {
+        ranges = [0..<images]
+        self.bnGroups = bnGroups
+        totalGroups = 1
+        bnBatch = images / bnGroups
+    }
+
+    /// The training layout of this process's groups (both views of each sample).
+    init(groups: SampleGroups, bnGroups: Int) {
+        var r: [Range<Int>] = []
+        var o = 0
+        for g in groups.local {
+            let n = 2 * groups.samples(g).count
+            r.append(o..<(o + n))
+            o += n
+        }
+        ranges = r
+        self.bnGroups = bnGroups
+        totalGroups = groups.count
+        bnBatch = 2 * groups.batch / bnGroups
+    }
+
+    /// The images of BN batch g (0..<bnGroups) of segment j.
+    func bnRange(_ j: Int, _ g: Int) -> Range<Int> {
+        let r = ranges[j], m = r.count / bnGroups
+        return (r.lowerBound + g * m)..<(r.lowerBound + (g + 1) * m)
+    }
+}

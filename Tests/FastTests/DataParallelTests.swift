@@ -1,0 +1,186 @@
+import BYOLModel
+@testable import Fast
+import Foundation
+import NumPyIO
+import Testing
+import TestSupport
+import Verification
+
+/// P ranks as threads of one process, moving data through shared memory as MPI would:
+/// the reduction's independence of P, tested without mpirun (ci/mpi runs the real one).
+final class ThreadRanks: @unchecked Sendable {
+    let size: Int
+    private let cond = NSCondition()
+    private var arrived = 0, generation = 0
+    /// What each rank offers in the current exchange.
+    var offered: [UnsafeRawPointer?]
+    var offsets: [[Int]]
+    var values: [Int64]
+
+    init(size: Int) {
+        self.size = size
+        offered = Array(repeating: nil, count: size)
+        offsets = Array(repeating: [], count: size)
+        values = Array(repeating: 0, count: size)
+    }
+
+    func barrier() {
+        cond.lock()
+        let g = generation
+        arrived += 1
+        if arrived == size {
+            arrived = 0
+            generation += 1
+            cond.broadcast()
+        } else {
+            while g == generation { cond.wait() }
+        }
+        cond.unlock()
+    }
+
+    /// Runs body(rank's collective) on `size` threads and waits for all.
+    func run(_ body: @escaping @Sendable (ThreadRank) -> Void) {
+        let done = DispatchGroup()
+        for r in 0..<size {
+            done.enter()
+            Thread.detachNewThread { [self] in
+                body(ThreadRank(group: self, rank: r))
+                done.leave()
+            }
+        }
+        done.wait()
+    }
+}
+
+final class ThreadRank: Collective {
+    let group: ThreadRanks
+    let rank: Int
+    var size: Int { group.size }
+
+    init(group: ThreadRanks, rank: Int) { (self.group, self.rank) = (group, rank) }
+
+    private func gather<T>(_ mine: UnsafeBufferPointer<T>, counts: [Int], into out: UnsafeMutableBufferPointer<T>) {
+        group.offered[rank] = UnsafeRawPointer(mine.baseAddress)
+        group.barrier()
+        var o = 0
+        for r in 0..<size {
+            if counts[r] > 0 { (out.baseAddress! + o).update(from: group.offered[r]!.assumingMemoryBound(to: T.self), count: counts[r]) }
+            o += counts[r]
+        }
+        group.barrier()
+    }
+
+    func allgather(_ mine: UnsafeBufferPointer<Double>, counts: [Int], into out: UnsafeMutableBufferPointer<Double>) {
+        gather(mine, counts: counts, into: out)
+    }
+
+    func allgather(_ mine: UnsafeBufferPointer<Float>, counts: [Int], into out: UnsafeMutableBufferPointer<Float>) {
+        gather(mine, counts: counts, into: out)
+    }
+
+    func alltoall(_ send: UnsafeBufferPointer<Float>, sendCounts: [Int], sendOffsets: [Int],
+                  into recv: UnsafeMutableBufferPointer<Float>, recvCounts: [Int], recvOffsets: [Int]) {
+        group.offered[rank] = UnsafeRawPointer(send.baseAddress)
+        group.offsets[rank] = sendOffsets
+        group.barrier()
+        for s in 0..<size where recvCounts[s] > 0 {
+            let src = group.offered[s]!.assumingMemoryBound(to: Float.self) + group.offsets[s][rank]
+            (recv.baseAddress! + recvOffsets[s]).update(from: src, count: recvCounts[s])
+        }
+        group.barrier()
+    }
+
+    func broadcast(_ bytes: [UInt8]) -> [UInt8] {
+        let out = bytes.withUnsafeBufferPointer { b -> [UInt8] in
+            group.offered[rank] = UnsafeRawPointer(b.baseAddress)
+            group.values[rank] = Int64(b.count)
+            group.barrier()
+            let n = Int(group.values[0])
+            let copy = Array(UnsafeBufferPointer(start: group.offered[0]!.assumingMemoryBound(to: UInt8.self), count: n))
+            group.barrier()
+            return copy
+        }
+        return out
+    }
+
+    func max(_ value: Int64) -> Int64 {
+        group.values[rank] = value
+        group.barrier()
+        let m = group.values.max()!
+        group.barrier()
+        return m
+    }
+
+    func abort(code: Int32) -> Never { fatalError("abort \(code)") }
+}
+
+/// Data-parallel steps (issue #17): P processes, each computing its sample groups, end
+/// with the bytes of one process computing them all.
+@Suite struct DataParallelTests {
+    /// Two steps on P = 1 (no communicator), 2, 3 and 5 ranks, LARS with separate BN and
+    /// Adam with joint BN; 11 samples in 5 uneven groups (2 or 3 samples each).
+    @Test(arguments: [(OptimizerKind.lars, BNViews.separate), (.adam, .joint)])
+    func stepsAreByteIdenticalForAnyNumberOfRanks(kind: OptimizerKind, bn: BNViews) throws {
+        let arch = Architecture.preset(named: "tiny")!
+        let (batch, size, count) = (11, 12, 5)
+        var rng = CaseDraws(seed: 5)
+        var views: [([Float], [Float])] = []
+        for _ in 0..<2 {
+            let v1: [Float] = rng.tensor([batch, 3, size, size], -2, 2).data.map(Float.init)
+            let v2: [Float] = rng.tensor([batch, 3, size, size], -2, 2).data.map(Float.init)
+            views.append((v1, v2))
+        }
+        let steps = views
+        let state = Initializer.initialState(arch: arch, seed: 4)
+        let config = StepConfig(optimizer: OptimizerConfig(kind: kind, lr: 0.05), tau: 0.99, bnViews: bn)
+        let plane = 3 * size * size
+        @Sendable func run(_ trainer: FastTrainer) throws -> ([UInt8], [Double]) {
+            trainer.load(state)
+            let r = trainer.groups.localSamples
+            var losses: [Double] = []
+            for (v1, v2) in steps {
+                losses.append(trainer.train(view1: Array(v1[r.lowerBound * plane..<r.upperBound * plane]),
+                                            view2: Array(v2[r.lowerBound * plane..<r.upperBound * plane]), config: config))
+            }
+            return (try stepBytes(trainer), losses)
+        }
+        let single = try run(FastTrainer(arch: arch, batch: batch, height: size, width: size, bnViews: bn, threads: 2,
+                                         groups: SampleGroups(batch: batch, count: count)))
+        for p in [2, 3, 5] {
+            let ranks = ThreadRanks(size: p)
+            let results = Locked<[Int: ([UInt8], [Double])]>([:])
+            ranks.run { comm in
+                let groups = SampleGroups(batch: batch, count: count, ranks: p, rank: comm.rank)
+                let t = FastTrainer(arch: arch, batch: batch, height: size, width: size, bnViews: bn, threads: 1, groups: groups, comm: comm)
+                let out = try! run(t)
+                results.mutate { $0[comm.rank] = out }
+            }
+            for (rank, out) in results.value.sorted(by: { $0.key < $1.key }) {
+                let same = out.0 == single.0  // (not inside #expect, which would print both files' bytes)
+                #expect(same, "P = \(p), rank \(rank): state or gradients differ")
+                #expect(out.1 == single.1, "P = \(p), rank \(rank): losses \(out.1) against \(single.1)")
+            }
+        }
+    }
+
+    /// The tree's blocks: each rank's largest nodes inside its groups, together the leaves.
+    @Test func treeBlocksCoverEachRanksGroups() {
+        let tree = ReductionTree(leaves: 16)
+        #expect(tree.blocks(inside: 0..<16) == [0..<16])
+        #expect(tree.blocks(inside: 5..<10) == [5..<6, 6..<8, 8..<10])
+        for p in 1...16 {
+            let g = SampleGroups(batch: 64, count: 16, ranks: p, rank: 0)
+            let all = (0..<p).flatMap { tree.blocks(inside: g.groups(ofRank: $0)) }
+            #expect(all.map(\.count).reduce(0, +) == 16 && zip(all, all.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+        }
+    }
+}
+
+/// A value shared by threads.
+final class Locked<T>: @unchecked Sendable {
+    private var v: T
+    private let lock = NSLock()
+    init(_ v: T) { self.v = v }
+    var value: T { lock.lock(); defer { lock.unlock() }; return v }
+    func mutate(_ f: (inout T) -> Void) { lock.lock(); f(&v); lock.unlock() }
+}
