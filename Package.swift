@@ -28,6 +28,10 @@ let package = Package(
             name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]),
 
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
+
         // cpuid and xgetbv: which OpenBLAS kernel set the CPU can run (Fast/KernelSelection).
         .target(name: "CPUID"),
         // byol_kernels.h: the conformance kit's C ABI for kernels in shared libraries.
@@ -40,6 +44,8 @@ let package = Package(
         //   -> Fast (float32, OpenBLAS)   Reference (float64, plain loops)   Augment   Data
         //   -> BYOLModel (architecture, state, configuration, the Engine protocol)
         //   -> NumPyIO (.npy/.npz, atomic files, SHA-256)  -> CArchive, CBLAS, CPUID
+        //   Distributed (MPI) -> BYOLModel, CMPI: the byol CLI hands it to Training and Fast
+        //   as a Collective.
         // Verification and Training drive engines through the protocol and never import
         // Fast; Reference never imports Fast or CBLAS: the reference shares no arithmetic
         // with what it checks.
@@ -53,12 +59,15 @@ let package = Package(
         .target(name: "Data", dependencies: ["BYOLModel", "NumPyIO", "CArchive"], swiftSettings: optimizedInDebug),
         .target(name: "Verification", dependencies: ["Reference", "Augment", "BYOLModel", "NumPyIO", "CByolKernels"]),
         .target(name: "Training", dependencies: ["Augment", "Data", "BYOLModel", "NumPyIO"]),
+        // MPI behind BYOLModel's Collective (data-parallel pretraining); nothing else
+        // imports MPI.
+        .target(name: "Distributed", dependencies: ["BYOLModel", "CMPI"]),
 
         // MARK: Command line
         .executableTarget(
             name: "byol",
             dependencies: [
-                "Verification", "Training", "Reference", "Fast", "Augment", "Data", "BYOLModel", "NumPyIO",
+                "Verification", "Training", "Reference", "Fast", "Augment", "Data", "BYOLModel", "NumPyIO", "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

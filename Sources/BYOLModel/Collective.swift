@@ -8,7 +8,7 @@ import Foundation
 ///
 /// Calls are collective: every rank makes the same calls in the same order. A rank that
 /// dies makes the others end (each with a message) instead of waiting for ever.
-public protocol Collective: AnyObject {
+public protocol Collective: AnyObject, Sendable {
     var rank: Int { get }
     var size: Int { get }
 
@@ -46,7 +46,7 @@ extension Collective {
 }
 
 /// The single process of a run without MPI: rank 0 of 1; gathers are copies.
-public final class SingleProcess: Collective {
+public final class SingleProcess: Collective, Sendable {
     public init() {}
     public var rank: Int { 0 }
     public var size: Int { 1 }
@@ -67,4 +67,25 @@ public final class SingleProcess: Collective {
     public func broadcast(_ bytes: [UInt8]) -> [UInt8] { bytes }
     public func max(_ value: Int64) -> Int64 { value }
     public func abort(code: Int32) -> Never { exit(code) }
+}
+
+/// What a signal handler needs to know about a data-parallel run: whether this process
+/// is inside a collective call (waiting for the other ranks), and the line it prints if
+/// the job ends then. A rank that dies leaves the others waiting; the launcher then ends
+/// them with SIGTERM, and each says so before it exits (`Interrupt`).
+public enum CollectiveWait {
+    /// 1 while a collective call runs.
+    nonisolated(unsafe) public static var active: sig_atomic_t = 0
+    /// The rank's line for that case (a C string, set when MPI starts; nil on one process).
+    nonisolated(unsafe) public static var message: UnsafeMutablePointer<CChar>?
+    nonisolated(unsafe) public static var messageLength = 0
+
+    /// Sets the line (once, before any signal can need it).
+    public static func setMessage(_ text: String) {
+        let bytes = Array(text.utf8CString)
+        let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+        p.initialize(from: bytes, count: bytes.count)
+        message = p
+        messageLength = bytes.count - 1
+    }
 }

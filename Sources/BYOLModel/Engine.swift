@@ -64,6 +64,24 @@ public protocol Engine: AnyObject {
     func optimizerUpdate(param: NDArray, grad: NDArray, buffers: [String: NDArray], step: Int64, config: OptimizerConfig) -> LayerResult
     /// The EMA of one tensor: target + (1 - tau) (online - target) -> `target`.
     func emaUpdate(target: NDArray, online: NDArray, tau: Double) -> LayerResult
+
+    // MARK: Data parallelism
+
+    /// Makes `step` compute one process's share of each batch of `batch` samples with
+    /// `comm`'s other processes: it then takes the views of `SampleGroups(batch:count:
+    /// ranks:rank:)`'s `localSamples` (count `sampleGroups`, nil: the default) and gives,
+    /// on every process, the state one process computing the whole batch in those
+    /// groups would. False where the engine cannot (the reference runs on one process).
+    func shareSteps(_ comm: Collective, batch: Int, sampleGroups: Int?) -> Bool
+    /// `count` images split into `parts` contiguous ranges, along the engine's own
+    /// embedding batches, so that embedding each range on its own (`embed(_:network:ofSetOf:)`)
+    /// gives the bytes of embedding all of them at once.
+    func embedRanges(count: Int, parts: Int) -> [Range<Int>]
+    /// `embed` of images [n, 3, H, W] that are one of `embedRanges(count: total, ...)`
+    /// of a set of `total`.
+    func embed(_ images: NDArray, network: String, ofSetOf total: Int) -> NDArray
+    /// Seconds the steps since the last call spent exchanging sums with other processes.
+    func takeExchangeSeconds() -> Double
 }
 
 /// A layer's outputs by name, in a fixed order (`y`, then the gradients).
@@ -98,6 +116,18 @@ public struct StepOutcome {
 }
 
 extension Engine {
+    /// One process only.
+    public func shareSteps(_ comm: Collective, batch: Int, sampleGroups: Int?) -> Bool { comm.size == 1 }
+
+    /// Even ranges: an engine whose features do not depend on how images are batched.
+    public func embedRanges(count: Int, parts: Int) -> [Range<Int>] {
+        (0..<parts).map { ($0 * count / parts)..<(($0 + 1) * count / parts) }
+    }
+
+    public func embed(_ images: NDArray, network: String, ofSetOf total: Int) -> NDArray { embed(images, network: network) }
+
+    public func takeExchangeSeconds() -> Double { 0 }
+
     public func firstNonFiniteGradient() -> String? {
         let g = exportGradients()
         return exportState().arch.learnableSpecs.first { g[$0.name]?.isFinite == false }?.name

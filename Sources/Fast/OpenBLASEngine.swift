@@ -13,6 +13,9 @@ public final class OpenBLASEngine: Engine {
     var trainer: FastTrainer?
     /// Images per embedder batch: larger inputs go through in batches of this many.
     public static let embedBatch = 256
+    /// The processes steps are shared with (`shareSteps`), and the batch's sample groups.
+    var comm: Collective = SingleProcess()
+    var shared: (batch: Int, sampleGroups: Int?)?
 
     public init(threads: Int) {
         precondition(threads >= 1)
@@ -25,14 +28,27 @@ public final class OpenBLASEngine: Engine {
         self.state = s
     }
 
+    public func shareSteps(_ comm: Collective, batch: Int, sampleGroups: Int?) -> Bool {
+        self.comm = comm
+        shared = (batch, sampleGroups)
+        trainer = nil
+        return true
+    }
+
+    public func takeExchangeSeconds() -> Double { trainer?.takeExchangeSeconds() ?? 0 }
+
+    /// Views [N, 3, H, W]; shared (`shareSteps`), those of this process's samples.
     public func step(view1: NDArray, view2: NDArray, config: StepConfig) -> Double {
-        let (n, h, w) = (view1.shape[0], view1.shape[2], view1.shape[3])
+        let (h, w) = (view1.shape[2], view1.shape[3])
+        let n = shared?.batch ?? view1.shape[0]
+        let groups = SampleGroups(batch: n, count: shared?.sampleGroups, ranks: comm.size, rank: comm.rank)
+        precondition(view1.shape[0] == groups.localSamples.count, "views of \(view1.shape[0]) samples for \(groups.localSamples.count)")
         // Between steps the trainer holds the state: no export on this path.
         let arch = state?.arch ?? trainer!.arch
-        if let t = trainer, t.arch == arch, t.batch == n, t.height == h, t.width == w, t.bnViews == config.bnViews {
+        if let t = trainer, t.arch == arch, t.batch == n, t.height == h, t.width == w, t.bnViews == config.bnViews, t.groups == groups {
             if let state { t.load(state) }
         } else {
-            let t = FastTrainer(arch: arch, batch: n, height: h, width: w, bnViews: config.bnViews, threads: threads)
+            let t = FastTrainer(arch: arch, batch: n, height: h, width: w, bnViews: config.bnViews, threads: threads, groups: groups, comm: comm)
             t.load(currentState)
             trainer = t
         }
@@ -67,9 +83,23 @@ public final class OpenBLASEngine: Engine {
     /// more go through in batches of `embedBatch`, the last one zero-padded (padding
     /// samples do not reach the others' features: eval-mode BN is per sample).
     public func embed(_ images: NDArray, network: String) -> NDArray {
+        embed(images, network: network, ofSetOf: images.shape[0])
+    }
+
+    /// Ranges of whole embedding batches (the last range ends with the set's last,
+    /// padded batch).
+    public func embedRanges(count: Int, parts: Int) -> [Range<Int>] {
+        let batches = (count + Self.embedBatch - 1) / Self.embedBatch
+        return (0..<parts).map { p in
+            min(count, p * batches / parts * Self.embedBatch)..<min(count, (p + 1) * batches / parts * Self.embedBatch)
+        }
+    }
+
+    /// An embedder of min(total, embedBatch) images, as `embed` of the whole set uses.
+    public func embed(_ images: NDArray, network: String, ofSetOf total: Int) -> NDArray {
         let (n, h, w) = (images.shape[0], images.shape[2], images.shape[3])
         let s = currentState
-        let e = FastEmbedder(arch: s.arch, batch: min(n, Self.embedBatch), height: h, width: w, threads: threads)
+        let e = FastEmbedder(arch: s.arch, batch: min(total, Self.embedBatch), height: h, width: w, threads: threads)
         e.load(s, network: network)
         return NDArray(float32: e.features(all: images.floats, count: n), shape: [n, s.arch.featureSize])
     }

@@ -1,3 +1,5 @@
+import BYOLModel
+
 /// Where a process's sample groups lie among its images. A training network holds the
 /// images of its sample groups one group after another, each group's view-1 images then
 /// its view-2 images (so a group's images are contiguous and the loss pairs image i of

@@ -1,7 +1,14 @@
+import BYOLModel
 import Foundation
 
 /// SIGINT and SIGTERM during pretraining: the handler only records the signal; the loop
 /// finishes the step it is in, writes a checkpoint and stops (`Pretrain.Summary.interrupted`).
+///
+/// One rank of a data-parallel run inside a collective call (`CollectiveWait`) cannot
+/// finish its step: the other ranks are gone or going (the launcher sends SIGTERM to all
+/// once one rank ends). It prints its line and exits at once; the last checkpoint,
+/// written atomically, stays. A signal outside a call is honoured as on one process,
+/// within `graceSeconds`: past that, the rank prints the same line and exits.
 public enum Interrupt {
     nonisolated(unsafe) private static var received: sig_atomic_t = 0
 
@@ -15,11 +22,28 @@ public enum Interrupt {
         var set = sigset_t()
         sigemptyset(&set)
         for s in [SIGINT, SIGTERM] {
-            Foundation.signal(s) { Interrupt.received = sig_atomic_t($0) }
+            Foundation.signal(s) { sig in
+                if CollectiveWait.message != nil {
+                    if CollectiveWait.active != 0 { leave(sig) }
+                    alarm(Interrupt.graceSeconds)
+                }
+                Interrupt.received = sig_atomic_t(sig)
+            }
             sigaddset(&set, s)
         }
+        Foundation.signal(SIGALRM) { _ in if CollectiveWait.message != nil { leave(SIGTERM) } }
         // A signal mask is inherited across exec: a parent that blocks these (test
         // runners do) would otherwise leave them pending for the whole run.
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
+
+    /// Seconds a rank of a data-parallel run waits, after a signal, for the step it is in
+    /// to end on every rank and the checkpoint to be written.
+    public static let graceSeconds: UInt32 = 60
+}
+
+/// Async-signal-safe: the rank's line, then _exit(128 + signal).
+private func leave(_ sig: Int32) {
+    if let m = CollectiveWait.message { _ = write(STDERR_FILENO, m, CollectiveWait.messageLength) }
+    _exit(128 + sig)
 }

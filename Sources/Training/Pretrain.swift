@@ -19,6 +19,9 @@ public enum Pretrain {
         public var stepsThisRun = 0
         /// The signal (SIGINT, SIGTERM) that stopped the run after a checkpoint, if any.
         public var interrupted: Int32? = nil
+        /// The share of this invocation's time this process spent exchanging sums with
+        /// the others (data-parallel runs).
+        public var exchangeShare: Double? = nil
     }
 
     /// Loads the configured data set.
@@ -47,56 +50,115 @@ public enum Pretrain {
         return p
     }
 
-    /// Trains with `engine`, whose precision must be the configuration's.
-    public static func run(_ c: PretrainConfig, engine: Engine, log: @escaping (String) -> Void, progress: Progress) throws -> Summary {
+    /// Trains with `engine`, whose precision must be the configuration's. With several
+    /// processes (`c.comm`), every rank calls this with the same configuration: each loads
+    /// the data, augments and computes its samples; rank 0 alone reads and writes the
+    /// run folder, logs and shows progress, and every failure ends every rank.
+    public static func run(_ c: PretrainConfig, engine: Engine, log rootLog: @escaping (String) -> Void, progress: Progress) throws -> Summary {
+        let comm = c.comm
+        let root = comm.isRoot
+        let log: (String) -> Void = { if root { rootLog($0) } }
         guard let arch = Architecture.preset(named: c.preset) else { throw DataError("unknown preset '\(c.preset)'") }
         precondition(engine.precision == c.precision, "a \(engine.precision) engine for a \(c.precision) run")
+        guard c.resolvedSampleGroups >= comm.size else {
+            throw DataError("\(comm.size) processes need at least \(comm.size) sample groups; --sample-groups is \(c.resolvedSampleGroups)")
+        }
+        guard engine.shareSteps(comm, batch: c.batch, sampleGroups: c.sampleGroups) else {
+            throw DataError("--precision \(c.precision.rawValue) runs on one process; data-parallel runs (mpirun -np \(comm.size)) use float32")
+        }
         let fm = FileManager.default
-        let resuming = try checkRunFolder(c)
-        // The data first: a bad archive must not leave an empty run folder behind.
-        let data = try loadData(c)
-        guard data.train.count >= c.batch else { throw DataError("\(c.data ?? "embedded data"): \(data.train.count) training images, fewer than one batch of \(c.batch)") }
         var c = c
-        if let check = c.beforeCompute { c.kernels = try check(arch, data.train.count, data.test.count) }
-        let stepsPerEpoch = data.train.count / c.batch
-        let totalSteps = stepsPerEpoch * c.epochs
-        let warmup = Int((c.warmupEpochs * Double(stepsPerEpoch)).rounded())
-        // Checked before any file is written (the schedule's precondition would trap later).
-        guard c.warmupEpochs >= 0, warmup <= totalSteps else {
-            throw DataError("--warmup-epochs \(c.warmupEpochs) is longer than the run's \(c.epochs) epochs")
-        }
+        var resuming = false
+        var loaded: DataSplits?
+        var stepsPerEpoch = 0, totalSteps = 0, warmup = 0
+        // Set-up: any rank's failure ends every rank before anything is computed.
+        var failure: Error?
         do {
-            try fm.createDirectory(atPath: c.out, withIntermediateDirectories: true)
+            if root { resuming = try checkRunFolder(c) }
+            // The data first: a bad archive must not leave an empty run folder behind.
+            let data = try loadData(c)
+            loaded = data
+            guard data.train.count >= c.batch else {
+                throw DataError("\(c.data ?? "embedded data"): \(data.train.count) training images, fewer than one batch of \(c.batch)")
+            }
+            if let check = c.beforeCompute { c.kernels = try check(arch, data.train.count, data.test.count) }
+            stepsPerEpoch = data.train.count / c.batch
+            totalSteps = stepsPerEpoch * c.epochs
+            warmup = Int((c.warmupEpochs * Double(stepsPerEpoch)).rounded())
+            // Checked before any file is written (the schedule's precondition would trap later).
+            guard c.warmupEpochs >= 0, warmup <= totalSteps else {
+                throw DataError("--warmup-epochs \(c.warmupEpochs) is longer than the run's \(c.epochs) epochs")
+            }
+            if root {
+                do {
+                    try fm.createDirectory(atPath: c.out, withIntermediateDirectories: true)
+                } catch {
+                    throw DataError("\(c.out): cannot create the run folder: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+                }
+            }
         } catch {
-            throw DataError("\(c.out): cannot create the run folder: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+            failure = error
         }
+        try comm.agree(failure)
+        let data = loaded!
+        resuming = comm.max(resuming ? 1 : 0) == 1
         let ckptPath = c.out + "/checkpoint.npz"
         let metricsPath = c.out + "/metrics.jsonl"
         let checksum = checksum(data)
         log("data: \(data.name): \(data.train.count) train, \(data.test.count) test images, sha256 \(checksum.prefix(16))...")
+        if comm.size > 1 {
+            log("\(comm.size) processes, \(SampleGroups(batch: c.batch, count: c.sampleGroups, ranks: comm.size)) per batch")
+        }
 
         var epoch = 0, stepInEpoch = 0
         var best: Double?, last: Double?, atStart: Double?
         var state = Initializer.initialState(arch: arch, seed: c.seed)
-        if resuming {
-            let f = try NPZ.load(ckptPath)
-            try checkResumable(f, config: c, checksum: checksum)
-            state = try BYOLState.read(ckptPath)
-            epoch = Int(try f.requireInt("pretrain.epoch").doubles[0])
-            stepInEpoch = Int(try f.requireInt("pretrain.step_in_epoch").doubles[0])
-            best = f["pretrain.best_knn"]?.doubles.first.flatMap { $0 >= 0 ? $0 : nil }
-            last = f["pretrain.last_knn"]?.doubles.first.flatMap { $0 >= 0 ? $0 : nil }
-            atStart = f["pretrain.knn_at_start"]?.doubles.first.flatMap { $0 >= 0 ? $0 : nil }
-            try Metrics.truncate(metricsPath, throughStep: Int(state.step), epochsDone: epoch)
-            log("resuming from \(ckptPath): epoch \(epoch + 1), step \(state.step) of \(totalSteps)")
-            if let w = kernelChange(manifestPath: c.out + "/manifest.json", config: c) { log(w) }
-        } else if c.resume {
-            log("no checkpoint in \(c.out): starting a new run")
+        var metrics: Metrics?
+        do {
+            failure = nil
+            if resuming {
+                // Rank 0 reads the checkpoint; the others get its bytes (no shared run folder needed).
+                var path = ckptPath
+                if root {
+                    try checkResumable(try NPZ.load(ckptPath), config: c, checksum: checksum)
+                }
+                if comm.size > 1 {
+                    let bytes = comm.broadcast(root ? (fm.contents(atPath: ckptPath).map { [UInt8]($0) } ?? []) : [])
+                    if !root {
+                        path = fm.temporaryDirectory.appendingPathComponent("byol-resume-\(getpid()).npz").path
+                        try Data(bytes).write(to: URL(fileURLWithPath: path))
+                    }
+                }
+                defer { if path != ckptPath { try? fm.removeItem(atPath: path) } }
+                let f = try NPZ.load(path)
+                state = try BYOLState.read(path)
+                epoch = Int(try f.requireInt("pretrain.epoch").doubles[0])
+                stepInEpoch = Int(try f.requireInt("pretrain.step_in_epoch").doubles[0])
+                best = f["pretrain.best_knn"]?.doubles.first.flatMap { $0 >= 0 ? $0 : nil }
+                last = f["pretrain.last_knn"]?.doubles.first.flatMap { $0 >= 0 ? $0 : nil }
+                atStart = f["pretrain.knn_at_start"]?.doubles.first.flatMap { $0 >= 0 ? $0 : nil }
+                if root { try Metrics.truncate(metricsPath, throughStep: Int(state.step), epochsDone: epoch) }
+                log("resuming from \(ckptPath): epoch \(epoch + 1), step \(state.step) of \(totalSteps)")
+                if root, let w = kernelChange(manifestPath: c.out + "/manifest.json", config: c) { log(w) }
+            } else if c.resume {
+                log("no checkpoint in \(c.out): starting a new run")
+            }
+            if root {
+                try writeManifest(c, arch: arch, data: data, checksum: checksum, stepsPerEpoch: stepsPerEpoch)
+                metrics = try Metrics(path: metricsPath)
+            }
+        } catch {
+            failure = error
         }
+        try comm.agree(failure)
         engine.load(state)
-        try writeManifest(c, arch: arch, data: data, checksum: checksum, stepsPerEpoch: stepsPerEpoch)
-        let metrics = try Metrics(path: metricsPath)
 
+        /// Rank 0 writes; every rank learns whether it could.
+        func rootWrites(_ body: () throws -> Void) throws {
+            var failure: Error?
+            if root { do { try body() } catch { failure = error } }
+            try comm.agree(failure)
+        }
         func checkpoint(epoch e: Int, stepInEpoch s: Int) throws {
             var st = engine.exportState()
             st.arrays["pretrain.epoch"] = .scalar(Int64(e))
@@ -105,14 +167,17 @@ public enum Pretrain {
             st.arrays["pretrain.best_knn"] = .scalar(best ?? -1)
             st.arrays["pretrain.last_knn"] = .scalar(last ?? -1)
             st.arrays["pretrain.knn_at_start"] = .scalar(atStart ?? -1)
-            try st.write(to: ckptPath)
+            try rootWrites { try st.write(to: ckptPath) }
         }
+        func knn() -> Double { KNNMonitor.accuracy(engine, data: data, k: c.knnK, temperature: c.knnTemperature, comm: comm) }
 
         if epoch == 0 && stepInEpoch == 0 && atStart == nil {
             log("kNN at initialization (k \(c.knnK), T \(c.knnTemperature))...")
-            let acc = KNNMonitor.accuracy(engine, data: data, k: c.knnK, temperature: c.knnTemperature)
+            let acc = knn()
             atStart = acc
-            try metrics.append(["type": "epoch", "epoch": 0, "step": 0, "knn_accuracy": acc, "knn_k": c.knnK, "knn_temperature": c.knnTemperature])
+            try rootWrites {
+                try metrics?.append(["type": "epoch", "epoch": 0, "step": 0, "knn_accuracy": acc, "knn_k": c.knnK, "knn_temperature": c.knnTemperature])
+            }
             log(String(format: "epoch 0 (initialization): kNN accuracy %.2f%%", 100 * acc))
             c.afterStep?(0)  // between the first metrics line and the first checkpoint
             try checkpoint(epoch: 0, stepInEpoch: 0)
@@ -121,8 +186,11 @@ public enum Pretrain {
         var stepsThisRun = 0
         let runStart = Date()
         var lastLoss = Double.nan
+        var exchange = 0.0
         let (height, width) = (data.train.height, data.train.width)
         let per = 3 * height * width
+        // This process's samples of each batch (all of them on one process).
+        let mine = SampleGroups(batch: c.batch, count: c.sampleGroups, ranks: comm.size, rank: comm.rank).localSamples
         while epoch < c.epochs {
             let perm = permutation(data.train.count, seed: c.seed, epoch: epoch)
             // Views keep the images' size (square images: CIFAR-10 and the synthetic set).
@@ -130,27 +198,30 @@ public enum Pretrain {
             let epochStart = Date()
             while stepInEpoch < stepsPerEpoch {
                 let k = epoch * stepsPerEpoch + stepInEpoch
-                // A signal, or --stop-after: checkpoint here and stop; --resume continues.
-                let signal = Interrupt.signal
-                if signal != nil || c.stopAfter.map({ stepsThisRun >= $0 }) == true {
+                // A signal (on any rank), or --stop-after: checkpoint here and stop; --resume continues.
+                let signal = Int32(comm.max(Int64(Interrupt.signal ?? 0)))
+                if signal != 0 || c.stopAfter.map({ stepsThisRun >= $0 }) == true {
                     try checkpoint(epoch: epoch, stepInEpoch: stepInEpoch)
-                    if signal == nil { log("stopping after \(stepsThisRun) steps as asked (checkpoint at step \(k)); resume with --resume") }
-                    return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: k, imagesPerSecond: 0, stopped: true, interrupted: signal)
+                    if signal == 0 { log("stopping after \(stepsThisRun) steps as asked (checkpoint at step \(k)); resume with --resume") }
+                    return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: k, imagesPerSecond: 0, stopped: true,
+                                   interrupted: signal == 0 ? nil : signal)
                 }
-                let idx = perm[stepInEpoch * c.batch..<(stepInEpoch + 1) * c.batch]
+                let batch = perm[stepInEpoch * c.batch..<(stepInEpoch + 1) * c.batch]
+                let idx = batch[(batch.startIndex + mine.lowerBound)..<(batch.startIndex + mine.upperBound)]
                 var pixels = [UInt8]()
-                pixels.reserveCapacity(c.batch * per)
+                pixels.reserveCapacity(idx.count * per)
                 for i in idx { pixels += data.train.image(i) }
                 let t0 = Date()
-                let views = aug.run(images: pixels, count: c.batch, height: height, width: width, indices: idx.map(Int64.init), threads: c.threads)
+                let views = aug.run(images: pixels, count: idx.count, height: height, width: width, indices: idx.map(Int64.init), threads: c.threads)
                 let lr = Schedule.learningRate(step: k, total: totalSteps, warmup: warmup, base: c.lr)
                 let tau = Schedule.tau(step: k, total: totalSteps, base: c.tauBase)
                 let config = StepConfig(optimizer: OptimizerConfig(kind: c.optimizer, lr: lr, momentum: c.momentum, weightDecay: c.weightDecay),
                                              tau: tau, bnViews: c.bnViews)
                 // Float64 views; a float32 engine rounds them to nearest.
-                let shape = [c.batch, 3, height, height]
+                let shape = [idx.count, 3, height, height]
                 let loss = engine.step(view1: NDArray(float64: views.views[0], shape: shape), view2: NDArray(float64: views.views[1], shape: shape),
                                        config: config)
+                // Loss, gradients and state are the same on every rank: so is any failure.
                 guard loss.isFinite else { throw DataError("step \(k + 1): the loss is \(loss); stopped, the last good checkpoint is \(ckptPath)") }
                 if let bad = engine.firstNonFiniteGradient() {
                     throw DataError("step \(k + 1): the gradient of \(bad) has a NaN or Inf; stopped, the last good checkpoint is \(ckptPath)")
@@ -159,36 +230,46 @@ public enum Pretrain {
                     throw DataError("step \(k + 1): \(bad) has a NaN or Inf after the update; stopped, the last good checkpoint is \(ckptPath)")
                 }
                 let dt = Date().timeIntervalSince(t0)
+                let exchanged = engine.takeExchangeSeconds()
+                exchange += exchanged
                 lastLoss = loss
                 stepsThisRun += 1
                 stepInEpoch += 1
-                try metrics.append(["type": "step", "step": k + 1, "epoch": epoch + 1, "loss": loss, "lr": lr, "tau": tau,
-                                    "images_per_second": Double(c.batch) / dt])
+                var line: [String: Any] = ["type": "step", "step": k + 1, "epoch": epoch + 1, "loss": loss, "lr": lr, "tau": tau,
+                                           "images_per_second": Double(c.batch) / dt]
+                if comm.size > 1 { line["exchange_seconds"] = exchanged }
+                try rootWrites { try metrics?.append(line) }
                 let elapsed = Date().timeIntervalSince(runStart)
                 let rate = Double(stepsThisRun * c.batch) / max(elapsed, 1e-9)
-                progress.update(epoch: epoch + 1, epochs: c.epochs, step: stepInEpoch, stepsPerEpoch: stepsPerEpoch, loss: loss,
-                                imagesPerSecond: rate, eta: Double((totalSteps - k - 1) * c.batch) / max(rate, 1e-9))
+                if root {
+                    progress.update(epoch: epoch + 1, epochs: c.epochs, step: stepInEpoch, stepsPerEpoch: stepsPerEpoch, loss: loss,
+                                    imagesPerSecond: rate, eta: Double((totalSteps - k - 1) * c.batch) / max(rate, 1e-9))
+                }
                 if (k + 1) % c.checkpointEvery == 0 && stepInEpoch < stepsPerEpoch { try checkpoint(epoch: epoch, stepInEpoch: stepInEpoch) }
                 c.afterStep?(k + 1)
             }
-            progress.finish()
-            let acc = KNNMonitor.accuracy(engine, data: data, k: c.knnK, temperature: c.knnTemperature)
+            if root { progress.finish() }
+            let acc = knn()
             last = acc
             best = max(best ?? acc, acc)
             let seconds = Date().timeIntervalSince(epochStart)
-            try metrics.append(["type": "epoch", "epoch": epoch + 1, "step": (epoch + 1) * stepsPerEpoch, "knn_accuracy": acc, "best_knn_accuracy": best!,
-                                "loss": lastLoss, "seconds": seconds, "knn_k": c.knnK, "knn_temperature": c.knnTemperature])
+            try rootWrites {
+                try metrics?.append(["type": "epoch", "epoch": epoch + 1, "step": (epoch + 1) * stepsPerEpoch, "knn_accuracy": acc,
+                                     "best_knn_accuracy": best!, "loss": lastLoss, "seconds": seconds, "knn_k": c.knnK,
+                                     "knn_temperature": c.knnTemperature])
+            }
             log(String(format: "epoch %d/%d: loss %.4f, kNN accuracy %.2f%% (best %.2f%%, at initialization %.2f%%), %.0f s",
                        epoch + 1, c.epochs, lastLoss, 100 * acc, 100 * best!, 100 * (atStart ?? .nan), seconds))
             epoch += 1
             stepInEpoch = 0
             try checkpoint(epoch: epoch, stepInEpoch: 0)
-            try Plot.write(metricsPath: metricsPath, to: c.out + "/plot.svg", title: "BYOL \(c.preset) on \(data.name)")
+            try rootWrites { try Plot.write(metricsPath: metricsPath, to: c.out + "/plot.svg", title: "BYOL \(c.preset) on \(data.name)") }
         }
         let finalState = engine.exportState()
-        try finalState.write(to: c.out + "/final.npz")
+        try rootWrites { try finalState.write(to: c.out + "/final.npz") }
         let elapsed = Date().timeIntervalSince(runStart)
         return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: Int(finalState.step),
-                       imagesPerSecond: Double(stepsThisRun * c.batch) / max(elapsed, 1e-9), stopped: false, stepsThisRun: stepsThisRun)
+                       imagesPerSecond: Double(stepsThisRun * c.batch) / max(elapsed, 1e-9), stopped: false, stepsThisRun: stepsThisRun,
+                       exchangeShare: elapsed > 0 && comm.size > 1 ? exchange / elapsed : nil)
     }
 }

@@ -89,6 +89,9 @@ extension Pretrain {
                                 "architecture": arch.description, "steps_per_epoch": stepsPerEpoch,
                                 "knn": "online backbone, eval mode, bank = train set with the test transform, cosine, k \(c.knnK), T \(c.knnTemperature)"]
         if !c.kernels.isEmpty { m["kernels"] = c.kernels }
+        // How many processes the latest invocation ran on (not part of the run's identity:
+        // a resume may use another count and reaches the same bytes).
+        m["processes"] = c.comm.size
         let json = try JSONSerialization.data(withJSONObject: m, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(c.out + "/manifest.json", data: json + Data("\n".utf8))
     }

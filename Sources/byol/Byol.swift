@@ -23,10 +23,14 @@ struct Byol: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let code as ExitCode {
+            MPIRank.finishIfStarted()
             // A check command's verdict: its table already said why.
             Foundation.exit(code.rawValue)
         } catch {
+            MPIRank.finishIfStarted()
             let code = exitCode(for: error)
+            // One rank of a data-parallel run: rank 0 alone reports (every rank ends non-zero).
+            if MPIRank.fromEnvironment != 0 { Foundation.exit(code == .success ? 0 : (code == .validationFailure ? 64 : max(code.rawValue, 1))) }
             if code == .success {
                 print(fullMessage(for: error))
                 Foundation.exit(0)

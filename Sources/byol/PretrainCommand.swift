@@ -2,6 +2,7 @@ import ArgumentParser
 import Augment
 import BYOLModel
 import Data
+import Distributed
 import Fast
 import Foundation
 import Training
@@ -20,7 +21,8 @@ struct PretrainCommand: ParsableCommand {
         decay, the tau schedule, the float32 path by default. After each epoch: weighted kNN accuracy of the online backbone \
         (eval mode; bank = the train set with the test transform; k and T from --knn-k and --knn-temperature, 200 and 0.1 by \
         default). The run folder (--out) holds metrics.jsonl, plot.svg, manifest.json, checkpoint.npz (atomic, every \
-        --checkpoint-every steps and at each epoch end) and final.npz.
+        --checkpoint-every steps and at each epoch end) and final.npz. Under `mpirun -np P` (or srun), P processes share each \
+        batch's --sample-groups and end with the bytes of one process: see docs/training.md.
         """)
 
     @Option(help: "CIFAR-10: the cifar-10-binary.tar.gz archive or the extracted folder (default: the embedded synthetic set).") var data: String?
@@ -51,6 +53,9 @@ struct PretrainCommand: ParsableCommand {
     @Flag(help: "Continue the run in --out from its checkpoint (byte-identical to an uninterrupted run).") var resume = false
     @Option(name: .customLong("stop-after"), parsing: .unconditional, help: "Stop after N steps of this invocation, N >= 0 (to resume later).")
     var stopAfter: Int?
+    @Option(name: .customLong("sample-groups"), parsing: .unconditional,
+            help: "Sample groups per batch, in [1, --batch] (default min(--batch, 16)): float32 bytes depend on them, not on the process count; at most this many processes.")
+    var sampleGroups: Int?
 
     func validate() throws {
         _ = try FlagCheck.preset("--preset", preset)
@@ -70,6 +75,10 @@ struct PretrainCommand: ParsableCommand {
         if let trainLimit { try FlagCheck.require("--train-limit", trainLimit, atLeast: batch, "--batch = \(batch)") }
         if let testLimit { try FlagCheck.require("--test-limit", testLimit, atLeast: 1) }
         if let stopAfter { try FlagCheck.require("--stop-after", stopAfter, atLeast: 0) }
+        if let sampleGroups {
+            try FlagCheck.require("--sample-groups", sampleGroups, atLeast: 1)
+            guard sampleGroups <= batch else { throw ValidationError("--sample-groups must be <= --batch = \(batch), got \(sampleGroups)") }
+        }
     }
 
     func run() throws {
@@ -97,6 +106,12 @@ struct PretrainCommand: ParsableCommand {
         c.out = out
         c.resume = resume
         c.stopAfter = stopAfter
+        c.sampleGroups = sampleGroups
+        // Under a launcher, one rank of a data-parallel run (MPI is never touched otherwise).
+        let mpi = MPICollective.launched ? MPICollective() : nil
+        defer { mpi?.finish() }
+        if let mpi { c.comm = mpi }
+        let root = c.comm.isRoot
         let engine = try ProgramEngines.require(precision.rawValue, threads: threads)
         // The kernel check needs the data's size; the loop calls it once the data is
         // loaded, before it writes anything.
@@ -107,24 +122,34 @@ struct PretrainCommand: ParsableCommand {
         }
         // Fault injection for tests: BYOL_FAULT_AT_STEP=K sends this process
         // BYOL_FAULT_SIGNAL (KILL, TERM or INT; default KILL) right after step K (0: after
-        // the initial kNN pass, before the first checkpoint).
+        // the initial kNN pass, before the first checkpoint); under MPI only rank
+        // BYOL_FAULT_RANK (default 0) does.
         let env = ProcessInfo.processInfo.environment
-        if let k = env["BYOL_FAULT_AT_STEP"].flatMap(Int.init) {
+        if let k = env["BYOL_FAULT_AT_STEP"].flatMap(Int.init), c.comm.rank == env["BYOL_FAULT_RANK"].flatMap(Int.init) ?? 0 {
             let sig = ["TERM": SIGTERM, "INT": SIGINT][env["BYOL_FAULT_SIGNAL"] ?? ""] ?? SIGKILL
             c.afterStep = { if $0 == k { kill(getpid(), sig) } }
         }
         Interrupt.install()
-        let s = try Pretrain.run(c, engine: engine, log: { print($0); fflush(stdout) }, progress: Progress())
+        let s: Pretrain.Summary
+        do {
+            s = try Pretrain.run(c, engine: engine, log: { print($0); fflush(stdout) }, progress: Progress())
+        } catch is QuietFailure {
+            // Rank 0 reports the error; this rank only ends.
+            throw ExitCode(1)
+        }
         if let sig = s.interrupted {
-            FileHandle.standardError.write(Data("byol: interrupted at step \(s.steps): continue with --resume\n".utf8))
+            if root { FileHandle.standardError.write(Data("byol: interrupted at step \(s.steps): continue with --resume\n".utf8)) }
             throw ExitCode(128 + sig)
         }
-        if s.stopped { return }
+        if s.stopped || !root { return }
         if s.stepsThisRun == 0 {
             print("the run in \(out) is already complete (\(s.steps) steps); final.npz is up to date")
             return
         }
         print(String(format: "done: %d steps, %.1f images/s; kNN accuracy at initialization %.2f%%, last %.2f%%, best %.2f%%; run folder %@",
                      s.steps, s.imagesPerSecond, 100 * (s.knnAtStart ?? .nan), 100 * (s.lastKNN ?? .nan), 100 * (s.bestKNN ?? .nan), out))
+        if let share = s.exchangeShare {
+            print(String(format: "%d processes: %.1f%% of rank 0's time exchanging sums", c.comm.size, 100 * share))
+        }
     }
 }

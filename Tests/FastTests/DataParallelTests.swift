@@ -52,7 +52,7 @@ final class ThreadRanks: @unchecked Sendable {
     }
 }
 
-final class ThreadRank: Collective {
+final class ThreadRank: Collective, @unchecked Sendable {
     let group: ThreadRanks
     let rank: Int
     var size: Int { group.size }
