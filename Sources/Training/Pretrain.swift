@@ -100,6 +100,13 @@ public enum Pretrain {
             failure = error
         }
         try comm.agree(failure)
+        // Partial sums are float32 GEMMs: every rank must run rank 0's kernel set to give its bytes.
+        if comm.size > 1 {
+            let mine = c.kernels["openblas_core"] ?? ""
+            let rootCore = String(decoding: comm.broadcast(Array(mine.utf8)), as: UTF8.self)
+            try comm.agree(rootCore == mine ? nil : DataError(
+                "runs OpenBLAS kernels \(mine) where rank 0 runs \(rootCore): set OPENBLAS_CORETYPE=\(rootCore) for every rank"))
+        }
         let data = loaded!
         resuming = comm.max(resuming ? 1 : 0) == 1
         let ckptPath = c.out + "/checkpoint.npz"

@@ -115,8 +115,11 @@ struct PretrainCommand: ParsableCommand {
         let engine = try ProgramEngines.require(precision.rawValue, threads: threads)
         // The kernel check needs the data's size; the loop calls it once the data is
         // loaded, before it writes anything.
+        // This process's sample groups: the GEMM shapes of its share of a step.
+        let groups = c.comm.size <= c.resolvedSampleGroups
+            ? SampleGroups(batch: batch, count: sampleGroups, ranks: c.comm.size, rank: c.comm.rank) : SampleGroups(batch: batch, count: sampleGroups)
         c.beforeCompute = { arch, train, test in
-            try Kernels.require(GEMMPlan.step(arch: arch, batch: batch, height: 32, width: 32)
+            try Kernels.require(GEMMPlan.step(arch: arch, batch: batch, height: 32, width: 32, groups: groups)
                 .union(Kernels.monitorShapes(arch, train: train, test: test)), for: engine)
             return engine.name == "openblas" ? Kernels.facts : [:]
         }
