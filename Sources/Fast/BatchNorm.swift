@@ -3,8 +3,8 @@ import BYOLModel
 /// BatchNorm on CNHW rows: channel c is the row x[c * len ..< (c + 1) * len]; in train
 /// mode each BN batch (a view under `separate`, both under `joint`) of the whole batch is
 /// normalized with its own statistics. Statistics and gradient sums accumulate in
-/// float64: per segment (sample group) in index order, then over the groups in group
-/// order, so the same on one process or many.
+/// float64: per segment (sample group) in index order, then over the groups by the
+/// reduction tree (`GroupReduction.fold`), so the same on one process or many.
 enum FastBN {
     static let eps = BNConstants.eps
     static let momentum = BNConstants.momentum
@@ -22,8 +22,8 @@ enum FastBN {
     }
 
     /// Per (channel, BN batch) sums over all sample groups: this process's segments'
-    /// partials, `partial(c, j, g)` (`width` values each), added over the groups in group
-    /// order (`GroupReduction.fold`; without a reduction the single segment's own).
+    /// partials, `partial(c, j, g)` (`width` values each), added over the groups by the
+    /// reduction tree (`GroupReduction.fold`; without a reduction the single segment's own).
     static func groupSums(channels: Int, seg: Segments, width: Int, reduction: GroupReduction?, pool: WorkerPool,
                           _ partial: (_ c: Int, _ j: Int, _ g: Int, _ out: UnsafeMutablePointer<Double>) -> Void) -> [Double] {
         let nSeg = seg.ranges.count, groups = seg.bnGroups

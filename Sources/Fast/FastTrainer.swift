@@ -209,7 +209,7 @@ final class GradientBlocks {
 /// BYOL's normalized MSE on feature-major p, z [D, cols]: in each sample group (m
 /// samples, columns o ..< o + 2m), p1_i = column o + i is compared with z2_i = column
 /// o + m + i and p2_i with z1_i; loss = mean_i l(p1_i, z2_i) + mean_i l(p2_i, z1_i)
-/// over the whole batch of N, the per-group sums added in group order; dp gets
+/// over the whole batch of N, the per-group sums added by the reduction tree; dp gets
 /// dloss/dp. Row norms and the loss in float64.
 enum FastLoss {
     static func forwardBackward(p: UnsafePointer<Float>, z: UnsafePointer<Float>, dp: UnsafeMutablePointer<Float>, d: Int,

@@ -6,9 +6,9 @@ import BYOLModel
 /// fixed by the groups (`SampleGroups`) and never by the number of processes.
 ///
 /// - Small sums (BN statistics and gradient sums, bias gradients, the loss) are float64
-///   partials per group; every rank gathers all groups' partials and adds them in group
-///   order.
-/// - Weight gradients are float32 partials per group added by `ReductionTree`: a rank
+///   partials per group added by `ReductionTree`: a rank evaluates its blocks, every
+///   rank gathers all block sums and evaluates the nodes above them.
+/// - Weight gradients are float32 partials per group added by the same tree: a rank
 ///   evaluates its blocks (the largest tree nodes inside its groups), then the ranks
 ///   exchange block sums slice by slice (rank d evaluates the nodes above the blocks for
 ///   the d-th slice of the elements) and gather the slices.
@@ -43,24 +43,31 @@ final class GroupReduction {
     // MARK: Small sums
 
     /// local [localGroups, n] (this rank's groups in order) -> [n]: each element the sum
-    /// over all groups, added in group order.
+    /// over all groups by the reduction tree, in float64. Each rank evaluates its blocks;
+    /// the ranks gather the block sums (n values each) and evaluate the nodes above.
     func fold(_ local: [Double], n: Int) -> [Double] {
-        let counts = (0..<groups.ranks).map { groups.groups(ofRank: $0).count * n }
-        var all = [Double](repeating: 0, count: groups.count * n)
-        if groups.ranks == 1 {
-            all = local
-        } else {
-            timed {
-                local.withUnsafeBufferPointer { l in all.withUnsafeMutableBufferPointer { comm.allgather(l, counts: counts, into: $0) } }
+        // The sum of `node`'s values, from `leaf(g)` for its groups, or from `parts`.
+        func evaluate(_ node: Range<Int>, parts: [Range<Int>], part: (Int) -> ArraySlice<Double>) -> [Double] {
+            if let i = parts.firstIndex(of: node) { return Array(part(i)) }
+            let (l, r) = ReductionTree.split(node)
+            var a = evaluate(l, parts: parts, part: part)
+            let b = evaluate(r, parts: parts, part: part)
+            for i in 0..<n { a[i] += b[i] }
+            return a
+        }
+        let leaves = groups.local.map { $0..<($0 + 1) }
+        let mine = blocks.flatMap { b in
+            evaluate(b, parts: leaves) { local[($0 * n)..<(($0 + 1) * n)] }
+        }
+        if groups.ranks == 1 { return mine }
+        let all = blocksByRank.flatMap { $0 }
+        var sums = [Double](repeating: 0, count: all.count * n)
+        timed {
+            mine.withUnsafeBufferPointer { m in
+                sums.withUnsafeMutableBufferPointer { comm.allgather(m, counts: blocksByRank.map { $0.count * n }, into: $0) }
             }
         }
-        var out = [Double](repeating: 0, count: n)
-        for i in 0..<n {
-            var t = all[i]
-            for g in 1..<groups.count { t += all[g * n + i] }
-            out[i] = t
-        }
-        return out
+        return evaluate(tree.root, parts: all) { sums[($0 * n)..<(($0 + 1) * n)] }
     }
 
     // MARK: Weight gradients

@@ -24,7 +24,7 @@ enum FastLinear {
 
     /// dw [O, I] = sum over segments of dy_j x_j^T (per-segment partials in `partial`,
     /// `seg.ranges.count` x O x I, added by the reduction; one output per block), db [O]
-    /// = row sums of dy in float64, per segment then over the groups in order (when
+    /// = row sums of dy in float64, per segment then over the groups by the tree (when
     /// given: a bias feeding a BN gets its gradient from the BN instead), dx [I, cols] =
     /// w^T dy (when given). A single segment without a reduction needs no `partial`.
     static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,

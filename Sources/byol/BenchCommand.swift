@@ -18,6 +18,8 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads of the float32 path, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "lars, sgd or adam.") var optimizer: OptimizerKind = .lars
     @Option(name: .customLong("bn-views"), help: "separate (each view its own BN batch) or joint.") var bnViews: BNViews = .separate
+    @Option(name: .customLong("sample-groups"), parsing: .unconditional,
+            help: "Sample groups per batch, in [1, --batch] (default min(16, --batch / 16), at least 1), as in pretrain.") var sampleGroups: Int?
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Also print where the float32 step's time goes: wall time per phase, its tasks, the largest task's share, and the speed-up the fixed partition allows at 2 to 16 threads.") var profile = false
 
@@ -27,12 +29,17 @@ struct BenchCommand: ParsableCommand {
         try FlagCheck.require("--size", size, atLeast: 8)
         try FlagCheck.require("--steps", steps, atLeast: 1)
         try FlagCheck.require("--threads", threads, atLeast: 1)
+        if let sampleGroups {
+            try FlagCheck.require("--sample-groups", sampleGroups, atLeast: 1)
+            guard sampleGroups <= batch else { throw ValidationError("--sample-groups must be <= --batch = \(batch), got \(sampleGroups)") }
+        }
     }
 
     func run() throws {
         let arch = Architecture.preset(named: preset)!
         let engine = try ProgramEngines.require(precision.rawValue, threads: threads)
-        try Kernels.require(GEMMPlan.step(arch: arch, batch: batch, height: size, width: size), for: engine)
+        let groups = SampleGroups(batch: batch, count: sampleGroups)
+        try Kernels.require(GEMMPlan.step(arch: arch, batch: batch, height: size, width: size, groups: groups), for: engine)
         // Validate before timing: a fast wrong engine is no result.
         if engine.precision == .float32 {
             let failures = CrossCheck.benchGate(engine: engine)
@@ -42,6 +49,7 @@ struct BenchCommand: ParsableCommand {
             if !json { FileHandle.standardError.write(Data("  cross-check of \(engine.name) on the tiny step case: within bounds\n".utf8)) }
         }
         engine.load(Initializer.initialState(arch: arch, seed: 0))
+        if sampleGroups != nil { _ = engine.shareSteps(SingleProcess(), batch: batch, sampleGroups: sampleGroups) }
         var rng = CaseDraws(seed: 1)
         let v1 = NDArray(rng.tensor([batch, 3, size, size], -2, 2)), v2 = NDArray(rng.tensor([batch, 3, size, size], -2, 2))
         let config = StepConfig(optimizer: OptimizerConfig(kind: optimizer, lr: 0.01), tau: 0.99, bnViews: bnViews)
@@ -65,10 +73,10 @@ struct BenchCommand: ParsableCommand {
         let flops = arch.stepFLOPsPerImage(height: size, width: size) * Double(batch)
         let rss = Timing.peakRSS()
         if json {
-            print("{\"images_per_second\": \(Double(batch) / median), \"step_seconds_median\": \(median), \"gflops\": \(flops / median / 1e9), \"peak_rss_bytes\": \(rss), \"precision\": \"\(precision.rawValue)\", \"preset\": \"\(preset)\", \"batch\": \(batch), \"threads\": \(threads), \"steps\": \(steps)" + (precision == .float32 ? Kernels.jsonFields : "") + boundField + "}")
+            print("{\"images_per_second\": \(Double(batch) / median), \"step_seconds_median\": \(median), \"gflops\": \(flops / median / 1e9), \"peak_rss_bytes\": \(rss), \"precision\": \"\(precision.rawValue)\", \"preset\": \"\(preset)\", \"batch\": \(batch), \"threads\": \(threads), \"steps\": \(steps), \"sample_groups\": \(groups.count)" + (precision == .float32 ? Kernels.jsonFields : "") + boundField + "}")
         } else {
-            print(String(format: "byol %@ %@ batch %d, %d threads: median step %.3f s, %.2f images/s, %.1f GFLOP/s (%.3f GFLOP per image), peak RSS %.0f MB",
-                         precision.rawValue, preset, batch, threads, median, Double(batch) / median, flops / median / 1e9,
+            print(String(format: "byol %@ %@ batch %d (%d sample groups), %d threads: median step %.3f s, %.2f images/s, %.1f GFLOP/s (%.3f GFLOP per image), peak RSS %.0f MB",
+                         precision.rawValue, preset, batch, groups.count, threads, median, Double(batch) / median, flops / median / 1e9,
                          flops / Double(batch) / 1e9, Double(rss) / 1e6))
             if precision == .float32 {
                 print("OpenBLAS kernels: \(BLASInfo.core), \(Kernels.how); kernel check \(Kernels.checkSummary) (\(BLASInfo.config))")

@@ -54,7 +54,7 @@ struct PretrainCommand: ParsableCommand {
     @Option(name: .customLong("stop-after"), parsing: .unconditional, help: "Stop after N steps of this invocation, N >= 0 (to resume later).")
     var stopAfter: Int?
     @Option(name: .customLong("sample-groups"), parsing: .unconditional,
-            help: "Sample groups per batch, in [1, --batch] (default min(--batch, 16)): float32 bytes depend on them, not on the process count; at most this many processes.")
+            help: "Sample groups per batch, in [1, --batch] (default min(16, --batch / 16), at least 1): float32 bytes depend on them, not on the process count; at most this many processes.")
     var sampleGroups: Int?
 
     func validate() throws {
