@@ -1,30 +1,36 @@
 import BYOLModel
 import Foundation
 
-/// SIGINT and SIGTERM during pretraining: the handler only records the signal; the loop
-/// finishes the step it is in, writes a checkpoint and stops (`Pretrain.Summary.interrupted`).
+/// SIGINT, SIGTERM and SIGUSR1 during pretraining: the handler only records the signal;
+/// the loop finishes the step it is in, writes a checkpoint and stops
+/// (`Pretrain.Summary.interrupted`).
 ///
-/// One rank of a data-parallel run inside a collective call (`CollectiveWait`) cannot
-/// finish its step: the other ranks are gone or going (the launcher sends SIGTERM to all
-/// once one rank ends). It prints its line and exits at once; the last checkpoint,
-/// written atomically, stays. A signal outside a call is honoured as on one process,
-/// within `graceSeconds`: past that, the rank prints the same line and exits.
+/// One rank of a data-parallel run that gets SIGTERM inside a collective call
+/// (`CollectiveWait`) cannot finish its step: the other ranks are gone or going (the
+/// launcher sends SIGTERM to all once one rank ends). It prints its line and exits at
+/// once; the last checkpoint, written atomically, stays. SIGUSR1 (mpirun passes it on to
+/// every rank: the clean way to stop a job), SIGINT, or SIGTERM outside a call, is
+/// honoured as on one process: every rank stops after the same step and rank 0 writes a
+/// checkpoint, within `graceSeconds`; past that, the rank prints the same line and exits.
 public enum Interrupt {
     nonisolated(unsafe) private static var received: sig_atomic_t = 0
 
     /// The signal received since `install`, if any.
     public static var signal: Int32? { received == 0 ? nil : Int32(received) }
 
-    /// Routes SIGINT and SIGTERM to the flag. A second signal of the same kind, while the
+    /// Routes SIGINT, SIGTERM and SIGUSR1 to the flag. A second signal of the same kind, while the
     /// first is being honoured, still only sets the flag (SIGKILL stops a run at once).
     public static func install() {
         received = 0
         var set = sigset_t()
         sigemptyset(&set)
-        for s in [SIGINT, SIGTERM] {
+        for s in [SIGINT, SIGTERM, SIGUSR1] {
             Foundation.signal(s) { sig in
                 if CollectiveWait.message != nil {
-                    if CollectiveWait.active != 0 { leave(sig) }
+                    // SIGTERM is the launcher ending the job (it does so when a rank
+                    // ends, or on Ctrl-C); SIGINT and SIGUSR1 (which mpirun passes on to
+                    // every rank) are honoured.
+                    if CollectiveWait.active != 0 && sig == SIGTERM { leave(sig) }
                     alarm(Interrupt.graceSeconds)
                 }
                 Interrupt.received = sig_atomic_t(sig)

@@ -124,12 +124,12 @@ struct PretrainCommand: ParsableCommand {
             return engine.name == "openblas" ? Kernels.facts : [:]
         }
         // Fault injection for tests: BYOL_FAULT_AT_STEP=K sends this process
-        // BYOL_FAULT_SIGNAL (KILL, TERM or INT; default KILL) right after step K (0: after
+        // BYOL_FAULT_SIGNAL (KILL, TERM, INT or USR1; default KILL) right after step K (0: after
         // the initial kNN pass, before the first checkpoint); under MPI only rank
         // BYOL_FAULT_RANK (default 0) does.
         let env = ProcessInfo.processInfo.environment
         if let k = env["BYOL_FAULT_AT_STEP"].flatMap(Int.init), c.comm.rank == env["BYOL_FAULT_RANK"].flatMap(Int.init) ?? 0 {
-            let sig = ["TERM": SIGTERM, "INT": SIGINT][env["BYOL_FAULT_SIGNAL"] ?? ""] ?? SIGKILL
+            let sig = ["TERM": SIGTERM, "INT": SIGINT, "USR1": SIGUSR1][env["BYOL_FAULT_SIGNAL"] ?? ""] ?? SIGKILL
             c.afterStep = { if $0 == k { kill(getpid(), sig) } }
         }
         Interrupt.install()

@@ -138,6 +138,8 @@ let allCommands: [[String]] = [[], ["verify"], ["init"], ["step"], ["embed"], ["
                                  (["--epochs", "1", "--warmup-epochs", "2"], "--warmup-epochs must be in [0, --epochs] = [0, 1], got 2"),
                                  (["--threads", "-1"], "--threads must be >= 1, got -1"),
                                  (["--checkpoint-every", "0"], "--checkpoint-every must be >= 1, got 0"),
+                                 (["--sample-groups", "0"], "--sample-groups must be >= 1, got 0"),
+                                 (["--batch", "8", "--sample-groups", "9"], "--sample-groups must be <= --batch = 8, got 9"),
                                  (["--knn-k", "-5"], "--knn-k must be >= 1, got -5"),
                                  // Accepted before, with a meaningless accuracy.
                                  (["--knn-temperature", "0"], "--knn-temperature must be > 0, got 0"),

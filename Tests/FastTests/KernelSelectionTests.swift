@@ -23,6 +23,34 @@ import Verification
         #expect(recorded == GEMMPlan.step(arch: arch, batch: batch, height: h, width: w))
     }
 
+    /// Each rank of a data-parallel step calls the shapes of its own share (its groups'
+    /// images are fewer, so leading dimensions differ from one process's).
+    @Test func stepShapesOfEachRankAreTheRecordedOnes() {
+        let (batch, h, w, ranks) = (7, 9, 9, 3)
+        var rng = CaseDraws(seed: 6)
+        let v1 = rng.tensor([batch, 3, h, w], -2, 2).data.map(Float.init), v2 = rng.tensor([batch, 3, h, w], -2, 2).data.map(Float.init)
+        let state = Initializer.initialState(arch: arch, seed: 1)
+        let config = StepConfig(optimizer: OptimizerConfig(kind: .lars, lr: 0.01), tau: 0.99, bnViews: .separate)
+        let recorded = Locked<[Int: Set<GEMMShape>]>([:])
+        let arch = self.arch
+        ThreadRanks(size: ranks).run { comm in
+            let groups = SampleGroups(batch: batch, count: 5, ranks: ranks, rank: comm.rank)
+            let t = FastTrainer(arch: arch, batch: batch, height: h, width: w, bnViews: .separate, threads: 2, groups: groups, comm: comm)
+            t.load(state)
+            let r = groups.localSamples, plane = 3 * h * w
+            let shapes = GEMMRecorder.record {
+                t.train(view1: Array(v1[r.lowerBound * plane..<r.upperBound * plane]), view2: Array(v2[r.lowerBound * plane..<r.upperBound * plane]),
+                        config: config)
+            }
+            recorded.mutate { $0[comm.rank] = shapes }
+        }
+        for rank in 0..<ranks {
+            let plan = GEMMPlan.step(arch: arch, batch: batch, height: h, width: w, groups: SampleGroups(batch: batch, count: 5, ranks: ranks, rank: rank))
+            #expect(recorded.value[rank] == plan, "rank \(rank)")
+        }
+        #expect(recorded.value[0] != recorded.value[2])
+    }
+
     /// 300 images: one full batch of OpenBLASEngine.embedBatch and a padded one.
     @Test(arguments: [3, 300])
     func embedShapesAreTheRecordedOnes(images: Int) {
