@@ -149,3 +149,28 @@ final class GroupReduction {
         all.withUnsafeBufferPointer { write($0) }
     }
 }
+
+/// The weight gradients a step adds over sample groups (convolution and linear
+/// weights), one store per block of this process's reduction (`GroupReduction`): on one
+/// process a single block, the tree's root, written straight into the gradients.
+final class GradientBlocks {
+    let stores: [ParamStore]
+    let specs: [ParamSpec]
+
+    /// `count` blocks; `root`: the one block is the whole tree (a single process).
+    init(count: Int, root: Bool, specs learnable: [ParamSpec], grads: ParamStore) {
+        precondition(!root || count == 1)
+        let weights = learnable.filter { $0.kind == .convWeight || $0.kind == .linearWeight }
+        specs = weights
+        stores = root ? [grads] : (0..<count).map { _ in ParamStore(specs: weights) }
+    }
+
+    /// Where the layer computing `name`'s gradient puts each block's sum.
+    func targets(_ name: String) -> [UnsafeMutablePointer<Float>] { stores.map { $0.ptr(name) } }
+
+    /// Copies the whole roots (the stores' layout) into the gradients.
+    func write(_ all: UnsafeBufferPointer<Float>, into grads: ParamStore) {
+        let layout = stores[0]
+        for s in specs { grads.ptr(s.name).update(from: all.baseAddress! + (layout.offsets[s.name] ?? 0), count: s.count) }
+    }
+}

@@ -48,3 +48,47 @@ struct Segments {
         return (r.lowerBound + g * m)..<(r.lowerBound + (g + 1) * m)
     }
 }
+
+/// A convolution's image groups over the segments of a network (`Segments`): `ranges`
+/// in local image order, `bySegment[j]` the indices of segment j's groups.
+struct ImageGroups {
+    let ranges: [Range<Int>]
+    let bySegment: [Range<Int>]
+
+    init(_ seg: Segments, _ split: (Int) -> [Range<Int>]) {
+        var r: [Range<Int>] = [], by: [Range<Int>] = []
+        for s in seg.ranges {
+            let g = split(s.count).map { ($0.lowerBound + s.lowerBound)..<($0.upperBound + s.lowerBound) }
+            by.append(r.count..<(r.count + g.count))
+            r += g
+        }
+        ranges = r
+        bySegment = by
+    }
+
+    /// Sums per-group partials (group i's at parts + i * count): each segment's groups
+    /// in group order (into its first group's slot), then the segments by the reduction
+    /// (without one: the single segment); `write(b, sum)` receives block b's sum.
+    func reduce(_ parts: UnsafeMutablePointer<Float>, count: Int, reduction: GroupReduction?, pool: WorkerPool,
+                write: (Int, UnsafePointer<Float>) -> Void) {
+        let folds = bySegment.filter { $0.count > 1 }
+        if !folds.isEmpty {
+            let ranges = WorkerPool.split(count, parts: 16)
+            pool.run(chunks: ranges.count) { ri, _ in
+                for f in folds {
+                    let a = parts + f.lowerBound * count
+                    for g in (f.lowerBound + 1)..<f.upperBound {
+                        let b = parts + g * count
+                        for i in ranges[ri] { a[i] += b[i] }
+                    }
+                }
+            }
+        }
+        guard let reduction else {
+            precondition(bySegment.count == 1, "several segments need a reduction")
+            return write(0, parts)
+        }
+        let slots = reduction.reduceBlocks(count: count) { parts + bySegment[$0].lowerBound * count }
+        for (b, j) in slots.enumerated() { write(b, parts + bySegment[j].lowerBound * count) }
+    }
+}
