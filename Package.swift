@@ -72,7 +72,7 @@ let package = Package(
             ]),
 
         // MARK: Tests
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["BYOLModel"], path: "Tests/TestSupport"),
         .testTarget(name: "NumPyIOTests", dependencies: ["NumPyIO", "TestSupport"]),
         .testTarget(name: "BYOLModelTests", dependencies: ["BYOLModel", "NumPyIO", "TestSupport"]),
         // Builds and runs without OpenBLAS: nothing it imports links CBLAS.

@@ -72,7 +72,9 @@ def step_exchange(preset, ranks, groups, bn_batches=2):
         return 8 * most * channels * bn_batches * width * (ranks - 1)
     forward = 2 * sum(bn(c, 1) for c in backbone) * 2 + 2 * bn(heads[0], 1) + 2 * sum(bn(c, 1) for c in heads)
     backward = sum(bn(c, 2) for c in backbone) + sum(bn(c, 3) for c in heads)
-    calls = 2 * (len(backbone) + 1) + 2 * (len(backbone) + 2) + (len(backbone) + 2) + 5
+    # BN: target forward, online forward, online backward; then the loss, a bias
+    # gradient, the two calls of the weight exchange and two agreements.
+    calls = 2 * (len(backbone) + 1) + 2 * (len(backbone) + 2) + (len(backbone) + 2) + 6
     return grad, forward + backward, calls
 
 

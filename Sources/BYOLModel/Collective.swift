@@ -41,8 +41,6 @@ extension Collective {
         return out.map { Int64(bitPattern: $0.bitPattern) }
     }
 
-    /// Whether any rank passed true.
-    public func any(_ flag: Bool) -> Bool { max(flag ? 1 : 0) != 0 }
 }
 
 /// The single process of a run without MPI: rank 0 of 1; gathers are copies.
@@ -69,23 +67,42 @@ public final class SingleProcess: Collective, Sendable {
     public func abort(code: Int32) -> Never { exit(code) }
 }
 
-/// What a signal handler needs to know about a data-parallel run: whether this process
-/// is inside a collective call (waiting for the other ranks), and the line it prints if
-/// the job ends then. A rank that dies leaves the others waiting; the launcher then ends
-/// them with SIGTERM, and each says so before it exits (`Interrupt`).
+/// What a signal handler needs to know about a data-parallel run, and the bounded wait
+/// after a stop signal. A rank that dies leaves the others waiting in a collective call;
+/// the launcher then sends them SIGTERM (as it does to stop a job: Ctrl-C on mpirun,
+/// Slurm's scancel). On SIGTERM a rank prints `stopping` at once, then finishes its step
+/// and stops with the others (`Interrupt`) if they all answer; from a stop signal on, no
+/// collective call waits longer than `graceSeconds` (SIGALRM: `timeout`, then exit).
 public enum CollectiveWait {
     /// 1 while a collective call runs.
     nonisolated(unsafe) public static var active: sig_atomic_t = 0
-    /// The rank's line for that case (a C string, set when MPI starts; nil on one process).
-    nonisolated(unsafe) public static var message: UnsafeMutablePointer<CChar>?
-    nonisolated(unsafe) public static var messageLength = 0
+    /// 1 once a stop signal arrived.
+    nonisolated(unsafe) public static var signalled: sig_atomic_t = 0
+    public static let graceSeconds: UInt32 = 30
+    /// The rank's lines (C strings, set when MPI starts; nil on one process).
+    nonisolated(unsafe) public static var stopping: (UnsafeMutablePointer<CChar>, Int)?
+    nonisolated(unsafe) public static var timeout: (UnsafeMutablePointer<CChar>, Int)?
 
-    /// Sets the line (once, before any signal can need it).
-    public static func setMessage(_ text: String) {
-        let bytes = Array(text.utf8CString)
-        let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
-        p.initialize(from: bytes, count: bytes.count)
-        message = p
-        messageLength = bytes.count - 1
+    /// Sets the lines of rank `rank` of `size` (once, before any signal can need them).
+    public static func setLines(rank: Int, size: Int) {
+        func line(_ text: String) -> (UnsafeMutablePointer<CChar>, Int) {
+            let bytes = Array("byol: rank \(rank) of \(size): \(text)\n".utf8CString)
+            let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+            p.initialize(from: bytes, count: bytes.count)
+            return (p, bytes.count - 1)
+        }
+        stopping = line("SIGTERM: stopping, after this step if every rank finishes it; the last checkpoint is kept (continue with --resume)")
+        timeout = line("no answer from the other ranks for \(graceSeconds) s after a stop signal (a rank has ended?): exiting; the last checkpoint is kept (continue with --resume)")
+    }
+
+    /// Around every collective call.
+    public static func enter() {
+        active = 1
+        if signalled != 0 { alarm(graceSeconds) }
+    }
+
+    public static func leave() {
+        active = 0
+        if signalled != 0 { alarm(0) }
     }
 }

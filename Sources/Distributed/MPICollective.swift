@@ -34,19 +34,25 @@ public final class MPICollective: Collective, @unchecked Sendable {
         // Errors come back as codes (and end the job through `check`), not as aborts
         // without a word.
         MPI_Comm_set_errhandler(world, byol_mpi_errors_return())
-        CollectiveWait.setMessage("byol: rank \(rank) of \(size): the job ended while this rank waited for the others "
-                                  + "(a rank stopped, or the launcher was interrupted); the last checkpoint is kept: continue with --resume\n")
+        CollectiveWait.setLines(rank: rank, size: size)
     }
 
     /// Runs one MPI call, marked as a wait for the other ranks (see `CollectiveWait`).
     private func waiting(_ call: () -> Int32) -> Int32 {
-        CollectiveWait.active = 1
-        defer { CollectiveWait.active = 0 }
+        CollectiveWait.enter()
+        defer { CollectiveWait.leave() }
         return call()
     }
 
-    /// Ends MPI before exit (all ranks); a second call does nothing.
-    public func finish() { Self.finishIfStarted() }
+    /// An element count as MPI takes it (a C int).
+    private func count(_ n: Int, _ what: String) -> Int32 {
+        guard let c = Int32(exactly: n) else {
+            FileHandle.standardError.write(Data("byol: rank \(rank) of \(size): \(what) of \(n) elements is more than MPI's 2^31 - 1\n".utf8))
+            MPI_Abort(world, 1)
+            exit(1)
+        }
+        return c
+    }
 
     /// MPI_Finalize, if MPI was initialized and not yet finalized.
     public static func finishIfStarted() {
@@ -67,24 +73,26 @@ public final class MPICollective: Collective, @unchecked Sendable {
         exit(1)
     }
 
-    private func displacements(_ counts: [Int]) -> [Int32] {
+    private func displacements(_ counts: [Int], _ what: String) -> [Int32] {
         var o = 0
-        return counts.map { c in defer { o += c }; return Int32(o) }
+        return counts.map { c in defer { o += c }; return count(o, what) }
     }
 
     public func allgather(_ mine: UnsafeBufferPointer<Double>, counts: [Int], into out: UnsafeMutableBufferPointer<Double>) {
-        let c = counts.map(Int32.init), d = displacements(counts)
+        let c = counts.map { count($0, "gathering sums") }, d = displacements(counts, "gathering sums")
         check(waiting { MPI_Allgatherv(mine.baseAddress, c[rank], byol_mpi_double(), out.baseAddress, c, d, byol_mpi_double(), world) }, "gathering sums")
     }
 
     public func allgather(_ mine: UnsafeBufferPointer<Float>, counts: [Int], into out: UnsafeMutableBufferPointer<Float>) {
-        let c = counts.map(Int32.init), d = displacements(counts)
+        let c = counts.map { count($0, "gathering gradients") }, d = displacements(counts, "gathering gradients")
         check(waiting { MPI_Allgatherv(mine.baseAddress, c[rank], byol_mpi_float(), out.baseAddress, c, d, byol_mpi_float(), world) }, "gathering gradients")
     }
 
     public func alltoall(_ send: UnsafeBufferPointer<Float>, sendCounts: [Int], sendOffsets: [Int],
                          into recv: UnsafeMutableBufferPointer<Float>, recvCounts: [Int], recvOffsets: [Int]) {
-        let (sc, so, rc, ro) = (sendCounts.map(Int32.init), sendOffsets.map(Int32.init), recvCounts.map(Int32.init), recvOffsets.map(Int32.init))
+        let w = "exchanging gradient blocks"
+        let (sc, so) = (sendCounts.map { count($0, w) }, sendOffsets.map { count($0, w) })
+        let (rc, ro) = (recvCounts.map { count($0, w) }, recvOffsets.map { count($0, w) })
         check(waiting { MPI_Alltoallv(send.baseAddress, sc, so, byol_mpi_float(), recv.baseAddress, rc, ro, byol_mpi_float(), world) },
               "exchanging gradient blocks")
     }
@@ -93,7 +101,8 @@ public final class MPICollective: Collective, @unchecked Sendable {
         var n = Int64(bytes.count)
         check(waiting { MPI_Bcast(&n, 1, byol_mpi_int64(), 0, world) }, "broadcasting")
         var out = rank == 0 ? bytes : [UInt8](repeating: 0, count: Int(n))
-        if n > 0 { check(waiting { MPI_Bcast(&out, Int32(n), byol_mpi_byte(), 0, world) }, "broadcasting") }
+        let c = count(Int(n), "a broadcast")
+        if n > 0 { check(waiting { MPI_Bcast(&out, c, byol_mpi_byte(), 0, world) }, "broadcasting") }
         return out
     }
 

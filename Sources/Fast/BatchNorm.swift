@@ -26,7 +26,7 @@ enum FastBN {
     /// reduction tree (`GroupReduction.fold`; without a reduction the single segment's own).
     static func groupSums(channels: Int, seg: Segments, width: Int, reduction: GroupReduction?, pool: WorkerPool,
                           _ partial: (_ c: Int, _ j: Int, _ g: Int, _ out: UnsafeMutablePointer<Double>) -> Void) -> [Double] {
-        let nSeg = seg.ranges.count, groups = seg.bnGroups
+        let nSeg = seg.ranges.count, groups = seg.bnBatches
         let n = channels * groups * width
         var local = [Double](repeating: 0, count: nSeg * n)
         local.withUnsafeMutableBufferPointer { l in
@@ -49,7 +49,7 @@ enum FastBN {
     static func forwardTrain(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, channels: Int, hw: Int, seg: Segments,
                              gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
                              stats: inout Stats, reduction: GroupReduction?, pool: WorkerPool) {
-        let len = seg.images * hw, groups = seg.bnGroups
+        let len = seg.images * hw, groups = seg.bnBatches
         let count = Double(seg.bnBatch * hw)
         func row(_ c: Int, _ j: Int, _ g: Int) -> (UnsafePointer<Float>, Int, Int) {
             let r = seg.bnRange(j, g)
@@ -140,7 +140,7 @@ enum FastBN {
                          _ dx: UnsafeMutablePointer<Float>, channels: Int, hw: Int, seg: Segments, gamma: UnsafePointer<Float>,
                          stats: Stats, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
                          dxSum: UnsafeMutablePointer<Float>? = nil, reduction: GroupReduction?, pool: WorkerPool) {
-        let len = seg.images * hw, groups = seg.bnGroups
+        let len = seg.images * hw, groups = seg.bnBatches
         let m = Double(seg.bnBatch * hw)
         let width = dxSum == nil ? 2 : 3
         // (sum dy, sum dy xhat[, sum x]) per (channel, BN batch) over the whole batch.

@@ -57,7 +57,7 @@ final class FastNetwork {
     let arch: Architecture
     let nTotal: Int, height: Int, width: Int
     let seg: Segments
-    var bnGroups: Int { seg.bnGroups }
+    var bnBatches: Int { seg.bnBatches }
     let pool: WorkerPool
     let reduction: GroupReduction?
     let input: FloatBuffer
@@ -101,7 +101,7 @@ final class FastNetwork {
         self.arch = arch
         self.seg = seg
         let nTotal = seg.images
-        let bnGroups = seg.bnGroups
+        let bnBatches = seg.bnBatches
         self.nTotal = nTotal
         self.height = height
         self.width = width
@@ -110,7 +110,7 @@ final class FastNetwork {
         input = FloatBuffer(3 * nTotal * height * width)
         var h = height, w = width
         let stemShape = Self.stemShape(arch, h: h, w: w)
-        stem = ConvBN(stemShape, conv: "backbone.conv1.weight", bn: "backbone.bn1", relu: true, nTotal: nTotal, groups: bnGroups)
+        stem = ConvBN(stemShape, conv: "backbone.conv1.weight", bn: "backbone.bn1", relu: true, nTotal: nTotal, groups: bnBatches)
         var list: [Block] = []
         var maxAct = stem.shape.k * stem.len
         var shapes: [ConvShape] = []
@@ -122,9 +122,9 @@ final class FastNetwork {
         for b in arch.blockSpecs {
             let p = "backbone." + b.prefix
             let (s1, s2, sd) = Self.blockShapes(b, h: h, w: w)
-            let c1 = ConvBN(s1, conv: p + ".conv1.weight", bn: p + ".bn1", relu: true, nTotal: nTotal, groups: bnGroups)
-            let c2 = ConvBN(s2, conv: p + ".conv2.weight", bn: p + ".bn2", relu: true, nTotal: nTotal, groups: bnGroups)
-            let ds = sd.map { ConvBN($0, conv: p + ".downsample.0.weight", bn: p + ".downsample.1", relu: false, nTotal: nTotal, groups: bnGroups) }
+            let c1 = ConvBN(s1, conv: p + ".conv1.weight", bn: p + ".bn1", relu: true, nTotal: nTotal, groups: bnBatches)
+            let c2 = ConvBN(s2, conv: p + ".conv2.weight", bn: p + ".bn2", relu: true, nTotal: nTotal, groups: bnBatches)
+            let ds = sd.map { ConvBN($0, conv: p + ".downsample.0.weight", bn: p + ".downsample.1", relu: false, nTotal: nTotal, groups: bnBatches) }
             for cb in [c1, c2] + (ds.map { [$0] } ?? []) { track(cb) }
             list.append(Block(c1: c1, c2: c2, ds: ds))
             h = s1.ho
@@ -132,8 +132,8 @@ final class FastNetwork {
         }
         blocks = list
         feat = FloatBuffer(arch.featureSize * nTotal)
-        projector = Head(name: "projector", inF: arch.featureSize, hidden: arch.projHidden, outF: arch.projOut, cols: nTotal, groups: bnGroups)
-        predictor = Head(name: "predictor", inF: arch.projOut, hidden: arch.predHidden, outF: arch.projOut, cols: nTotal, groups: bnGroups)
+        projector = Head(name: "projector", inF: arch.featureSize, hidden: arch.projHidden, outF: arch.projOut, cols: nTotal, groups: bnBatches)
+        predictor = Head(name: "predictor", inF: arch.projOut, hidden: arch.predHidden, outF: arch.projOut, cols: nTotal, groups: bnBatches)
         // Per-segment partial weight gradients of the largest head linear.
         let linears = [arch.featureSize * arch.projHidden, arch.projHidden * arch.projOut, arch.projOut * arch.predHidden, arch.predHidden * arch.projOut]
         convScratch = ConvScratch(shapes: shapes, seg: seg, workers: pool.workers, training: training,
@@ -190,7 +190,7 @@ final class FastNetwork {
             }
             var count = params.counts[cb.bn + ".num_batches_tracked"] ?? 0
             FastBN.updateRunning(mean: params.ptr(cb.bn + ".running_mean"), variance: params.ptr(cb.bn + ".running_var"), count: &count,
-                                 stats: cb.stats, channels: cb.shape.k, groups: bnGroups, samplesPerGroup: seg.bnBatch * cb.shape.ho * cb.shape.wo)
+                                 stats: cb.stats, channels: cb.shape.k, groups: bnBatches, samplesPerGroup: seg.bnBatch * cb.shape.ho * cb.shape.wo)
             params.counts[cb.bn + ".num_batches_tracked"] = count
         } else {
             FastBN.forwardEval(cb.pre.pointer, cb.out.pointer, channels: cb.shape.k, len: cb.len, gamma: gamma, beta: beta,
@@ -228,7 +228,7 @@ final class FastNetwork {
                                 residual: nil, relu: true, stats: &head.stats, reduction: reduction, pool: pool)
             var count = params.counts[n + ".1.num_batches_tracked"] ?? 0
             FastBN.updateRunning(mean: params.ptr(n + ".1.running_mean"), variance: params.ptr(n + ".1.running_var"), count: &count,
-                                 stats: head.stats, channels: head.hidden, groups: bnGroups, samplesPerGroup: seg.bnBatch)
+                                 stats: head.stats, channels: head.hidden, groups: bnBatches, samplesPerGroup: seg.bnBatch)
             params.counts[n + ".1.num_batches_tracked"] = count
         } else {
             FastBN.forwardEval(head.pre.pointer, head.act.pointer, channels: head.hidden, len: nTotal, gamma: gamma, beta: beta,

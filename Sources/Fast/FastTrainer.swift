@@ -40,7 +40,7 @@ public final class FastTrainer {
         self.groups = groups
         pool = WorkerPool(workers: threads)
         reduction = GroupReduction(groups: groups, comm: comm, pool: pool)
-        net = FastNetwork(arch: arch, seg: Segments(groups: groups, bnGroups: bnViews == .separate ? 2 : 1), height: height, width: width,
+        net = FastNetwork(arch: arch, seg: Segments(groups: groups, bnBatches: bnViews == .separate ? 2 : 1), height: height, width: width,
                           pool: pool, training: true, reduction: reduction)
         func rel(_ specs: [ParamSpec], _ prefix: String) -> [ParamSpec] {
             specs.map { var s = $0; s.name = String(s.name.dropFirst(prefix.count)); return s }
@@ -189,6 +189,7 @@ public final class FastTrainer {
 enum FastLoss {
     static func forwardBackward(p: UnsafePointer<Float>, z: UnsafePointer<Float>, dp: UnsafeMutablePointer<Float>, d: Int,
                                 seg: Segments, batch n: Int, reduction: GroupReduction?) -> Double {
+        precondition(reduction != nil || seg.ranges.count == 1, "several segments need a reduction")
         let cols = seg.images
         var partial = [Double](repeating: 0, count: 2 * seg.ranges.count)
         for (si, r) in seg.ranges.enumerated() {

@@ -38,7 +38,7 @@ public enum GEMMPlan {
     public static func step(arch: Architecture, batch: Int, height: Int, width: Int, groups: SampleGroups? = nil) -> Set<GEMMShape> {
         let g = groups ?? SampleGroups(batch: batch)
         // BN batches do not change GEMM shapes.
-        return network(arch: arch, seg: Segments(groups: g, bnGroups: 1), height: height, width: width, training: true)
+        return network(arch: arch, seg: Segments(groups: g, bnBatches: 1), height: height, width: width, training: true)
     }
 
     /// Embedding `images` images (the engine's batching: at most OpenBLASEngine.embedBatch at once).

@@ -96,38 +96,41 @@ final class GroupReduction {
         return results
     }
 
+    /// Buffers of `combine`, kept from step to step (hundreds of MB for resnet18).
+    private var sendBuffer: [Float] = [], recvBuffer: [Float] = [], rootBuffer: [Float] = []
+
     /// The tree's root for every element of the gradient stores, from every rank's block
-    /// sums: `blockSums[b]` holds this rank's block b (all of `specs`, contiguous);
-    /// `write(offset, values)` receives the roots for elements offset ..< + values.count.
+    /// sums: `blockSums[b]` holds this rank's block b (`count` floats, the stores'
+    /// layout); `write` receives the roots of all `count` elements.
     func combine(blockSums: [UnsafePointer<Float>], count: Int, write: (UnsafeBufferPointer<Float>) -> Void) {
         let p = groups.ranks, me = groups.rank
         precondition(blockSums.count == blocks.count)
         let slices = (0..<p).map { ($0 * count / p)..<(($0 + 1) * count / p) }
         let nb = blocks.count
         // Send to rank d: my blocks' d-th slices, block after block.
-        var send = [Float](repeating: 0, count: nb * count)
-        var sendCounts: [Int] = [], sendOffsets: [Int] = []
-        var o = 0
-        for d in 0..<p {
-            sendOffsets.append(o)
-            for b in 0..<nb {
-                for (k, i) in slices[d].enumerated() { send[o + k] = blockSums[b][i] }
-                o += slices[d].count
-            }
-            sendCounts.append(nb * slices[d].count)
-        }
+        let sendCounts = slices.map { nb * $0.count }
+        let sendOffsets = sendCounts.indices.map { d in sendCounts[0..<d].reduce(0, +) }
         let len = slices[me].count
         let recvCounts = blocksByRank.map { $0.count * len }
         let recvOffsets = recvCounts.indices.map { recvCounts[0..<$0].reduce(0, +) }
-        var recv = [Float](repeating: 0, count: recvCounts.reduce(0, +))
+        if sendBuffer.count < nb * count { sendBuffer = [Float](repeating: 0, count: nb * count) }
+        if recvBuffer.count < recvCounts.reduce(0, +) { recvBuffer = [Float](repeating: 0, count: recvCounts.reduce(0, +)) }
+        if rootBuffer.count < count { rootBuffer = [Float](repeating: 0, count: count) }
+        sendBuffer.withUnsafeMutableBufferPointer { sb in
+            let base = sb.baseAddress!
+            pool.run(chunks: p * nb) { t, _ in
+                let (d, b) = (t / nb, t % nb)
+                (base + sendOffsets[d] + b * slices[d].count).update(from: blockSums[b] + slices[d].lowerBound, count: slices[d].count)
+            }
+        }
         timed {
-            send.withUnsafeBufferPointer { s in recv.withUnsafeMutableBufferPointer { r in
+            sendBuffer.withUnsafeBufferPointer { s in recvBuffer.withUnsafeMutableBufferPointer { r in
                 comm.alltoall(s, sendCounts: sendCounts, sendOffsets: sendOffsets, into: r, recvCounts: recvCounts, recvOffsets: recvOffsets)
             } }
         }
         // Part i (every rank's blocks, left to right) is recv[i * len ..< (i + 1) * len].
         let plan = ReductionTree.additions(tree.root, parts: blocksByRank.flatMap { $0 })
-        recv.withUnsafeMutableBufferPointer { r in
+        recvBuffer.withUnsafeMutableBufferPointer { r in
             let base = r.baseAddress!
             let ranges = WorkerPool.split(len, parts: 16)
             pool.run(chunks: ranges.count) { ri, _ in
@@ -138,15 +141,14 @@ final class GroupReduction {
             }
         }
         // The root's slice is part 0's (the leftmost part).
-        var all = [Float](repeating: 0, count: count)
         timed {
-            recv.withUnsafeBufferPointer { r in
-                all.withUnsafeMutableBufferPointer {
-                    comm.allgather(UnsafeBufferPointer(rebasing: r[0..<len]), counts: slices.map(\.count), into: $0)
+            recvBuffer.withUnsafeBufferPointer { r in
+                rootBuffer.withUnsafeMutableBufferPointer {
+                    comm.allgather(UnsafeBufferPointer(rebasing: r[0..<len]), counts: slices.map(\.count), into: UnsafeMutableBufferPointer(rebasing: $0[0..<count]))
                 }
             }
         }
-        all.withUnsafeBufferPointer { write($0) }
+        rootBuffer.withUnsafeBufferPointer { write(UnsafeBufferPointer(rebasing: $0[0..<count])) }
     }
 }
 

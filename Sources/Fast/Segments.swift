@@ -10,25 +10,25 @@ struct Segments {
     /// Local image ranges, one per local sample group.
     let ranges: [Range<Int>]
     /// BN batches per segment: 2 (each view its own, `separate`) or 1.
-    let bnGroups: Int
-    /// The sample groups of the whole batch (sizes work so that it does not depend on
-    /// how many processes share the groups).
+    let bnBatches: Int
+    /// The sample groups of the whole batch: the image-group sizing of convolutions
+    /// uses it, so that it does not depend on how many processes share the groups.
     let totalGroups: Int
     /// Images per BN batch over the whole batch (all processes).
     let bnBatch: Int
 
     var images: Int { ranges.last?.upperBound ?? 0 }
 
-    /// One segment of `images` (eval mode, a layer on its own), in `bnGroups` BN batches.
-    init(images: Int, bnGroups: Int = 1) {
+    /// One segment of `images` (eval mode, a layer on its own), in `bnBatches` BN batches.
+    init(images: Int, bnBatches: Int = 1) {
         ranges = [0..<images]
-        self.bnGroups = bnGroups
+        self.bnBatches = bnBatches
         totalGroups = 1
-        bnBatch = images / bnGroups
+        bnBatch = images / bnBatches
     }
 
     /// The training layout of this process's groups (both views of each sample).
-    init(groups: SampleGroups, bnGroups: Int) {
+    init(groups: SampleGroups, bnBatches: Int) {
         var r: [Range<Int>] = []
         var o = 0
         for g in groups.local {
@@ -37,14 +37,14 @@ struct Segments {
             o += n
         }
         ranges = r
-        self.bnGroups = bnGroups
+        self.bnBatches = bnBatches
         totalGroups = groups.count
-        bnBatch = 2 * groups.batch / bnGroups
+        bnBatch = 2 * groups.batch / bnBatches
     }
 
-    /// The images of BN batch g (0..<bnGroups) of segment j.
+    /// The images of BN batch g (0..<bnBatches) of segment j.
     func bnRange(_ j: Int, _ g: Int) -> Range<Int> {
-        let r = ranges[j], m = r.count / bnGroups
+        let r = ranges[j], m = r.count / bnBatches
         return (r.lowerBound + g * m)..<(r.lowerBound + (g + 1) * m)
     }
 }

@@ -298,7 +298,9 @@ enum Winograd {
     /// fit `tileBudget` (resnet18, batch 64: layer1 and layer2; batch 256: layer3 too
     /// would need 8.4 MB per worker, 134 MB more at 16 threads). Both schedules make the
     /// same calls on the same data, so they give the same bytes; the choice depends on
-    /// the shape and the batch only.
+    /// this process's image groups (fewer on each of several processes), and the bytes
+    /// of a data-parallel step rely on the two schedules being equal (tested at 1 to 16
+    /// threads and on 1 to 5 ranks).
     static func groupPerTask(_ s: ConvShape, _ groups: [Range<Int>]) -> Bool {
         let t = (groups.map(\.count).max() ?? 1) * tilesPerImage(s)
         return groups.count >= minTasks && 16 * planeStride(max(s.c, s.k), t) <= tileBudget

@@ -5,13 +5,12 @@ import Foundation
 /// the loop finishes the step it is in, writes a checkpoint and stops
 /// (`Pretrain.Summary.interrupted`).
 ///
-/// One rank of a data-parallel run that gets SIGTERM inside a collective call
-/// (`CollectiveWait`) cannot finish its step: the other ranks are gone or going (the
-/// launcher sends SIGTERM to all once one rank ends). It prints its line and exits at
-/// once; the last checkpoint, written atomically, stays. SIGUSR1 (mpirun passes it on to
-/// every rank: the clean way to stop a job), SIGINT, or SIGTERM outside a call, is
-/// honoured as on one process: every rank stops after the same step and rank 0 writes a
-/// checkpoint, within `graceSeconds`; past that, the rank prints the same line and exits.
+/// A rank of a data-parallel run honours them the same way: every rank stops after the
+/// same step (they agree on it) and rank 0 writes the checkpoint. SIGUSR1 is what mpirun
+/// passes on to every rank: the clean way to stop a job. SIGTERM is also how a launcher
+/// ends the others when one rank has died, so a rank prints a line at once on SIGTERM;
+/// from any stop signal on, a collective call that waits longer than
+/// `CollectiveWait.graceSeconds` ends the rank with a second line (`CollectiveWait`).
 public enum Interrupt {
     nonisolated(unsafe) private static var received: sig_atomic_t = 0
 
@@ -26,30 +25,23 @@ public enum Interrupt {
         sigemptyset(&set)
         for s in [SIGINT, SIGTERM, SIGUSR1] {
             Foundation.signal(s) { sig in
-                if CollectiveWait.message != nil {
-                    // SIGTERM is the launcher ending the job (it does so when a rank
-                    // ends, or on Ctrl-C); SIGINT and SIGUSR1 (which mpirun passes on to
-                    // every rank) are honoured.
-                    if CollectiveWait.active != 0 && sig == SIGTERM { leave(sig) }
-                    alarm(Interrupt.graceSeconds)
-                }
                 Interrupt.received = sig_atomic_t(sig)
+                guard let stopping = CollectiveWait.stopping else { return }
+                // One rank of a data-parallel run: say so at once on SIGTERM (the launcher
+                // may follow with SIGKILL), and bound any wait from now on.
+                CollectiveWait.signalled = 1
+                if sig == SIGTERM { _ = write(STDERR_FILENO, stopping.0, stopping.1) }
+                if CollectiveWait.active != 0 { alarm(CollectiveWait.graceSeconds) }
             }
             sigaddset(&set, s)
         }
-        Foundation.signal(SIGALRM) { _ in if CollectiveWait.message != nil { leave(SIGTERM) } }
+        Foundation.signal(SIGALRM) { _ in
+            guard let timeout = CollectiveWait.timeout else { return }
+            _ = write(STDERR_FILENO, timeout.0, timeout.1)
+            _exit(128 + SIGTERM)
+        }
         // A signal mask is inherited across exec: a parent that blocks these (test
         // runners do) would otherwise leave them pending for the whole run.
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
-
-    /// Seconds a rank of a data-parallel run waits, after a signal, for the step it is in
-    /// to end on every rank and the checkpoint to be written.
-    public static let graceSeconds: UInt32 = 60
-}
-
-/// Async-signal-safe: the rank's line, then _exit(128 + signal).
-private func leave(_ sig: Int32) {
-    if let m = CollectiveWait.message { _ = write(STDERR_FILENO, m, CollectiveWait.messageLength) }
-    _exit(128 + sig)
 }

@@ -17,7 +17,7 @@ public enum Pretrain {
         public var stopped: Bool
         /// Steps this invocation trained (0 when it resumed a finished run).
         public var stepsThisRun = 0
-        /// The signal (SIGINT, SIGTERM) that stopped the run after a checkpoint, if any.
+        /// The signal (SIGINT, SIGTERM, SIGUSR1) that stopped the run after a checkpoint, if any.
         public var interrupted: Int32? = nil
         /// The share of this invocation's time this process spent exchanging sums with
         /// the others (data-parallel runs).
@@ -117,6 +117,13 @@ public enum Pretrain {
             log("\(comm.size) processes, \(SampleGroups(batch: c.batch, count: c.sampleGroups, ranks: comm.size)) per batch")
         }
 
+        // A resume continues the same run: rank 0 checks, everyone learns the verdict
+        // before anything else is exchanged.
+        if resuming {
+            var refused: Error?
+            if root { do { try checkResumable(try NPZ.load(ckptPath), config: c, checksum: checksum) } catch { refused = error } }
+            try comm.agree(refused)
+        }
         var epoch = 0, stepInEpoch = 0
         var best: Double?, last: Double?, atStart: Double?
         var state = Initializer.initialState(arch: arch, seed: c.seed)
@@ -126,9 +133,6 @@ public enum Pretrain {
             if resuming {
                 // Rank 0 reads the checkpoint; the others get its bytes (no shared run folder needed).
                 var path = ckptPath
-                if root {
-                    try checkResumable(try NPZ.load(ckptPath), config: c, checksum: checksum)
-                }
                 if comm.size > 1 {
                     let bytes = comm.broadcast(root ? (fm.contents(atPath: ckptPath).map { [UInt8]($0) } ?? []) : [])
                     if !root {

@@ -90,9 +90,11 @@ extension Collective {
     /// throw `QuietFailure`. Collective: every rank calls it at the same point.
     func agree(_ error: Error?) throws {
         guard size > 1 else { if let error { throw error }; return }
+        // One integer when all is well; the messages only when a rank failed.
+        guard max(error == nil ? 0 : 1) == 1 else { return }
         let text = error.map { "\($0)" } ?? ""
         let bytes = Array(text.utf8.prefix(1000))
-        // Each rank's message as 1001 integers: a length, then its bytes.
+        // Each rank's message as 1001 integers: a length (-1: no failure), then its bytes.
         let mine = [Int64(error == nil ? -1 : bytes.count)] + (0..<1000).map { $0 < bytes.count ? Int64(bytes[$0]) : 0 }
         let all = allgather(mine)
         guard let failed = (0..<size).first(where: { all[$0 * 1001] >= 0 }) else { return }

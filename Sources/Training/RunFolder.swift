@@ -75,6 +75,9 @@ extension Pretrain {
               let m = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let flags = m["flags"] as? [String: Any] else {
             throw DataError("\(manifestPath): missing or unreadable; cannot check that --resume continues the same run")
         }
+        for (k, _) in config.identity where flags[k] == nil {
+            throw DataError("\(manifestPath): the run has no \(k) setting (an earlier byol-swift started it); this version cannot continue it to the same bytes: start a new run")
+        }
         for (k, v) in config.identity where "\(flags[k] ?? "")" != v {
             throw DataError("\(manifestPath): the run was started with \(k) = \(flags[k] ?? "none"), now \(v); resume with the same flags")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BYOLModel
+import Distributed
 import Foundation
 
 /// `byol`: the command line of byol-swift. Each subcommand parses its flags, calls the
@@ -23,11 +24,11 @@ struct Byol: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let code as ExitCode {
-            MPIRank.finishIfStarted()
+            MPICollective.finishIfStarted()
             // A check command's verdict: its table already said why.
             Foundation.exit(code.rawValue)
         } catch {
-            MPIRank.finishIfStarted()
+            MPICollective.finishIfStarted()
             let code = exitCode(for: error)
             // One rank of a data-parallel run: rank 0 alone reports (every rank ends non-zero).
             if MPIRank.fromEnvironment != 0 { Foundation.exit(code == .success ? 0 : (code == .validationFailure ? 64 : max(code.rawValue, 1))) }

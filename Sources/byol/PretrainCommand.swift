@@ -109,8 +109,9 @@ struct PretrainCommand: ParsableCommand {
         c.sampleGroups = sampleGroups
         // Under a launcher, one rank of a data-parallel run (MPI is never touched otherwise).
         let mpi = MPICollective.launched ? MPICollective() : nil
-        defer { mpi?.finish() }
+        defer { MPICollective.finishIfStarted() }
         if let mpi { c.comm = mpi }
+        try MPIRank.checkLaunch(mpiSize: c.comm.size)
         let root = c.comm.isRoot
         let engine = try ProgramEngines.require(precision.rawValue, threads: threads)
         // The kernel check needs the data's size; the loop calls it once the data is

@@ -21,7 +21,7 @@ import Testing
         var dgamma = [Float](repeating: 0, count: channels), dbeta = dgamma, dxSum = dgamma
         var stats = FastBN.Stats(channels: channels, groups: groups)
         let pool = WorkerPool(workers: 2)
-        let seg = Segments(images: len, bnGroups: groups)
+        let seg = Segments(images: len, bnBatches: groups)
         FastBN.forwardTrain(x, &y, channels: channels, hw: 1, seg: seg, gamma: gamma, beta: beta, residual: nil, relu: false,
                             stats: &stats, reduction: nil, pool: pool)
         FastBN.backward(&dy, reluOut: mask, x, &dx, channels: channels, hw: 1, seg: seg, gamma: gamma, stats: stats,

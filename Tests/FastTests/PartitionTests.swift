@@ -15,7 +15,7 @@ import Verification
         let arch = Architecture.preset(named: "tiny")!
         let (batch, size) = (32, 32)
         let groups = SampleGroups(batch: batch, count: 8)
-        let seg = Segments(groups: groups, bnGroups: 2)
+        let seg = Segments(groups: groups, bnBatches: 2)
         let schedules = FastNetwork.convShapes(arch: arch, height: size, width: size).filter(Winograd.applies)
             .map { Winograd.groupPerTask($0, Winograd.groups(seg, $0).ranges) }
         #expect(schedules.contains(true) && schedules.contains(false), "\(schedules)")
