@@ -20,6 +20,9 @@ public protocol Collective: AnyObject, Sendable {
     /// rank s's part into `recv[recvOffsets[s] ..< + recvCounts[s]]`.
     func alltoall(_ send: UnsafeBufferPointer<Float>, sendCounts: [Int], sendOffsets: [Int],
                   into recv: UnsafeMutableBufferPointer<Float>, recvCounts: [Int], recvOffsets: [Int])
+    /// Sends `mine` to rank `partner` and receives its array of the same length into
+    /// `theirs` (both ranks call it with each other as partner).
+    func exchange(_ mine: UnsafeBufferPointer<Double>, with partner: Int, into theirs: UnsafeMutableBufferPointer<Double>)
     /// Rank 0's bytes, on every rank (`bytes` is ignored elsewhere).
     func broadcast(_ bytes: [UInt8]) -> [UInt8]
     /// The largest of the ranks' values (integers: exact in any order).
@@ -60,6 +63,10 @@ public final class SingleProcess: Collective, Sendable {
     public func alltoall(_ send: UnsafeBufferPointer<Float>, sendCounts: [Int], sendOffsets: [Int],
                          into recv: UnsafeMutableBufferPointer<Float>, recvCounts: [Int], recvOffsets: [Int]) {
         for i in 0..<sendCounts[0] { recv[recvOffsets[0] + i] = send[sendOffsets[0] + i] }
+    }
+
+    public func exchange(_ mine: UnsafeBufferPointer<Double>, with partner: Int, into theirs: UnsafeMutableBufferPointer<Double>) {
+        preconditionFailure("a single process has no partner")
     }
 
     public func broadcast(_ bytes: [UInt8]) -> [UInt8] { bytes }

@@ -3,9 +3,9 @@ import CMPI
 import Foundation
 
 /// `Collective` on MPI (Open MPI): the processes `mpirun -np P` (or `srun`) started.
-/// Every call is made from one thread. Only data moves through MPI: gathers and an
-/// all-to-all of floats, broadcasts of bytes, and a maximum of integers (exact in any
-/// order); no float is ever summed by the library.
+/// Every call is made from one thread. Only data moves through MPI: gathers, pairwise
+/// exchanges and an all-to-all of floats, broadcasts of bytes, and a maximum of
+/// integers (exact in any order); no float is ever summed by the library.
 ///
 /// A call that fails (a rank died, the network broke) ends this process with a
 /// message naming the rank and the operation, and MPI_Abort ends the others; the
@@ -95,6 +95,13 @@ public final class MPICollective: Collective, @unchecked Sendable {
         let (rc, ro) = (recvCounts.map { count($0, w) }, recvOffsets.map { count($0, w) })
         check(waiting { MPI_Alltoallv(send.baseAddress, sc, so, byol_mpi_float(), recv.baseAddress, rc, ro, byol_mpi_float(), world) },
               "exchanging gradient blocks")
+    }
+
+    public func exchange(_ mine: UnsafeBufferPointer<Double>, with partner: Int, into theirs: UnsafeMutableBufferPointer<Double>) {
+        let n = count(mine.count, "an exchange of sums"), p = Int32(partner)
+        check(waiting {
+            MPI_Sendrecv(mine.baseAddress, n, byol_mpi_double(), p, 17, theirs.baseAddress, n, byol_mpi_double(), p, 17, world, nil)
+        }, "exchanging sums with rank \(partner)")
     }
 
     public func broadcast(_ bytes: [UInt8]) -> [UInt8] {

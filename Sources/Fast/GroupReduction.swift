@@ -24,6 +24,13 @@ final class GroupReduction {
     /// the communication share `bench` and pretraining report.
     var exchangeSeconds = 0.0
 
+    /// Whether the nodes above the blocks pair the ranks as recursive doubling does: P a
+    /// power of two, one block per rank, and at each level k the blocks of ranks r and
+    /// r ^ 2^k (for r with bit k clear) siblings whose parent is the next level's node.
+    /// Then small sums take log2 P exchanges of one block each instead of a gather of
+    /// every block (the tree, and so the bytes, are the same).
+    let doubling: Bool
+
     init(groups: SampleGroups, comm: Collective, pool: WorkerPool) {
         precondition(comm.size == groups.ranks && comm.rank == groups.rank, "sample groups made for another communicator")
         self.groups = groups
@@ -32,6 +39,23 @@ final class GroupReduction {
         let tree = ReductionTree(leaves: groups.count)
         self.tree = tree
         blocksByRank = (0..<groups.ranks).map { tree.blocks(inside: groups.groups(ofRank: $0)) }
+        doubling = Self.pairsForDoubling(blocksByRank)
+    }
+
+    static func pairsForDoubling(_ blocksByRank: [[Range<Int>]]) -> Bool {
+        let p = blocksByRank.count
+        guard p > 1, p & (p - 1) == 0, blocksByRank.allSatisfy({ $0.count == 1 }) else { return false }
+        var nodes = blocksByRank.map { $0[0] }
+        while nodes.count > 1 {
+            var parents: [Range<Int>] = []
+            for i in stride(from: 0, to: nodes.count, by: 2) {
+                let parent = nodes[i].lowerBound..<nodes[i + 1].upperBound
+                guard nodes[i].upperBound == nodes[i + 1].lowerBound, ReductionTree.split(parent) == (nodes[i], nodes[i + 1]) else { return false }
+                parents.append(parent)
+            }
+            nodes = parents
+        }
+        return true
     }
 
     private func timed<T>(_ body: () -> T) -> T {
@@ -56,10 +80,24 @@ final class GroupReduction {
             return a
         }
         let leaves = groups.local.map { $0..<($0 + 1) }
-        let mine = blocks.flatMap { b in
+        var mine = blocks.flatMap { b in
             evaluate(b, parts: leaves) { local[($0 * n)..<(($0 + 1) * n)] }
         }
         if groups.ranks == 1 { return mine }
+        if doubling {
+            // Step k: ranks r and r ^ 2^k hold sibling nodes; both form their parent.
+            var theirs = [Double](repeating: 0, count: n)
+            var k = 1
+            while k < groups.ranks {
+                timed {
+                    mine.withUnsafeBufferPointer { m in theirs.withUnsafeMutableBufferPointer { comm.exchange(m, with: groups.rank ^ k, into: $0) } }
+                }
+                // (Addition is commutative in IEEE arithmetic: left + right either way.)
+                for i in 0..<n { mine[i] += theirs[i] }
+                k <<= 1
+            }
+            return mine
+        }
         let all = blocksByRank.flatMap { $0 }
         var sums = [Double](repeating: 0, count: all.count * n)
         timed {

@@ -75,10 +75,13 @@ extension Pretrain {
               let m = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let flags = m["flags"] as? [String: Any] else {
             throw DataError("\(manifestPath): missing or unreadable; cannot check that --resume continues the same run")
         }
-        for (k, _) in config.identity where flags[k] == nil {
+        // In a fixed order, the derived sample_groups (its default follows --batch) last,
+        // so that the message names the flag the user changed.
+        let identity = config.identity.sorted { ($0.key == "sample_groups" ? 1 : 0, $0.key) < ($1.key == "sample_groups" ? 1 : 0, $1.key) }
+        for (k, _) in identity where flags[k] == nil {
             throw DataError("\(manifestPath): the run has no \(k) setting (an earlier byol-swift started it); this version cannot continue it to the same bytes: start a new run")
         }
-        for (k, v) in config.identity where "\(flags[k] ?? "")" != v {
+        for (k, v) in identity where "\(flags[k] ?? "")" != v {
             throw DataError("\(manifestPath): the run was started with \(k) = \(flags[k] ?? "none"), now \(v); resume with the same flags")
         }
         if let checksum, let sum = m["data_sha256"] as? String, sum != checksum {

@@ -9,8 +9,9 @@ import Verification
 /// Data-parallel steps (issue #17): P processes, each computing its sample groups, end
 /// with the bytes of one process computing them all.
 @Suite struct DataParallelTests {
-    /// Two steps on P = 1 (no communicator), 2, 3 and 5 ranks, LARS with separate BN and
-    /// Adam with joint BN; 11 samples in 5 uneven groups (2 or 3 samples each).
+    /// Two steps on P = 1 (no communicator), 2, 3, 4 and 5 ranks, LARS with separate BN
+    /// and Adam with joint BN; 11 samples in 5 uneven groups (2 or 3 samples each). Small
+    /// sums go by recursive doubling on 2 and 4 ranks, by gathering blocks on 3 and 5.
     @Test(arguments: [(OptimizerKind.lars, BNViews.separate), (.adam, .joint)])
     func stepsAreByteIdenticalForAnyNumberOfRanks(kind: OptimizerKind, bn: BNViews) throws {
         let arch = Architecture.preset(named: "tiny")!
@@ -38,7 +39,7 @@ import Verification
         }
         let single = try run(FastTrainer(arch: arch, batch: batch, height: size, width: size, bnViews: bn, threads: 2,
                                          groups: SampleGroups(batch: batch, count: count)))
-        for p in [2, 3, 5] {
+        for p in [2, 3, 4, 5] {
             let ranks = ThreadRanks(size: p)
             let results = Locked<[Int: ([UInt8], [Double])]>([:])
             ranks.run { comm in
@@ -53,6 +54,17 @@ import Verification
                 #expect(out.1 == single.1, "P = \(p), rank \(rank): losses \(out.1) against \(single.1)")
             }
         }
+    }
+
+    /// Recursive doubling applies where the ranks' blocks pair up along the tree.
+    @Test func doublingPairsRanksAlongTheTree() {
+        func doubling(_ count: Int, _ ranks: Int) -> Bool {
+            let tree = ReductionTree(leaves: count)
+            let g = SampleGroups(batch: 64, count: count, ranks: ranks, rank: 0)
+            return GroupReduction.pairsForDoubling((0..<ranks).map { tree.blocks(inside: g.groups(ofRank: $0)) })
+        }
+        #expect(doubling(5, 2) && doubling(5, 4) && doubling(16, 8) && doubling(16, 16) && doubling(12, 4) && doubling(7, 4))
+        #expect(!doubling(5, 3) && !doubling(5, 5) && !doubling(16, 1) && !doubling(16, 6))
     }
 
     /// The tree's blocks: each rank's largest nodes inside its groups, together the leaves.

@@ -85,6 +85,14 @@ public final class ThreadRank: Collective, @unchecked Sendable {
         group.barrier()
     }
 
+    public func exchange(_ mine: UnsafeBufferPointer<Double>, with partner: Int, into theirs: UnsafeMutableBufferPointer<Double>) {
+        // Every rank exchanges at the same time (recursive doubling pairs them all).
+        group.offered[rank] = UnsafeRawPointer(mine.baseAddress)
+        group.barrier()
+        theirs.baseAddress!.update(from: group.offered[partner]!.assumingMemoryBound(to: Double.self), count: mine.count)
+        group.barrier()
+    }
+
     public func broadcast(_ bytes: [UInt8]) -> [UInt8] {
         let out = bytes.withUnsafeBufferPointer { b -> [UInt8] in
             group.offered[rank] = UnsafeRawPointer(b.baseAddress)
