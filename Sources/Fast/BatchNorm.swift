@@ -50,7 +50,7 @@ enum FastBN {
                              gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
                              stats: inout Stats, reduction: GroupReduction?, pool: WorkerPool) {
         let len = seg.images * hw, groups = seg.bnBatches
-        let count = Double(seg.bnBatch * hw)
+        let count = Double(seg.bnBatchImages * hw)
         func row(_ c: Int, _ j: Int, _ g: Int) -> (UnsafePointer<Float>, Int, Int) {
             let r = seg.bnRange(j, g)
             return (x + c * len + r.lowerBound * hw, c * len + r.lowerBound * hw, r.count * hw)
@@ -141,7 +141,7 @@ enum FastBN {
                          stats: Stats, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
                          dxSum: UnsafeMutablePointer<Float>? = nil, reduction: GroupReduction?, pool: WorkerPool) {
         let len = seg.images * hw, groups = seg.bnBatches
-        let m = Double(seg.bnBatch * hw)
+        let m = Double(seg.bnBatchImages * hw)
         let width = dxSum == nil ? 2 : 3
         // (sum dy, sum dy xhat[, sum x]) per (channel, BN batch) over the whole batch.
         let sums = groupSums(channels: channels, seg: seg, width: width, reduction: reduction, pool: pool) { c, j, g, out in

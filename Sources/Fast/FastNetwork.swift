@@ -190,7 +190,7 @@ final class FastNetwork {
             }
             var count = params.counts[cb.bn + ".num_batches_tracked"] ?? 0
             FastBN.updateRunning(mean: params.ptr(cb.bn + ".running_mean"), variance: params.ptr(cb.bn + ".running_var"), count: &count,
-                                 stats: cb.stats, channels: cb.shape.k, groups: bnBatches, samplesPerGroup: seg.bnBatch * cb.shape.ho * cb.shape.wo)
+                                 stats: cb.stats, channels: cb.shape.k, groups: bnBatches, samplesPerGroup: seg.bnBatchImages * cb.shape.ho * cb.shape.wo)
             params.counts[cb.bn + ".num_batches_tracked"] = count
         } else {
             FastBN.forwardEval(cb.pre.pointer, cb.out.pointer, channels: cb.shape.k, len: cb.len, gamma: gamma, beta: beta,
@@ -228,7 +228,7 @@ final class FastNetwork {
                                 residual: nil, relu: true, stats: &head.stats, reduction: reduction, pool: pool)
             var count = params.counts[n + ".1.num_batches_tracked"] ?? 0
             FastBN.updateRunning(mean: params.ptr(n + ".1.running_mean"), variance: params.ptr(n + ".1.running_var"), count: &count,
-                                 stats: head.stats, channels: head.hidden, groups: bnBatches, samplesPerGroup: seg.bnBatch)
+                                 stats: head.stats, channels: head.hidden, groups: bnBatches, samplesPerGroup: seg.bnBatchImages)
             params.counts[n + ".1.num_batches_tracked"] = count
         } else {
             FastBN.forwardEval(head.pre.pointer, head.act.pointer, channels: head.hidden, len: nTotal, gamma: gamma, beta: beta,

@@ -15,7 +15,7 @@ struct Segments {
     /// uses it, so that it does not depend on how many processes share the groups.
     let totalGroups: Int
     /// Images per BN batch over the whole batch (all processes).
-    let bnBatch: Int
+    let bnBatchImages: Int
 
     var images: Int { ranges.last?.upperBound ?? 0 }
 
@@ -24,7 +24,7 @@ struct Segments {
         ranges = [0..<images]
         self.bnBatches = bnBatches
         totalGroups = 1
-        bnBatch = images / bnBatches
+        bnBatchImages = images / bnBatches
     }
 
     /// The training layout of this process's groups (both views of each sample).
@@ -39,7 +39,7 @@ struct Segments {
         ranges = r
         self.bnBatches = bnBatches
         totalGroups = groups.count
-        bnBatch = 2 * groups.batch / bnBatches
+        bnBatchImages = 2 * groups.batch / bnBatches
     }
 
     /// The images of BN batch g (0..<bnBatches) of segment j.
