@@ -68,7 +68,12 @@ public struct BYOLState {
     /// every array of docs/contract.md §2 must be present with its shape and a finite
     /// value. Float arrays keep their stored dtype; callers convert.
     public static func read(_ path: String) throws -> BYOLState {
-        let file = try NPZ.load(path)
+        try read(NPZ.load(path))
+    }
+
+    /// `read` of a file already loaded (a checkpoint whose `pretrain.*` arrays are read too).
+    public static func read(_ file: NPZFile) throws -> BYOLState {
+        let path = file.path
         let arch = try inferArchitecture(file)
         let specs = arch.onlineSpecs + arch.targetSpecs
         // Nothing is dropped without a word: an array that is none of this architecture's

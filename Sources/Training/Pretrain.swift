@@ -119,9 +119,16 @@ public enum Pretrain {
 
         // A resume continues the same run: rank 0 checks, everyone learns the verdict
         // before anything else is exchanged.
+        var checked: NPZFile?  // rank 0's checkpoint, read once
         if resuming {
             var refused: Error?
-            if root { do { try checkResumable(try NPZ.load(ckptPath), config: c, checksum: checksum) } catch { refused = error } }
+            if root {
+                do {
+                    let f = try NPZ.load(ckptPath)
+                    try checkResumable(f, config: c, checksum: checksum)
+                    checked = f
+                } catch { refused = error }
+            }
             try comm.agree(refused)
         }
         var epoch = 0, stepInEpoch = 0
@@ -141,8 +148,8 @@ public enum Pretrain {
                     }
                 }
                 defer { if path != ckptPath { try? fm.removeItem(atPath: path) } }
-                let f = try NPZ.load(path)
-                state = try BYOLState.read(path)
+                let f = try checked ?? NPZ.load(path)
+                state = try BYOLState.read(f)
                 epoch = Int(try f.requireInt("pretrain.epoch").doubles[0])
                 stepInEpoch = Int(try f.requireInt("pretrain.step_in_epoch").doubles[0])
                 best = f["pretrain.best_knn"]?.doubles.first.flatMap { $0 >= 0 ? $0 : nil }
