@@ -23,22 +23,29 @@ struct Byol: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            MPICollective.finishIfStarted()
         } catch let code as ExitCode {
             MPICollective.finishIfStarted()
             // A check command's verdict: its table already said why.
             Foundation.exit(code.rawValue)
         } catch {
-            MPICollective.finishIfStarted()
             let code = exitCode(for: error)
+            let status = code == .validationFailure ? 64 : (code.rawValue == 0 ? 1 : code.rawValue)
             // One rank of a data-parallel run: rank 0 alone reports (every rank ends non-zero).
-            if MPIRank.fromEnvironment != 0 { Foundation.exit(code == .success ? 0 : (code == .validationFailure ? 64 : max(code.rawValue, 1))) }
+            // MPI ends after the line is out: MPI_Finalize waits for every rank, so no
+            // rank exits (and makes the launcher kill rank 0) before rank 0 has printed.
+            if MPIRank.fromEnvironment != 0 {
+                MPICollective.finishIfStarted()
+                Foundation.exit(code == .success ? 0 : status)
+            }
             if code == .success {
                 print(fullMessage(for: error))
                 Foundation.exit(0)
             }
             let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
             FileHandle.standardError.write(Data("byol: error: \(message)\n".utf8))
-            Foundation.exit(code == .validationFailure ? 64 : (code.rawValue == 0 ? 1 : code.rawValue))
+            MPICollective.finishIfStarted()
+            Foundation.exit(status)
         }
     }
 }

@@ -109,7 +109,7 @@ struct PretrainCommand: ParsableCommand {
         c.sampleGroups = sampleGroups
         // Under a launcher, one rank of a data-parallel run (MPI is never touched otherwise).
         let mpi = MPICollective.launched ? MPICollective() : nil
-        defer { MPICollective.finishIfStarted() }
+        // (Byol.main ends MPI once any error line is out.)
         if let mpi { c.comm = mpi }
         try MPIRank.checkLaunch(mpiSize: c.comm.size)
         let root = c.comm.isRoot
