@@ -1,15 +1,26 @@
 #!/usr/bin/env python3
 """PyTorch's CPU float32 functional ops through the conformance kit's file route.
 
-Reads `byol conformance export` cases (docs/contract.md §3.8), computes every case with
-torch.nn.functional in float32 on the CPU (gradients by autograd against the case's
-upstream gradient), and writes RESULTS/ID.npz with the contract's output names. The
-results of the tiny preset's default export are committed in Fixtures/conformance/
-torch-tiny/ and checked by `swift test` (ConformanceTests), so CI needs no PyTorch:
+Reads `byol conformance export` cases (docs/contract.md §3.8), computes every layer and
+update case with torch.nn.functional in float32 on the CPU (gradients by autograd against
+the case's upstream gradient), and writes RESULTS/ID.npz with the contract's output
+names. Whole steps and embeds are skipped by name (PyTorch checks those through the
+goldens, ci/torch_reference.py). The results of the tiny preset's default export are
+committed in Fixtures/conformance/torch-tiny/ and checked by `swift test`
+(ConformanceTests), so CI needs no PyTorch:
 
     byol conformance export --out /tmp/cases --preset tiny
     ~/venv-torch/bin/python ci/conformance_torch.py --cases /tmp/cases --results Fixtures/conformance/torch-tiny
-    byol conformance check --cases /tmp/cases --results Fixtures/conformance/torch-tiny --precision float32
+    byol conformance check --cases /tmp/cases --results Fixtures/conformance/torch-tiny --precision float32 \
+        --only conv2d,batchnorm2d_train,batchnorm2d_eval,batchnorm1d_train,batchnorm1d_eval,batchnorm_running,linear,relu,avgpool,loss,symmetric_loss,sgd,lars,adam,ema
+
+--emulate tf32|bf16|fp16 computes every matrix product (convolutions and linear layers,
+forward and both backward products, the bias gradient as dy times ones) the way that
+precision tier of the kit models it, on the CPU: TF32 rounds both operands to 10 mantissa
+bits and accumulates in float32; bf16 and fp16 round the operands and the product's output
+to bfloat16 or half and accumulate in float32. Everything else stays float32. Such results
+must fail the tier above and pass their own (Fixtures/conformance/torch-tiny-tf32 and
+torch-tiny-bf16, checked by `swift test`).
 """
 import argparse
 import json
@@ -20,6 +31,44 @@ import torch
 import torch.nn.functional as F
 
 EPS = 1e-5  # BatchNorm eps (docs/contract.md §2.3)
+EMULATE = None  # set by --emulate
+SKIPPED = ("step", "embed")  # whole-network cases: not layer functions
+
+
+def tf32(x):
+    """float32 -> the nearest value with 10 explicit mantissa bits (ties to even)."""
+    i = x.contiguous().view(torch.int32)
+    i = (i + 0xFFF + ((i >> 13) & 1)) & ~0x1FFF
+    return i.view(torch.float32)
+
+
+def operand(x):
+    """A matrix product's operand at the emulated precision."""
+    if EMULATE == "tf32":
+        return tf32(x)
+    if EMULATE == "bf16":
+        return x.to(torch.bfloat16).to(torch.float32)
+    if EMULATE == "fp16":
+        return x.to(torch.float16).to(torch.float32)
+    return x
+
+
+def output(y):
+    """A matrix product's output: rounded to bf16 or half under those tiers."""
+    return operand(y) if EMULATE in ("bf16", "fp16") else y
+
+
+def emulated_conv(x, w, dy, stride, pad):
+    xo, wo, dyo = operand(x), operand(w), operand(dy)
+    y = output(F.conv2d(xo, wo, stride=stride, padding=pad))
+    dx = output(torch.nn.grad.conv2d_input(x.shape, wo, dyo, stride=stride, padding=pad))
+    dw = output(torch.nn.grad.conv2d_weight(xo, w.shape, dyo, stride=stride, padding=pad))
+    return {"y": y, "dx": dx, "dweight": dw}
+
+
+def emulated_linear(x, w, b, dy):
+    xo, wo, dyo = operand(x), operand(w), operand(dy)
+    return {"y": output(xo @ wo.T + b), "dx": output(dyo @ wo), "dweight": output(dyo.T @ xo), "dbias": output(dyo.sum(0))}
 
 
 def t(a, grad=False):
@@ -32,6 +81,10 @@ def grads(y, inputs, dy):
 
 
 def compute(function, params, inp):
+    if function == "conv2d" and EMULATE:
+        return emulated_conv(t(inp["x"]), t(inp["weight"]), t(inp["dy"]), params["stride"], params["pad"])
+    if function == "linear" and EMULATE:
+        return emulated_linear(t(inp["x"]), t(inp["weight"]), t(inp["bias"]), t(inp["dy"]))
     if function == "conv2d":
         x, w, dy = t(inp["x"], True), t(inp["weight"], True), t(inp["dy"])
         y = F.conv2d(x, w, stride=params["stride"], padding=params["pad"])
@@ -46,6 +99,10 @@ def compute(function, params, inp):
         y = F.batch_norm(t(inp["x"]), t(inp["running_mean"]), t(inp["running_var"]), t(inp["weight"]), t(inp["bias"]),
                          training=False, eps=EPS)
         return {"y": y}
+    if function == "batchnorm_running":
+        x, rm, rv = t(inp["x"]), t(inp["running_mean"]).clone(), t(inp["running_var"]).clone()
+        F.batch_norm(x, rm, rv, None, None, training=True, momentum=float(inp["momentum"]), eps=EPS)
+        return {"running_mean": rm, "running_var": rv, "num_batches_tracked": np.int64(inp["num_batches_tracked"]) + 1}
     if function == "linear":
         x, w, b, dy = t(inp["x"], True), t(inp["weight"], True), t(inp["bias"], True), t(inp["dy"])
         y = F.linear(x, w, b)
@@ -107,17 +164,28 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", required=True)
     ap.add_argument("--results", required=True)
+    ap.add_argument("--emulate", choices=["tf32", "bf16", "fp16"], help="matrix products at this precision tier (see above)")
     args = ap.parse_args()
+    global EMULATE
+    EMULATE = args.emulate
     torch.set_num_threads(1)  # one thread: the same bytes on every machine of a kind
     with open(os.path.join(args.cases, "manifest.json")) as f:
         manifest = json.load(f)
     os.makedirs(args.results, exist_ok=True)
+    written, skipped = 0, []
     for case in manifest["cases"]:
+        if case["function"] in SKIPPED:
+            skipped.append(case["id"])
+            continue
         with np.load(os.path.join(args.cases, case["id"], "inputs.npz")) as inp:
             out = compute(case["function"], case["params"], inp)
-        arrays = {k: v.detach().numpy().astype(np.float32) for k, v in out.items()}
+        arrays = {k: (v if isinstance(v, np.integer) else v.detach().numpy().astype(np.float32)) for k, v in out.items()}
         np.savez(os.path.join(args.results, case["id"] + ".npz"), **arrays)
-    print(f"wrote {len(manifest['cases'])} results of torch {torch.__version__} (float32, CPU) to {args.results}")
+        written += 1
+    mode = f"{args.emulate} matrix products" if args.emulate else "float32"
+    print(f"wrote {written} results of torch {torch.__version__} ({mode}, CPU) to {args.results}")
+    if skipped:
+        print(f"skipped {len(skipped)} whole-network cases (not layer functions): {', '.join(skipped)}")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,10 @@ public protocol Engine: AnyObject {
     func batchNormTrain(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult
     /// Eval-mode BatchNorm with running statistics -> y.
     func batchNormEval(x: NDArray, weight: NDArray, bias: NDArray, runningMean: NDArray, runningVar: NDArray) -> LayerResult
+    /// Train-mode BatchNorm's running statistics after one batch x [N, C] or [N, C, H, W]:
+    /// running <- (1 - momentum) running + momentum batch (momentum 0.1; the unbiased batch
+    /// variance), num_batches_tracked + 1 -> running_mean, running_var, num_batches_tracked.
+    func batchNormRunning(x: NDArray, runningMean: NDArray, runningVar: NDArray, batches: Int64) -> LayerResult
     /// x [N, I], weight [O, I], bias [O], dy [N, O] -> y, dx, dweight, dbias.
     func linear(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult
     /// max(x, 0) elementwise (NaN stays NaN) -> y, dx (dy where x > 0, else 0).

@@ -55,6 +55,27 @@ public enum FastLayers {
         return (toNCHW(y, n: n, c: c, plane: spatial), toNCHW(dx, n: n, c: c, plane: spatial), dg, db)
     }
 
+    /// The running statistics after one train-mode batch (the same statistics and update
+    /// the network's BN runs).
+    public static func batchNormRunning(x: [Float], n: Int, c: Int, spatial: Int, runningMean: [Float], runningVar: [Float], batches: Int64,
+                                        threads: Int) -> (mean: [Float], variance: [Float], batches: Int64) {
+        let pool = WorkerPool(workers: threads)
+        let xc = toCNHW(x, n: n, c: c, plane: spatial)
+        var y = [Float](repeating: 0, count: x.count)
+        let ones = [Float](repeating: 1, count: c), zeros = [Float](repeating: 0, count: c)
+        var stats = FastBN.Stats(channels: c, groups: 1)
+        xc.withUnsafeBufferPointer { X in y.withUnsafeMutableBufferPointer { Y in ones.withUnsafeBufferPointer { G in zeros.withUnsafeBufferPointer { B in
+            FastBN.forwardTrain(X.baseAddress!, Y.baseAddress!, channels: c, hw: spatial, seg: Segments(images: n), gamma: G.baseAddress!,
+                                beta: B.baseAddress!, residual: nil, relu: false, stats: &stats, reduction: nil, pool: pool)
+        } } } }
+        var (rm, rv, count) = (runningMean, runningVar, batches)
+        rm.withUnsafeMutableBufferPointer { M in rv.withUnsafeMutableBufferPointer { V in
+            FastBN.updateRunning(mean: M.baseAddress!, variance: V.baseAddress!, count: &count, stats: stats, channels: c, groups: 1,
+                                 samplesPerGroup: n * spatial)
+        } }
+        return (rm, rv, count)
+    }
+
     /// BatchNorm in eval mode (forward).
     public static func batchNormEval(x: [Float], n: Int, c: Int, spatial: Int, gamma: [Float], beta: [Float], runningMean: [Float],
                                      runningVar: [Float], threads: Int) -> [Float] {

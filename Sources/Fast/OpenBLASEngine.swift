@@ -137,6 +137,14 @@ public final class OpenBLASEngine: Engine {
         return LayerResult([("y", NDArray(float32: y, shape: x.shape))])
     }
 
+    public func batchNormRunning(x: NDArray, runningMean: NDArray, runningVar: NDArray, batches: Int64) -> LayerResult {
+        let c = x.shape[1]
+        let r = FastLayers.batchNormRunning(x: x.floats, n: x.shape[0], c: c, spatial: x.shape.dropFirst(2).reduce(1, *),
+                                            runningMean: runningMean.floats, runningVar: runningVar.floats, batches: batches, threads: threads)
+        return LayerResult([("running_mean", NDArray(float32: r.mean, shape: [c])), ("running_var", NDArray(float32: r.variance, shape: [c])),
+                            ("num_batches_tracked", .scalar(r.batches))])
+    }
+
     public func linear(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult {
         let (n, i, o) = (x.shape[0], x.shape[1], weight.shape[0])
         let r = FastLayers.linear(x: x.floats, n: n, inF: i, weight: weight.floats, bias: bias.floats, outF: o, dy: dy.floats, threads: threads)

@@ -182,7 +182,7 @@ public struct NPZFile {
 
     public var names: [String] { members.map(\.name) }
 
-    func fileDType(_ name: String) -> String { fileDTypes[name] ?? self[name]?.dtype.rawValue ?? "?" }
+    public func fileDType(_ name: String) -> String { fileDTypes[name] ?? self[name]?.dtype.rawValue ?? "?" }
 
     public subscript(name: String) -> NDArray? { index[name].map { members[$0].array } }
 

@@ -20,9 +20,9 @@ public enum BYOLLoss {
         case .separate:
             let (p1, c1) = OnlineNetwork.forward(view1, arch: arch, &online, .train)
             let (p2, c2) = OnlineNetwork.forward(view2, arch: arch, &online, .train)
-            let loss = NormalizedMSE.forward(p1, z2) + NormalizedMSE.forward(p2, z1)
-            let g1 = OnlineNetwork.backward(NormalizedMSE.backward(p1, z2), arch: arch, c1, online).grads
-            let g2 = OnlineNetwork.backward(NormalizedMSE.backward(p2, z1), arch: arch, c2, online).grads
+            let loss = lossForward(p1, z2) + lossForward(p2, z1)
+            let g1 = OnlineNetwork.backward(lossBackward(p1, z2), arch: arch, c1, online).grads
+            let g2 = OnlineNetwork.backward(lossBackward(p2, z1), arch: arch, c2, online).grads
             // Sum the two views' contributions, view1's first.
             var grads = g1
             for (name, g) in g2 { grads.accumulate(name, g) }
@@ -30,8 +30,8 @@ public enum BYOLLoss {
         case .joint:
             let (p, c) = OnlineNetwork.forward(Tensor.concatRows(view1, view2), arch: arch, &online, .train)
             let (p1, p2) = (p.rows(0..<n), p.rows(n..<2 * n))
-            let loss = NormalizedMSE.forward(p1, z2) + NormalizedMSE.forward(p2, z1)
-            let dp = Tensor.concatRows(NormalizedMSE.backward(p1, z2), NormalizedMSE.backward(p2, z1))
+            let loss = lossForward(p1, z2) + lossForward(p2, z1)
+            let dp = Tensor.concatRows(lossBackward(p1, z2), lossBackward(p2, z1))
             let grads = OnlineNetwork.backward(dp, arch: arch, c, online).grads
             return Result(loss: loss, grads: grads, reluInputs: c.reluInputs)
         }
@@ -51,4 +51,18 @@ public enum BYOLLoss {
             return (z.rows(0..<n), z.rows(n..<2 * n))
         }
     }
+}
+
+/// The loss of one pair of batches and its gradient, with their rounding sites.
+func lossForward(_ p: Tensor, _ z: Tensor) -> Double {
+    var l = NormalizedMSE.forward(p, z)
+    RoundingNoise.site(&l, LossErrors.loss(p: p, z: z, dp: NormalizedMSE.backward(p, z)).loss)
+    return l
+}
+
+func lossBackward(_ p: Tensor, _ z: Tensor) -> Tensor {
+    let exact = NormalizedMSE.backward(p, z)
+    var dp = exact
+    RoundingNoise.site(&dp.data, LossErrors.loss(p: p, z: z, dp: exact).dp)
+    return dp
 }

@@ -24,12 +24,17 @@ public enum Backbone {
             h = y
             caches.append(c)
         }
-        return (GlobalAvgPool.forward(h), Cache(stem: stem, stemAct: a, blocks: caches, lastShape: h.shape))
+        let pooled = GlobalAvgPool.forward(h)
+        var f = pooled
+        RoundingNoise.site(&f.data, ElementwiseErrors.avgPoolForward(x: h, y: pooled))
+        return (f, Cache(stem: stem, stemAct: a, blocks: caches, lastShape: h.shape))
     }
 
     /// dx [N, 3, H, W] from d(features); accumulates every backbone gradient.
     public static func backward(_ dFeatures: Tensor, arch: Architecture, _ cache: Cache, _ params: NetParams, _ grads: inout Gradients) -> Tensor {
-        var dh = GlobalAvgPool.backward(dFeatures, inputShape: cache.lastShape)
+        let dPooled = GlobalAvgPool.backward(dFeatures, inputShape: cache.lastShape)
+        var dh = dPooled
+        RoundingNoise.site(&dh.data, ElementwiseErrors.avgPoolBackward(dx: dPooled))
         for (spec, c) in zip(arch.blockSpecs, cache.blocks).reversed() {
             dh = BasicBlock.backward(dh, spec, prefix: prefix, c, params, &grads)
         }

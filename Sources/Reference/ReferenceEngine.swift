@@ -76,6 +76,14 @@ public final class ReferenceEngine: Engine {
         return LayerResult([("y", NDArray(BatchNorm.forwardEval(Tensor(x), gamma: weight.doubles, beta: bias.doubles, running: running)))])
     }
 
+    public func batchNormRunning(x: NDArray, runningMean: NDArray, runningVar: NDArray, batches: Int64) -> LayerResult {
+        let running = BatchNorm.Running(mean: runningMean.doubles, variance: runningVar.doubles, batches: batches)
+        let c = x.shape[1]
+        let next = BatchNorm.forwardTrain(Tensor(x), gamma: .init(repeating: 1, count: c), beta: .init(repeating: 0, count: c), running: running).running
+        return LayerResult([("running_mean", .vector(next.mean)), ("running_var", .vector(next.variance)),
+                            ("num_batches_tracked", .scalar(next.batches))])
+    }
+
     public func linear(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult {
         let (x, w) = (Tensor(x), Tensor(weight))
         let y = Linear.forward(x, w, bias.doubles)

@@ -36,14 +36,23 @@ public enum BYOLStep {
             for b in config.optimizer.bufferNames {
                 if let a = state.arrays["optimizer.\(spec.name).\(b)"] { buffers[b] = a.doubles }
             }
-            let (p, newBuffers) = Optimizer.update(online[rel].data, grad: g.data, buffers: buffers,
+            var (p, newBuffers) = Optimizer.update(online[rel].data, grad: g.data, buffers: buffers,
                                                    isMatrix: spec.shape.count > 1, step: state.step, config: config.optimizer)
+            if RoundingNoise.current != nil {
+                let e = UpdateErrors.update(param: online[rel].data, grad: g.data, buffers: buffers, isMatrix: spec.shape.count > 1,
+                                            step: state.step, config: config.optimizer, out: p, newBuffers: newBuffers)
+                RoundingNoise.site(&p, e["param"]!)
+                for b in config.optimizer.bufferNames { RoundingNoise.site(&newBuffers[b]!, e[b]!) }
+            }
             online.tensors[rel]!.data = p
             for (b, v) in newBuffers { next.arrays["optimizer.\(spec.name).\(b)"] = NDArray(float64: v, shape: spec.shape) }
         }
         for spec in arch.targetSpecs where spec.kind.isLearnable {
             let rel = String(spec.name.dropFirst("target.".count))
-            target.tensors[rel]!.data = EMA.update(target: target[rel].data, online: online[rel].data, tau: config.tau)
+            let exact = EMA.update(target: target[rel].data, online: online[rel].data, tau: config.tau)
+            var t = exact
+            RoundingNoise.site(&t, UpdateErrors.ema(target: target[rel].data, online: online[rel].data, tau: config.tau, out: exact))
+            target.tensors[rel]!.data = t
         }
         online.store(into: &next, network: "online")
         target.store(into: &next, network: "target")

@@ -89,9 +89,12 @@ public enum ConformancePlugin {
         public var skipped: [(function: String, reason: String)]
     }
 
-    /// Every case whose function the library implements (and `only` admits), in `precision`.
-    public static func run(_ lib: Library, cases dir: String, precision: Precision, only: Set<String>? = nil) throws -> Report {
-        let suffix = precision == .float32 ? "_f32" : "_f64"
+    /// The ABI functions a tier runs: _f64 for float64, _f32 for every other tier.
+    public static func suffix(_ judged: Conformance.Judged) -> String { judged == .tier(.float64) ? "_f64" : "_f32" }
+
+    /// Every case whose function the library implements (and `only` admits), judged at `judged`.
+    public static func run(_ lib: Library, cases dir: String, judged: Conformance.Judged, only: Set<String>? = nil) throws -> Report {
+        let suffix = suffix(judged)
         var report = Report(findings: [], skipped: [])
         var available: [String: Bool] = [:]
         for (function, symbols) in needs {
@@ -107,25 +110,19 @@ public enum ConformancePlugin {
         report.skipped.sort { Conformance.functions.firstIndex(of: $0.function)! < Conformance.functions.firstIndex(of: $1.function)! }
         for c in try Conformance.readManifest(dir) where (only?.contains(c.function) ?? true) && available[c.function] == true {
             let inputs = try NPZ.load("\(dir)/\(c.id)/inputs.npz")
-            let expected = try NPZ.load("\(dir)/\(c.id)/expected.npz")
             let outcome: Result<[String: NDArray], PluginError>
-            if precision == .float32 {
+            if suffix == "_f32" {
                 outcome = try call(lib, c, inputs, suffix: suffix, Float.self)
             } else {
                 outcome = try call(lib, c, inputs, suffix: suffix, Double.self)
             }
-            for name in c.outputs {
-                let e = try expected.require(name)
-                let b = Conformance.bound(name, precision: precision).bound
-                switch outcome {
-                case .success(let outputs):
-                    report.findings.append(Conformance.compare(caseID: c.id, function: c.function, tensor: name, actual: outputs[name],
-                                                               expected: e, bound: b, missing: "\(name): not produced"))
-                case .failure(let error):
-                    report.findings.append(Conformance.Finding(caseID: c.id, function: c.function, tensor: name, maxAbs: .infinity,
-                                                               maxRel: .infinity, bound: b, worstIndex: nil, passed: false,
-                                                               message: error.description))
-                }
+            switch outcome {
+            case .success(let outputs):
+                let members = c.outputs.compactMap { n in outputs[n].map { (name: n, array: $0) } }
+                report.findings += try Conformance.judge(c, cases: dir, outputs: members, dtypes: outputs.mapValues(\.dtype.rawValue), failure: "",
+                                                         file: lib.path, judged: judged)
+            case .failure(let error):
+                report.findings += try Conformance.judge(c, cases: dir, outputs: nil, dtypes: [:], failure: error.description, file: lib.path, judged: judged)
             }
         }
         return report

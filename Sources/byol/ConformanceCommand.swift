@@ -21,21 +21,32 @@ struct ConformanceCommand: ParsableCommand {
         @Option(parsing: .unconditional, help: "Seed of the input draws.") var seed: UInt64 = 0
         @Option(parsing: .unconditional, help: "Samples per case, >= 3 (BN batches of fewer are ill-conditioned in float32).") var batch = 4
         @Option(parsing: .unconditional, help: "Height and width of the images, >= 8.") var size = 16
+        @Option(help: "Whole-step cases: a comma-separated list of lars, sgd, adam, or none (default: all three for tiny, lars for the larger presets).")
+        var steps: String?
+
+        var stepKinds: [OptimizerKind]? {
+            guard let steps else { return nil }
+            return steps == "none" ? [] : steps.split(separator: ",").compactMap { OptimizerKind(rawValue: String($0)) }
+        }
 
         func validate() throws {
             _ = try FlagCheck.preset("--preset", preset)
+            if let steps, steps != "none" {
+                let bad = steps.split(separator: ",", omittingEmptySubsequences: false).filter { OptimizerKind(rawValue: String($0)) == nil }
+                if let b = bad.first { throw ValidationError("--steps: unknown optimizer '\(b)' (lars, sgd, adam, or none)") }
+            }
             try FlagCheck.require("--batch", batch, atLeast: 3)
             try FlagCheck.require("--size", size, atLeast: 8)
         }
 
         func run() throws {
             let arch = Architecture.preset(named: preset)!
-            let cases = Conformance.cases(arch: arch, batch: batch, size: size, seed: seed)
+            let cases = Conformance.cases(arch: arch, batch: batch, size: size, seed: seed, steps: stepKinds)
             let header: [String: Any] = ["byol_version": BYOLVersion.string, "preset": preset, "architecture": arch.description,
                                          "seed": seed, "batch": batch, "size": size]
             try Conformance.export(cases, header: header, to: out)
             let functions = Set(cases.map(\.function)).count
-            print("wrote \(cases.count) cases of \(functions) functions to \(out) (manifest.json, ID/inputs.npz, ID/expected.npz)")
+            print("wrote \(cases.count) cases of \(functions) functions to \(out) (manifest.json, ID/inputs.npz, ID/expected.npz, ID/bounds.npz)")
         }
     }
 
@@ -47,7 +58,7 @@ struct ConformanceCommand: ParsableCommand {
         @Option(help: "A shared library exporting byol_kernels.h functions.") var plugin: String?
         @Option(help: "An engine of this package instead: openblas (float32) or reference (float64).") var engine: String?
         @Option(help: "With --engine: the folder to write results to.") var results: String?
-        @Option(help: "With --plugin: float32 (the _f32 functions) or float64 (_f64), and the bounds that apply.") var precision: Precision = .float32
+        @Option(help: "With --plugin: the tier whose bounds apply (float64 runs the _f64 functions, every other tier the _f32 ones): float64, float32, tf32, fp16, bf16, or auto (each function's tightest tier).") var precision: Conformance.Judged = .tier(.float32)
         @Option(help: "With --plugin: write a JUnit XML report here.") var junit: String?
         @Option(help: "With --plugin: write a JSON report here.") var json: String?
         @Option(help: "Comma-separated functions to run, e.g. conv2d,linear.") var only: String?
@@ -70,23 +81,23 @@ struct ConformanceCommand: ParsableCommand {
                 return
             }
             let lib = try ConformancePlugin.Library(plugin!)
-            let r = try ConformancePlugin.run(lib, cases: cases, precision: precision, only: onlySet)
+            let r = try ConformancePlugin.run(lib, cases: cases, judged: precision, only: onlySet)
             let notes = r.skipped.map { "skipped: \($0.function) (\($0.reason))" }
             guard !r.findings.isEmpty else {
                 for n in notes { print(n) }
-                throw ConformancePlugin.PluginError(description: "\(plugin!): exports none of the \(precision.rawValue) functions the cases need; nothing checked")
+                throw ConformancePlugin.PluginError(description: "\(plugin!): exports none of the \(ConformancePlugin.suffix(precision)) functions the cases need; nothing checked")
             }
-            try Check.report(r.findings, precision: precision, junit: junit, json: json, notes: notes)
+            try Check.report(r.findings, judged: precision, junit: junit, json: json, notes: notes)
         }
     }
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Compare RESULTS/ID.npz with each case's expected outputs at the bounds of a precision; exits non-zero on any violation.")
+            abstract: "Compare RESULTS/ID.npz with each case's expected outputs, element by element, at the bounds of a precision tier (from the cases' bounds.npz); exits non-zero on any violation.")
 
         @Option(help: "The exported cases.") var cases: String
         @Option(help: "The folder of results, one ID.npz per case holding the case's output names.") var results: String
-        @Option(help: "float32 or float64: which bounds apply.") var precision: Precision = .float32
+        @Option(help: "The tier whose bounds apply: float64, float32, tf32, fp16, bf16, or auto (report each function's tightest tier; fail only what meets none).") var precision: Conformance.Judged = .tier(.float32)
         @Option(help: "Write a JUnit XML report here.") var junit: String?
         @Option(help: "Write a JSON report here.") var json: String?
         @Option(help: "Comma-separated functions to check (the others are not counted), e.g. conv2d,linear.") var only: String?
@@ -102,31 +113,47 @@ struct ConformanceCommand: ParsableCommand {
         }
 
         func run() throws {
-            let findings = try Conformance.check(cases: cases, results: results, precision: precision,
+            let findings = try Conformance.check(cases: cases, results: results, judged: precision,
                                                  only: only.map { Set($0.split(separator: ",").map(String.init)) })
-            try Self.report(findings, precision: precision, junit: junit, json: json, notes: [])
+            try Self.report(findings, judged: precision, junit: junit, json: json, notes: [])
         }
 
-        /// The per-tensor table, the failures, the reports; exit 1 on any violation.
-        static func report(_ findings: [Conformance.Finding], precision: Precision, junit: String?, json: String?, notes: [String]) throws {
-            print("case".padding(toLength: 44, withPad: " ", startingAt: 0) + " tensor            max abs err  max rel err  ratio    worst index   result")
+        /// The per-tensor table (whole names), the failures, under `auto` the precision
+        /// fingerprint, the reports; exit 1 on any violation.
+        static func report(_ findings: [Conformance.Finding], judged: Conformance.Judged, junit: String?, json: String?, notes: [String]) throws {
+            let caseWidth = max(4, findings.map(\.caseID.count).max() ?? 0), tensorWidth = max(6, findings.map(\.tensor.count).max() ?? 0)
+            func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+            let tierColumn = judged == .auto ? "tightest  " : ""
+            print(pad("case", caseWidth) + "  " + pad("tensor", tensorWidth) + "  max |error|  ratio      worst index    " + tierColumn + "result")
             for f in findings {
-                let idx = f.worstIndex.map { "[" + $0.map(String.init).joined(separator: ",") + "]" } ?? "-"
-                print(f.caseID.padding(toLength: 44, withPad: " ", startingAt: 0) + " " + f.tensor.padding(toLength: 16, withPad: " ", startingAt: 0)
-                      + String(format: "  %.3e    %.3e    %.1e  ", f.maxAbs, f.maxRel, f.ratio)
-                      + idx.padding(toLength: 13, withPad: " ", startingAt: 0) + " " + (f.passed ? "PASS" : "FAIL"))
+                let compared = !f.ratios.isEmpty
+                let idx = Conformance.indexTextShort(f.worstIndex)
+                let numbers = compared ? String(format: "%.3e    %-9.3g  ", f.maxAbs, f.ratio) : pad("-", 13) + pad("-", 11)
+                let tier = judged == .auto ? pad(f.tightest?.rawValue ?? "none", 10) : ""
+                let verdict = !compared ? "MISSING" : (f.passed ? "PASS" : "FAIL")
+                print(pad(f.caseID, caseWidth) + "  " + pad(f.tensor, tensorWidth) + "  " + numbers + pad(idx, 15) + tier + verdict)
             }
             let failed = findings.filter { !$0.passed }
             for f in failed { print("  \(f.caseID): \(f.message)") }
+            if judged == .auto {
+                print("precision fingerprint (the tightest tier every case of the function meets):")
+                for (function, tier) in Conformance.fingerprint(findings) { print("  " + pad(function, 18) + " " + (tier?.rawValue ?? "none (fails bf16)")) }
+            }
             for n in notes { print(n) }
-            if let junit { try AtomicFile.write(junit, data: Data(Conformance.junit(findings).utf8)) }
-            if let json { try AtomicFile.write(json, data: try Conformance.json(findings, precision: precision)) }
+            if let junit { try AtomicFile.write(junit, data: Data(Conformance.junit(findings, judged: judged).utf8)) }
+            if let json { try AtomicFile.write(json, data: try Conformance.json(findings, judged: judged)) }
             let cases = Set(findings.map(\.caseID)).count
-            print("\(findings.count - failed.count) tensors passed, \(failed.count) failed, in \(cases) cases (\(precision.rawValue) bounds)")
+            let missing = findings.filter { $0.ratios.isEmpty }.count
+            print("\(findings.count - failed.count) tensors passed, \(failed.count) failed (\(missing) without a result), in \(cases) cases (\(judged) bounds)")
             if !failed.isEmpty {
                 FileHandle.standardError.write(Data("byol: error: \(failed.count) tensors out of bounds; first: \(failed[0].caseID): \(failed[0].message)\n".utf8))
                 throw ExitCode(1)
             }
         }
     }
+}
+
+extension Conformance.Judged: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+    public static var allValueStrings: [String] { Tier.allCases.map(\.rawValue) + ["auto"] }
 }

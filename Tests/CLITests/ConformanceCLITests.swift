@@ -14,10 +14,10 @@ import TestSupport
                               "--junit", d.file("report.xml"), "--json", d.file("report.json")])
         #expect(ok.status == 0 && ok.stdout.contains(" 0 failed"), "\(ok.stdout)\(ok.stderr)")
         #expect(FileManager.default.fileExists(atPath: d.file("report.xml")) && FileManager.default.fileExists(atPath: d.file("report.json")))
-        // float32 results cannot meet float64 bounds: a violation, one stderr line, exit 1.
+        // float32 results cannot be judged at float64: refused in one stderr line, exit 1.
         let strict = try CLI.run(["conformance", "check", "--cases", d.file("cases"), "--results", d.file("results"), "--precision", "float64"])
         #expect(strict.status == 1)
-        #expect(strict.stderr.hasPrefix("byol: error: ") && strict.stderr.contains("out of bounds") && strict.stderr.split(separator: "\n").count == 1,
+        #expect(strict.stderr.hasPrefix("byol: error: ") && strict.stderr.contains("needs float64 results") && strict.stderr.contains("<f4") && strict.stderr.split(separator: "\n").count == 1,
                 "\(strict.stderr)")
         let bad = try CLI.run(["conformance", "check", "--cases", d.file("cases"), "--results", d.file("results"), "--only", "conv3d"])
         #expect(bad.status == 64 && bad.stderr.contains("unknown function conv3d"), "\(bad.stderr)")

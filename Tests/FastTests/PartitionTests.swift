@@ -77,7 +77,7 @@ import Verification
         let cases = Conformance.cases(arch: Architecture.preset(named: "tiny")!, batch: 4, size: 16, seed: 0)
         try Conformance.export(cases, header: [:], to: d.file("cases"))
         #expect(try Conformance.run(cases: d.file("cases"), engine: OpenBLASEngine(threads: 2), results: d.file("results")) == cases.count)
-        let findings = try Conformance.check(cases: d.file("cases"), results: d.file("results"), precision: .float32)
+        let findings = try Conformance.check(cases: d.file("cases"), results: d.file("results"), judged: .tier(.float32))
         for f in findings where !f.passed { Issue.record("\(f.caseID): \(f.message)") }
         #expect(findings.count > cases.count)
     }

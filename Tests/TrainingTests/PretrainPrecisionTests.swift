@@ -43,6 +43,9 @@ import Training
         func batchNormEval(x: NDArray, weight: NDArray, bias: NDArray, runningMean: NDArray, runningVar: NDArray) -> LayerResult {
             inner.batchNormEval(x: x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar)
         }
+        func batchNormRunning(x: NDArray, runningMean: NDArray, runningVar: NDArray, batches: Int64) -> LayerResult {
+            inner.batchNormRunning(x: x, runningMean: runningMean, runningVar: runningVar, batches: batches)
+        }
         func linear(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult { inner.linear(x: x, weight: weight, bias: bias, dy: dy) }
         func relu(x: NDArray, dy: NDArray) -> LayerResult { inner.relu(x: x, dy: dy) }
         func avgPool(x: NDArray, dy: NDArray) -> LayerResult { inner.avgPool(x: x, dy: dy) }

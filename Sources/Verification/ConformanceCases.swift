@@ -1,0 +1,232 @@
+import BYOLModel
+import Foundation
+import NumPyIO
+import Reference
+
+extension Conformance {
+    /// The optimizers whose whole steps `cases` exports by default: all three for the tiny
+    /// preset; for the larger ones BYOL's LARS step only (each step case holds the whole
+    /// state three times over, with its bounds: 0.2 GB for the small preset).
+    public static func defaultSteps(_ arch: Architecture) -> [OptimizerKind] { arch == .tiny ? StepCases.optimizers : [.lars] }
+
+    /// The cases of `arch` on `batch` images of size x size, inputs drawn from `seed`, with
+    /// a whole step for each of `steps` (nil: `defaultSteps`).
+    public static func cases(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]? = nil) -> [Case] {
+        var rng = CaseDraws(seed: seed)
+        // The running-statistics cases draw from a stream of their own, so that adding them
+        // left every other case's inputs as they were.
+        var runningDraws = CaseDraws(seed: seed &+ 0x52_554E)
+        let reference = ReferenceEngine()
+        var out: [Case] = []
+        var seen = Set<String>()
+        func add(_ id: String, _ function: String, params: [String: Int] = [:], inputs: [(String, NDArray)], margin: Double? = nil,
+                 run: () -> LayerResult) {
+            guard seen.insert(id).inserted else { return }
+            let named = inputs.map { (name: $0.0, array: $0.1) }
+            let expected = run().arrays
+            out.append(Case(id: id, function: function, params: params, inputs: named, expected: expected,
+                            bounds: ConformanceBounds.tiers(ConformanceBounds.terms(function: function, params: params, inputs: named, expected: expected)),
+                            reluMargin: margin))
+        }
+        func nd(_ t: Tensor) -> NDArray { NDArray(t) }
+
+        func batchNorm(shape: [Int], label: String, function: String) {
+            let c = shape[1]
+            let x = nd(rng.tensor(shape, -1, 3)), gamma = nd(rng.tensor([c], 0.5, 1.5)), beta = nd(rng.tensor([c], -0.5, 0.5))
+            let dy = nd(rng.tensor(shape)), mean = nd(rng.tensor([c], -0.5, 0.5)), variance = nd(rng.tensor([c], 0.5, 2))
+            add(label.replacingOccurrences(of: function, with: function + "-train"), function + "_train",
+                inputs: [("x", x), ("weight", gamma), ("bias", beta), ("dy", dy)]) {
+                reference.batchNormTrain(x: x, weight: gamma, bias: beta, dy: dy)
+            }
+            add(label.replacingOccurrences(of: function, with: function + "-eval"), function + "_eval",
+                inputs: [("x", x), ("weight", gamma), ("bias", beta), ("running_mean", mean), ("running_var", variance)]) {
+                reference.batchNormEval(x: x, weight: gamma, bias: beta, runningMean: mean, runningVar: variance)
+            }
+            // Running statistics away from their initial 0 and 1, after a few batches.
+            let rx = nd(runningDraws.tensor(shape, -1, 3)), rm = nd(runningDraws.tensor([c], -0.5, 0.5))
+            let rv = nd(runningDraws.tensor([c], 0.5, 2))
+            add(label.replacingOccurrences(of: function, with: function + "-running"), "batchnorm_running",
+                inputs: [("x", rx), ("running_mean", rm), ("running_var", rv), ("num_batches_tracked", .scalar(Int64(7))),
+                         ("momentum", .scalar(BNConstants.momentum))]) {
+                reference.batchNormRunning(x: rx, runningMean: rm, runningVar: rv, batches: 7)
+            }
+        }
+        func relu(shape: [Int], label: String) {
+            // Inputs kept 1e-3 from the kink: float32 rounding must not flip a sign.
+            let xt = rng.awayFromZero(shape, minMagnitude: 1e-3)
+            let x = nd(xt), dy = nd(rng.tensor(shape))
+            let margin = x.doubles.map(abs).min() ?? 0
+            add(label, "relu", inputs: [("x", x), ("dy", dy)], margin: margin) { reference.relu(x: x, dy: dy) }
+        }
+
+        // Convolutions and the BN that follows each, in network order.
+        var convs: [(c: Int, k: Int, r: Int, stride: Int, pad: Int, h: Int)] = [(3, arch.widths[0], 3, 1, 1, size)]
+        var h = size
+        for b in arch.blockSpecs {
+            let ho = (h + 2 - 3) / b.stride + 1
+            convs.append((b.inChannels, b.outChannels, 3, b.stride, 1, h))
+            convs.append((b.outChannels, b.outChannels, 3, 1, 1, ho))
+            if b.hasDownsample { convs.append((b.inChannels, b.outChannels, 1, b.stride, 0, h)) }
+            h = ho
+        }
+        for cv in convs {
+            let ho = (cv.h + 2 * cv.pad - cv.r) / cv.stride + 1
+            let id = "conv2d-\(cv.r)x\(cv.r)-s\(cv.stride)-p\(cv.pad)-\(cv.c)to\(cv.k)-\(cv.h)x\(cv.h)"
+            // Weights at He-like scale keep outputs of order 1 whatever the fan-in.
+            let s = (3.0 / Double(cv.c * cv.r * cv.r)).squareRoot()
+            let x = nd(rng.tensor([batch, cv.c, cv.h, cv.h])), w = nd(rng.tensor([cv.k, cv.c, cv.r, cv.r], -s, s))
+            let dy = nd(rng.tensor([batch, cv.k, ho, ho]))
+            add(id, "conv2d", params: ["stride": cv.stride, "pad": cv.pad], inputs: [("x", x), ("weight", w), ("dy", dy)]) {
+                reference.conv2d(x: x, weight: w, stride: cv.stride, pad: cv.pad, dy: dy)
+            }
+            batchNorm(shape: [batch, cv.k, ho, ho], label: "batchnorm2d-\(cv.k)x\(ho)x\(ho)", function: "batchnorm2d")
+            relu(shape: [batch, cv.k, ho, ho], label: "relu-\(cv.k)x\(ho)x\(ho)")
+        }
+        // Pooling, heads, loss.
+        let last = arch.widths[3]
+        let px = nd(rng.tensor([batch, last, h, h])), pdy = nd(rng.tensor([batch, last]))
+        add("avgpool-\(last)x\(h)x\(h)", "avgpool", inputs: [("x", px), ("dy", pdy)]) { reference.avgPool(x: px, dy: pdy) }
+        for (i, o) in [(arch.featureSize, arch.projHidden), (arch.projHidden, arch.projOut), (arch.projOut, arch.predHidden),
+                       (arch.predHidden, arch.projOut)] {
+            let s = (3.0 / Double(i)).squareRoot()
+            let x = nd(rng.tensor([batch, i])), w = nd(rng.tensor([o, i], -s, s)), b = nd(rng.tensor([o])), dy = nd(rng.tensor([batch, o]))
+            add("linear-\(i)to\(o)", "linear", inputs: [("x", x), ("weight", w), ("bias", b), ("dy", dy)]) {
+                reference.linear(x: x, weight: w, bias: b, dy: dy)
+            }
+        }
+        for hidden in [arch.projHidden, arch.predHidden] {
+            batchNorm(shape: [batch, hidden], label: "batchnorm1d-\(hidden)", function: "batchnorm1d")
+            relu(shape: [batch, hidden], label: "relu-\(hidden)")
+        }
+        let p = nd(rng.tensor([batch, arch.projOut])), z = nd(rng.tensor([batch, arch.projOut]))
+        add("loss-\(batch)x\(arch.projOut)", "loss", inputs: [("p", p), ("z", z)]) { reference.loss(p: p, z: z) }
+        // BYOL's loss over both views: each view's prediction against the other view's target.
+        let (p1, p2) = (nd(rng.tensor([batch, arch.projOut])), nd(rng.tensor([batch, arch.projOut])))
+        let (z1, z2) = (nd(rng.tensor([batch, arch.projOut])), nd(rng.tensor([batch, arch.projOut])))
+        add("symmetric_loss-\(batch)x\(arch.projOut)", "symmetric_loss", inputs: [("p1", p1), ("p2", p2), ("z1", z1), ("z2", z2)]) {
+            symmetricLoss(reference, p1: p1, p2: p2, z1: z1, z2: z2)
+        }
+
+        // The updates, on the stem's weight shape (LARS also on a bias, which it does not
+        // adapt); hyperparameters as 0-d inputs. Weight decay 0.01, above BYOL's, so that
+        // leaving it out (or applying it where it does not belong) moves every element far
+        // past rounding; LARS's trust ratio scales its whole update.
+        let wShape = [arch.widths[0], 3, 3, 3]
+        func scalars(_ pairs: [(String, Double)]) -> [(String, NDArray)] { pairs.map { ($0.0, NDArray.scalar($0.1)) } }
+        for (kind, shape, hyper) in [(OptimizerKind.sgd, wShape, [("lr", 0.1), ("momentum", 0.9), ("weight_decay", 0.01)]),
+                                     (.lars, wShape, [("lr", 0.2), ("momentum", 0.9), ("weight_decay", 0.01), ("eta", 0.001)]),
+                                     (.lars, [arch.widths[0]], [("lr", 0.2), ("momentum", 0.9), ("weight_decay", 0.01), ("eta", 0.001)]),
+                                     (.adam, wShape, [("lr", 1e-3), ("beta1", 0.9), ("beta2", 0.999), ("eps", 1e-8), ("weight_decay", 0.01)])] {
+            let param = nd(rng.tensor(shape, -0.5, 0.5)), grad = nd(rng.tensor(shape))
+            var inputs: [(String, NDArray)] = [("param", param), ("grad", grad)]
+            if kind == .adam {
+                inputs += [("exp_avg", nd(rng.tensor(shape, -0.1, 0.1))), ("exp_avg_sq", nd(rng.tensor(shape, 1e-4, 1e-2))), ("step", .scalar(Int64(3)))]
+            } else {
+                inputs.append(("momentum_buffer", nd(rng.tensor(shape, -0.5, 0.5))))
+            }
+            inputs += scalars(hyper)
+            let id = "\(kind.rawValue)-" + shape.map(String.init).joined(separator: "x")
+            let given = inputs
+            // The inputs are built just above: an error here is a bug in this function.
+            add(id, kind.rawValue, inputs: inputs) { try! update(reference, kind: kind.rawValue, given) }
+        }
+        let target = nd(rng.tensor(wShape, -0.5, 0.5)), online = nd(rng.tensor(wShape, -0.5, 0.5))
+        add("ema-" + wShape.map(String.init).joined(separator: "x"), "ema", inputs: [("target", target), ("online", online), ("tau", .scalar(0.996))]) {
+            reference.emaUpdate(target: target, online: online, tau: 0.996)
+        }
+
+        // Whole steps and an embed from a warmed-up state built to be well conditioned.
+        out += StepCases.cases(arch: arch, batch: batch, size: size, seed: seed, steps: steps ?? defaultSteps(arch))
+        return out
+    }
+
+    /// loss = l(p1, z2) + l(p2, z1) (each the batch mean of `loss`), dp1, dp2: the loss
+    /// of a BYOL step (docs/contract.md §3.2) from an engine's `loss` entry point.
+    static func symmetricLoss(_ engine: Engine, p1: NDArray, p2: NDArray, z1: NDArray, z2: NDArray) -> LayerResult {
+        let a = engine.loss(p: p1, z: z2), b = engine.loss(p: p2, z: z1)
+        let total = (a["loss"]?.doubles.first ?? .nan) + (b["loss"]?.doubles.first ?? .nan)
+        return LayerResult([("loss", .scalar(total)), ("dp1", a["dp"]!), ("dp2", b["dp"]!)])
+    }
+
+    /// A step's outputs: `loss`, `grad.NAME` per learnable array, the next state's arrays.
+    static func stepOutputs(_ o: StepOutcome, arch: Architecture) -> LayerResult {
+        LayerResult([("loss", .scalar(o.loss))] + arch.learnableSpecs.compactMap { s in o.grads[s.name].map { ("grad." + s.name, $0) } }
+                    + o.next.members.filter { $0.name != "loss" })
+    }
+
+    /// A step case's configuration from its params and 0-d inputs.
+    static func stepConfig(params: [String: Int], inputs: NPZFile) -> StepConfig {
+        func h(_ n: String, _ fallback: Double) -> Double { inputs[n]?.doubles.first ?? fallback }
+        let kind: OptimizerKind = [0: .sgd, 1: .lars, 2: .adam][params["optimizer"] ?? 1] ?? .lars
+        return StepConfig(optimizer: OptimizerConfig(kind: kind, lr: h("lr", 0), momentum: h("momentum", 0.9), weightDecay: h("weight_decay", 0),
+                                                     larsEta: h("eta", 0.001), adamBeta1: h("beta1", 0.9), adamBeta2: h("beta2", 0.999),
+                                                     adamEps: h("eps", 1e-8)),
+                          tau: h("tau", 0.99), bnViews: params["bn_views"] == 1 ? .joint : .separate)
+    }
+
+    /// An optimizer case's update on `engine`, from its inputs by name.
+    static func update(_ engine: Engine, kind: String, _ inputs: [(String, NDArray)]) throws -> LayerResult {
+        let named = Dictionary(uniqueKeysWithValues: inputs)
+        func scalar(_ n: String, _ fallback: Double) -> Double { named[n]?.doubles.first ?? fallback }
+        guard let k = OptimizerKind(rawValue: kind), let param = named["param"], let grad = named["grad"] else {
+            throw NumPyIOError(file: kind, "not an optimizer case")
+        }
+        let config = OptimizerConfig(kind: k, lr: scalar("lr", 0), momentum: scalar("momentum", 0.9), weightDecay: scalar("weight_decay", 0),
+                                     larsEta: scalar("eta", 0.001), adamBeta1: scalar("beta1", 0.9), adamBeta2: scalar("beta2", 0.999),
+                                     adamEps: scalar("eps", 1e-8))
+        var buffers: [String: NDArray] = [:]
+        for b in config.bufferNames { buffers[b] = named[b] }
+        let step = named["step"].flatMap { a -> Int64? in if case .int64(let v) = a.storage { return v.first }; return a.doubles.first.map(Int64.init) } ?? 0
+        return engine.optimizerUpdate(param: param, grad: grad, buffers: buffers, step: step, config: config)
+    }
+
+    /// Runs a case's function on `engine`'s layer entry points: what an implementation
+    /// in this package returns for the case (`byol conformance run --engine`).
+    public static func compute(function: String, params: [String: Int], inputs: NPZFile, state: BYOLState? = nil, engine: Engine) throws -> LayerResult {
+        func x(_ n: String) throws -> NDArray { try inputs.requireFloat(n) }
+        switch function {
+        case "step", "embed":
+            guard let state else { throw NumPyIOError(file: inputs.path, "a \(function) case needs its state.npz") }
+            if function == "embed" { return LayerResult([("features", engine.embed(state, images: try x("images"), network: "online"))]) }
+            let o = engine.step(from: state, view1: try x("view1"), view2: try x("view2"), config: stepConfig(params: params, inputs: inputs))
+            return stepOutputs(o, arch: state.arch)
+        case "conv2d":
+            return engine.conv2d(x: try x("x"), weight: try x("weight"), stride: params["stride"] ?? 1, pad: params["pad"] ?? 0, dy: try x("dy"))
+        case "batchnorm2d_train", "batchnorm1d_train":
+            return engine.batchNormTrain(x: try x("x"), weight: try x("weight"), bias: try x("bias"), dy: try x("dy"))
+        case "batchnorm2d_eval", "batchnorm1d_eval":
+            return engine.batchNormEval(x: try x("x"), weight: try x("weight"), bias: try x("bias"), runningMean: try x("running_mean"),
+                                        runningVar: try x("running_var"))
+        case "batchnorm_running":
+            let batches = try inputs.requireInt("num_batches_tracked", shape: [])
+            guard case .int64(let b) = batches.storage, let count = b.first else { throw NumPyIOError(file: inputs.path, "num_batches_tracked: not int64") }
+            return engine.batchNormRunning(x: try x("x"), runningMean: try x("running_mean"), runningVar: try x("running_var"), batches: count)
+        case "linear": return engine.linear(x: try x("x"), weight: try x("weight"), bias: try x("bias"), dy: try x("dy"))
+        case "relu": return engine.relu(x: try x("x"), dy: try x("dy"))
+        case "avgpool": return engine.avgPool(x: try x("x"), dy: try x("dy"))
+        case "loss": return engine.loss(p: try x("p"), z: try x("z"))
+        case "symmetric_loss": return symmetricLoss(engine, p1: try x("p1"), p2: try x("p2"), z1: try x("z1"), z2: try x("z2"))
+        case "sgd", "lars", "adam": return try update(engine, kind: function, inputs.names.map { ($0, try inputs.require($0)) })
+        case "ema": return engine.emaUpdate(target: try x("target"), online: try x("online"), tau: try x("tau").doubles.first ?? .nan)
+        default: throw NumPyIOError(file: inputs.path, "unknown function '\(function)'")
+        }
+    }
+
+    /// Every case of the manifest in `dir` through `engine`, written to RESULTS/ID.npz.
+    public static func run(cases dir: String, engine: Engine, results: String) throws -> Int {
+        let listed = try readManifest(dir)
+        do {
+            try FileManager.default.createDirectory(atPath: results, withIntermediateDirectories: true)
+        } catch {
+            throw NumPyIOError(file: results, "cannot create the folder: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+        }
+        for c in listed {
+            let inputs = try NPZ.load("\(dir)/\(c.id)/inputs.npz")
+            let statePath = "\(dir)/\(c.id)/state.npz"
+            let state = FileManager.default.fileExists(atPath: statePath) ? try BYOLState.read(statePath) : nil
+            let r = try compute(function: c.function, params: c.params, inputs: inputs, state: state, engine: engine)
+            try NPZ.write(r.arrays, to: "\(results)/\(c.id).npz")
+        }
+        return listed.count
+    }
+}
