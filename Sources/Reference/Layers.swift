@@ -18,9 +18,10 @@ func batchNorm(_ x: Tensor, _ name: String, _ params: inout NetParams, _ mode: B
         var (y, cache, next) = BatchNorm.forwardTrain(x, gamma: gamma, beta: beta, running: running)
         RoundingNoise.site(&y.data, BatchNormErrors.trainForward(x: x, gamma: gamma, beta: beta))
         if RoundingNoise.current != nil {
-            let e = BatchNormErrors.running(x: x, runningMean: running.mean, runningVar: running.variance, momentum: BatchNorm.momentum, next: next)
-            RoundingNoise.site(&next.mean, e.mean)
-            RoundingNoise.site(&next.variance, e.variance)
+            let e = RoundingNoise.recording
+                ? BatchNormErrors.running(x: x, runningMean: running.mean, runningVar: running.variance, momentum: BatchNorm.momentum, next: next) : nil
+            RoundingNoise.site(&next.mean, e!.mean)
+            RoundingNoise.site(&next.variance, e!.variance)
         }
         params.setRunning(name, next)
         return (y, .train(cache, x: x))
@@ -40,10 +41,10 @@ func batchNormBackward(_ dy: Tensor, _ name: String, _ cache: BNCache, _ grads: 
     case .train(let c, let x):
         (dx, dgamma, dbeta) = BatchNorm.backward(dy, cache: c)
         if RoundingNoise.current != nil {
-            let e = BatchNormErrors.trainBackward(x: x, gamma: c.gamma, dy: dy, dx: dx)
-            RoundingNoise.site(&dx.data, e.dx)
-            RoundingNoise.site(&dgamma, e.dweight)
-            RoundingNoise.site(&dbeta, e.dbias)
+            let e = RoundingNoise.recording ? BatchNormErrors.trainBackward(x: x, gamma: c.gamma, dy: dy, dx: dx) : nil
+            RoundingNoise.site(&dx.data, e!.dx)
+            RoundingNoise.site(&dgamma, e!.dweight)
+            RoundingNoise.site(&dbeta, e!.dbias)
         }
     case .eval(let x, let gamma, let running): (dx, dgamma, dbeta) = BatchNorm.backwardEval(dy, x: x, gamma: gamma, running: running)
     }
@@ -72,9 +73,9 @@ func convBNBackward(_ dy: Tensor, conv: String, bn: String, stride: Int, pad: In
     let w = params[conv + ".weight"]
     var (dx, dw) = Conv2d.backward(dc, x: cache.x, w: w, stride: stride, pad: pad)
     if RoundingNoise.current != nil {
-        let e = MatrixProductErrors.conv2dBackward(x: cache.x, w: w, dy: dc, stride: stride, pad: pad, dx: dx, dw: dw)
-        RoundingNoise.site(&dx.data, e.dx)
-        RoundingNoise.site(&dw.data, e.dw)
+        let e = RoundingNoise.recording ? MatrixProductErrors.conv2dBackward(x: cache.x, w: w, dy: dc, stride: stride, pad: pad, dx: dx, dw: dw) : nil
+        RoundingNoise.site(&dx.data, e!.dx)
+        RoundingNoise.site(&dw.data, e!.dw)
     }
     grads.accumulate(conv + ".weight", dw)
     return dx

@@ -12,6 +12,15 @@ extension Conformance {
     /// The cases of `arch` on `batch` images of size x size, inputs drawn from `seed`, with
     /// a whole step for each of `steps` (nil: `defaultSteps`).
     public static func cases(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]? = nil) -> [Case] {
+        // The whole-network cases (most of the work: Monte Carlo passes of the reference)
+        // draw from streams of their own, so they run beside the layer cases.
+        let wholeNetwork = Locked<[Case]>([])
+        let stepKinds = steps ?? defaultSteps(arch)
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            let made = StepCases.cases(arch: arch, batch: batch, size: size, seed: seed, steps: stepKinds)
+            wholeNetwork.update { $0 = made }
+        }
         var rng = CaseDraws(seed: seed)
         // The running-statistics cases draw from a stream of their own, so that adding them
         // left every other case's inputs as they were.
@@ -136,7 +145,8 @@ extension Conformance {
         }
 
         // Whole steps and an embed from a warmed-up state built to be well conditioned.
-        out += StepCases.cases(arch: arch, batch: batch, size: size, seed: seed, steps: steps ?? defaultSteps(arch))
+        group.wait()
+        out += wholeNetwork.value
         return out
     }
 

@@ -172,13 +172,16 @@ extension Conformance {
             if !(d <= maxAbs) { maxAbs = d.isNaN ? .infinity : d }
         }
         for (t, b) in bounds {
-            var worst = 0.0, at = 0
+            var worst = 0.0, at = 0, within = true
             for i in e.indices {
                 let d = abs(a[i] - e[i])
+                // The verdict is d <= bound, exactly as a checker in any language computes it;
+                // the ratio only reports by how much.
+                within = within && d <= b[i]
                 let r = d.isNaN ? .infinity : (d == 0 ? 0 : d / b[i])
                 if r > worst { worst = r; at = i }
             }
-            ratios[t] = worst
+            ratios[t] = within ? worst : max(worst, 1.0.nextUp)
             worstAt[t] = at
         }
         let at = worstAt[tier] ?? worstAt.values.first ?? 0

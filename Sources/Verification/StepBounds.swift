@@ -7,7 +7,8 @@ import Reference
 /// own error models (Reference/ErrorModel/RoundingNoise; docs/design.md "Error bounds").
 /// One recording pass of the float64 reference keeps every rounding site's standard
 /// deviations; `passes` perturbed passes add float32 arithmetic's noise, and as many add
-/// unit operand and product rounding (scaled by 2^-20, in the linear regime). Per output
+/// unit operand and product rounding (scaled by 2^-20, in the linear regime): 8 of each
+/// for the tiny preset, 3 for the larger ones, whose passes take seconds each. Per output
 /// element, S1 and S2 are the root mean square deviations of the two kinds. The bound at
 /// tier t is
 ///     lambda sqrt(c^2 (S1^2 + R1^2 / 16) + o^2 (S2^2 + R2^2 / 16)) + 2 c 2^-24 |expected|
@@ -15,23 +16,23 @@ import Reference
 /// of S1 and S2 (a floor against an element whose few draws came out small), and the last
 /// term the storage of the output itself.
 enum StepBounds {
-    /// Perturbed passes of each kind.
-    static let passes = 4
+    /// Perturbed passes of each kind for a network of `parameters` learnable values.
+    static func passes(parameters: Int) -> Int { parameters < 100_000 ? 8 : 3 }
     static let epsilon = 0x1p-20
 
     static func step(_ state: BYOLState, view1: Tensor, view2: Tensor, config: StepConfig, seed: UInt64)
         -> (expected: LayerResult, bounds: [String: [Tier: [Double]]]) {
         let (v1, v2) = (NDArray(view1), NDArray(view2))
-        return propagate(seed: seed) { Conformance.stepOutputs(ReferenceEngine().step(from: state, view1: v1, view2: v2, config: config), arch: state.arch) }
+        return propagate(seed: seed, passes: passes(parameters: state.arch.learnableSpecs.reduce(0) { $0 + $1.count })) { Conformance.stepOutputs(ReferenceEngine().step(from: state, view1: v1, view2: v2, config: config), arch: state.arch) }
     }
 
     static func embed(_ state: BYOLState, images: Tensor, seed: UInt64) -> (features: NDArray, bounds: [String: [Tier: [Double]]]) {
-        let r = propagate(seed: seed) { LayerResult([("features", NDArray(Embed.features(state, images: images, network: "online")))]) }
+        let r = propagate(seed: seed, passes: passes(parameters: state.arch.learnableSpecs.reduce(0) { $0 + $1.count })) { LayerResult([("features", NDArray(Embed.features(state, images: images, network: "online")))]) }
         return (r.expected["features"]!, r.bounds)
     }
 
     /// Runs `body` once recording and 2 x `passes` times perturbed (two at a time).
-    static func propagate(seed: UInt64, _ body: @escaping @Sendable () -> LayerResult) -> (expected: LayerResult, bounds: [String: [Tier: [Double]]]) {
+    static func propagate(seed: UInt64, passes: Int, _ body: @escaping @Sendable () -> LayerResult) -> (expected: LayerResult, bounds: [String: [Tier: [Double]]]) {
         let recorder = RoundingNoise()
         let expected = RoundingNoise.$current.withValue(recorder) { body() }
         let modes: [RoundingNoise.Mode] = Array(repeating: .accumulation, count: passes) + Array(repeating: .operand(epsilon: epsilon), count: passes)

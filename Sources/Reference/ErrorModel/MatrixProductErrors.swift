@@ -7,8 +7,8 @@
 public enum MatrixProductErrors {
     /// y of a convolution (x [N, C, H, W], w [K, C, R, R]).
     public static func conv2dForward(x: Tensor, w: Tensor, stride: Int, pad: Int, y: Tensor) -> ErrorTerms {
-        let my = Conv2d.forward(abs(x), abs(w), stride: stride, pad: pad), qy = Conv2d.forward(square(x), square(w), stride: stride, pad: pad)
-        var t = product(x.shape[1] * w.shape[2] * w.shape[2], my.data, qy.data, y.data)
+        let (my, qy) = ConvMagnitudes.forward(x, w, stride: stride, pad: pad, outShape: y.shape)
+        var t = product(x.shape[1] * w.shape[2] * w.shape[2], my, qy, y.data)
         if WinogradErrors.applies(stride: stride, pad: pad, r: w.shape[2]) {
             winograd(&t, WinogradErrors.forward(x, w), terms: x.shape[1])
         }
@@ -17,10 +17,9 @@ public enum MatrixProductErrors {
 
     /// dx, dweight of a convolution given dy [N, K, Ho, Wo].
     public static func conv2dBackward(x: Tensor, w: Tensor, dy: Tensor, stride: Int, pad: Int, dx: Tensor, dw: Tensor) -> (dx: ErrorTerms, dw: ErrorTerms) {
-        let (mdx, mdw) = Conv2d.backward(abs(dy), x: abs(x), w: abs(w), stride: stride, pad: pad)
-        let (qdx, qdw) = Conv2d.backward(square(dy), x: square(x), w: square(w), stride: stride, pad: pad)
-        var tdx = product(w.shape[0] * w.shape[2] * w.shape[2], mdx.data, qdx.data, dx.data)
-        var tdw = product(x.shape[0] * dy.shape[2] * dy.shape[3], mdw.data, qdw.data, dw.data)
+        let (mdx, qdx, mdw, qdw) = ConvMagnitudes.backward(dy, x: x, w: w, stride: stride, pad: pad)
+        var tdx = product(w.shape[0] * w.shape[2] * w.shape[2], mdx, qdx, dx.data)
+        var tdw = product(x.shape[0] * dy.shape[2] * dy.shape[3], mdw, qdw, dw.data)
         if WinogradErrors.applies(stride: stride, pad: pad, r: w.shape[2]) {
             winograd(&tdx, WinogradErrors.forward(dy, WinogradErrors.transposedFlipped(w)), terms: w.shape[0])
             winograd(&tdw, WinogradErrors.weightGradient(x: x, dy: dy), terms: x.shape[0] * ((x.shape[2] + 1) / 2) * ((x.shape[3] + 1) / 2))

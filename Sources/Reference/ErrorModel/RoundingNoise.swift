@@ -23,6 +23,10 @@ public final class RoundingNoise: @unchecked Sendable {
 
     @TaskLocal public static var current: RoundingNoise?
 
+    /// Whether a recording pass is running: sites that compute several outputs' error
+    /// terms at once do so only then (perturbed passes replay the recorded deviations).
+    public static var recording: Bool { if case .record? = current?.mode { return true } else { return false } }
+
     public let mode: Mode
     /// Per site, in visiting order: deviations of float32 arithmetic and of unit operand
     /// rounding for each element.
