@@ -10,7 +10,7 @@ struct ConformanceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conformance",
         abstract: "Export layer cases (inputs and the float64 reference's outputs) and check another implementation's results against them.",
-        subcommands: [Export.self, Run.self, Check.self])
+        subcommands: [Export.self, Run.self, Check.self, Trials.self])
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -152,6 +152,50 @@ struct ConformanceCommand: ParsableCommand {
         }
     }
 }
+
+extension ConformanceCommand {
+    /// `byol conformance trials`: shows that no correct implementation fails its tier.
+    struct Trials: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run randomized correct implementations (summation orders, blockings, FMA, formula variants, the tier's rounding) through exported cases and report the worst ratio to the bounds per function; exits 1 if any fails.")
+
+        @Option(help: "The exported cases.") var cases: String
+        @Option(parsing: .unconditional, help: "Randomized implementations to run, 1 to 100000.") var trials = 100
+        @Option(parsing: .unconditional, help: "Seed of the randomization.") var seed: UInt64 = 0
+        @Option(help: "The tier the implementations compute at and are judged against: float32, tf32, fp16 or bf16.") var precision: Tier = .float32
+        @Option(help: "Also run whole steps and embeds on this engine (openblas) at a random thread count (1 to 16) per trial.") var engine: String?
+
+        func validate() throws {
+            try FlagCheck.require("--trials", trials, atLeast: 1)
+            if trials > 100_000 { throw ValidationError("--trials: at most 100000, got \(trials)") }
+            if precision == .float64 { throw ValidationError("--precision: float64 has no randomized implementations here (the reference is one)") }
+            if let engine { _ = try ProgramEngines.require(engine, threads: 1) }
+        }
+
+        func run() throws {
+            let started = Date()
+            var shown = 0
+            let make: ((Int) -> Engine)? = engine.map { name in { (threads: Int) in try! ProgramEngines.require(name, threads: threads) } }
+            let r = try Conformance.trials(cases: cases, count: trials, seed: seed, tier: precision, engine: make) { done in
+                // A line per tenth on stderr: long runs show they are alive.
+                if done * 10 / trials > shown { shown = done * 10 / trials; FileHandle.standardError.write(Data("trials: \(done)/\(trials)\n".utf8)) }
+            }
+            for f in Conformance.functions {
+                guard let w = r.worst[f] else { continue }
+                print(f.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " worst %.3g of the bound", w.ratio) + "  (\(w.caseID) \(w.tensor))")
+            }
+            for v in r.violations.prefix(20) { print("  " + v) }
+            print(String(format: "%d trials at %@: %d tensors, %d over their bound, worst ratio %.3g (%.1f s)", r.trials, precision.rawValue, r.tensors,
+                         r.violations.count, r.worst.values.map(\.ratio).max() ?? 0, Date().timeIntervalSince(started)))
+            if !r.violations.isEmpty {
+                FileHandle.standardError.write(Data("byol: error: \(r.violations.count) tensors of correct implementations over their bounds; first: \(r.violations[0])\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+extension Tier: ExpressibleByArgument {}
 
 extension Conformance.Judged: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
