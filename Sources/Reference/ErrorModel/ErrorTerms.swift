@@ -48,5 +48,5 @@ public struct ErrorTerms: Sendable {
     public static let slack = 2.0
 
     /// A sum of `n` terms whose absolute values add up to `m`: its `a` coefficient.
-    static func sum(_ n: Int, _ m: Double) -> Double { lambda * (Double(n).squareRoot() + 2) * m }
+    public static func sum(_ n: Int, _ m: Double) -> Double { lambda * (Double(n).squareRoot() + 2) * m }
 }
