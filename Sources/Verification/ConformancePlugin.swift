@@ -25,6 +25,7 @@ public enum ConformancePlugin {
         "batchnorm2d_train": ["batchnorm_train_forward", "batchnorm_train_backward"],
         "batchnorm1d_train": ["batchnorm_train_forward", "batchnorm_train_backward"],
         "batchnorm2d_eval": ["batchnorm_eval_forward"], "batchnorm1d_eval": ["batchnorm_eval_forward"],
+        "batchnorm_running": ["batchnorm_running_update"],
         "linear": ["linear_forward", "linear_backward"], "relu": ["relu_forward", "relu_backward"],
         "avgpool": ["avgpool_forward", "avgpool_backward"], "loss": ["loss_forward", "loss_backward"],
         "symmetric_loss": ["symmetric_loss_forward", "symmetric_loss_backward"],
@@ -32,7 +33,7 @@ public enum ConformancePlugin {
     ]
 
     /// The ABI version that added an ABI function; those not listed are version 1's.
-    public static let introduced: [String: Int32] = [:]
+    public static let introduced: [String: Int32] = ["batchnorm_running_update": 2]
 
     /// The ABI versions this harness loads: a library of an older version lacks the
     /// functions added since, which are skipped.
@@ -60,6 +61,7 @@ public enum ConformancePlugin {
     typealias BNTrainForward = @convention(c) (P, I, I, I, P, P, Double, M, M, M) -> Int32
     typealias BNTrainBackward = @convention(c) (P, P, I, I, I, P, P, P, M, M, M) -> Int32
     typealias BNEvalForward = @convention(c) (P, I, I, I, P, P, P, P, Double, M) -> Int32
+    typealias BNRunningUpdate = @convention(c) (P, I, I, I, P, P, I, Double, M, M, UnsafeMutablePointer<Int64>?) -> Int32
     typealias LinearForward = @convention(c) (P, I, I, P, I, P, M) -> Int32
     typealias LinearBackward = @convention(c) (P, P, I, I, P, I, M, M, M) -> Int32
     typealias Elementwise = @convention(c) (P, I, M) -> Int32
@@ -115,8 +117,8 @@ public enum ConformancePlugin {
             version = unsafeBitCast(v, to: (@convention(c) () -> Int32).self)()
             trace.note("done byol_kernels_abi_version")
             guard ConformancePlugin.versions.contains(version) else {
-                throw PluginError(description: "\(path): ABI version \(version), this byol speaks versions "
-                                  + "\(ConformancePlugin.versions.lowerBound) to \(ConformancePlugin.versions.upperBound)")
+                throw PluginError(description: "\(path): ABI version \(version), this byol loads versions "
+                                  + "\(ConformancePlugin.versions.lowerBound) to \(ConformancePlugin.versions.upperBound) (byol_kernels.h)")
             }
         }
 
@@ -284,6 +286,17 @@ public enum ConformancePlugin {
             var y = [T](repeating: .nan, count: x.count)
             check("batchnorm_eval_forward", fn("batchnorm_eval_forward", BNEvalForward.self)(x, i64(xs[0]), i64(xs[1]), i64(spatial), g, b, rm, rv, BNConstants.eps, &y))
             emit("y", y, xs)
+        case "batchnorm_running":
+            let (x, xs) = try input("x"), (rm, _) = try input("running_mean"), (rv, _) = try input("running_var")
+            let (n, ch) = (xs[0], xs[1]), spatial = xs.dropFirst(2).reduce(1, *)
+            let tracked = try inputs.requireInt("num_batches_tracked", shape: []).storage
+            guard case .int64(let t) = tracked, let seen = t.first else { throw NumPyIOError(file: inputs.path, array: "num_batches_tracked", "not an int64 scalar") }
+            var mean = [T](repeating: .nan, count: ch), variance = [T](repeating: .nan, count: ch)
+            var trackedOut = Int64.min  // what the library does not write fails the comparison
+            check("batchnorm_running_update", fn("batchnorm_running_update", BNRunningUpdate.self)(
+                x, i64(n), i64(ch), i64(spatial), rm, rv, seen, inputs["momentum"]?.doubles.first ?? .nan, &mean, &variance, &trackedOut))
+            emit("running_mean", mean, [ch]); emit("running_var", variance, [ch])
+            out["num_batches_tracked"] = .scalar(trackedOut)
         case "linear":
             let (x, xs) = try input("x"), (w, ws) = try input("weight"), (b, _) = try input("bias"), (dy, dys) = try input("dy")
             let (n, inF, outF) = (xs[0], xs[1], ws[0])
