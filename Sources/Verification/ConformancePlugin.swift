@@ -126,11 +126,6 @@ public enum ConformancePlugin {
         // are more of its code to run.
 
         func symbol(_ name: String) -> UnsafeMutableRawPointer? { dlsym(handle, name) }
-
-        /// `name` when the library exports it and its ABI version has it.
-        func has(_ name: String, abi function: String) -> Bool {
-            (introduced[function] ?? 1) <= version && symbol(name) != nil
-        }
     }
 
     /// The result of running a library on the cases.

@@ -87,6 +87,7 @@ extension ConformancePlugin {
                 outcome = .failure(PluginError(description: w.whatHappened(timeout: isolation.timeout, function: c.function)))
             }
             report.findings += try judge(c, outcome, expected: expected, precision: precision)
+            try? FileManager.default.removeItem(atPath: job)  // outputs of large cases add up
         }
         return report
     }
