@@ -1,6 +1,7 @@
 /* byol-swift's conformance ABI (byol_kernels.h), float32, with the convolutions as im2col +
-   cblas_sgemm and the linear layers as cblas_sgemm; the other layers are the plain loops of
-   Examples/c-reference. Build and check:
+   cblas_sgemm and the linear layers as cblas_sgemm; the other layers (BatchNorm, its running
+   statistics' update, ReLU, pooling, the losses, the optimizers and the EMA) are the plain
+   loops of Examples/c-reference. Build and check:
 
        cc -O2 -shared -fPIC -I ../../Sources/CByolKernels/include byol_kernels_openblas.c -o libbyol_openblas.so -lopenblas -lm
        byol conformance run --plugin ./libbyol_openblas.so --cases cases --precision float32 */
@@ -10,7 +11,9 @@
 #include <string.h>
 #include "byol_kernels.h"
 
-int byol_kernels_abi_version(void) { return BYOL_KERNELS_ABI_VERSION; }
+/* Every function of ABI version 2; a newer header fails here until this file implements it. */
+_Static_assert(BYOL_KERNELS_ABI_VERSION == 2, "this file implements byol_kernels.h version 2");
+int byol_kernels_abi_version(void) { return 2; }
 
 /* col [c*r*r, ho*wo] of one sample x [c, h, w] (0 outside the image). */
 static void im2col(const float *x, int64_t c, int64_t h, int64_t w, int64_t r, int64_t stride, int64_t pad, int64_t ho, int64_t wo, float *col) {
@@ -106,7 +109,7 @@ int byol_linear_backward_f32(const float *dy, const float *x, int64_t n, int64_t
     return 0;
 }
 
-/* BatchNorm, ReLU, pooling and the loss: the reference's plain loops, float only. */
+/* BatchNorm (and its running statistics), ReLU, pooling, the losses and the updates: the reference's plain loops, float only. */
 #define BYOL_OMIT_GEMM_LAYERS
 #define REAL float
 #define SUFFIX _f32

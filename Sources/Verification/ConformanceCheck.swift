@@ -37,15 +37,17 @@ extension Conformance {
         /// Why it failed, one line; empty when it passed.
         public var message: String
         public var tier: Tier
+        /// No result to compare: the file or the array is absent.
+        public var missing = false
 
         /// The judged tier's ratio.
         public var ratio: Double { ratios[tier] ?? .infinity }
         /// The tightest tier this tensor meets, if any.
         public var tightest: Tier? { Tier.allCases.first { (ratios[$0] ?? .infinity) <= 1 } }
 
-        static func failed(_ c: Listed, tensor: String, tier: Tier, _ message: String) -> Finding {
+        static func failed(_ c: Listed, tensor: String, tier: Tier, _ message: String, missing: Bool = false) -> Finding {
             Finding(caseID: c.id, function: c.function, tensor: tensor, maxAbs: .infinity, ratios: [:], worstIndex: nil, bound: 0, got: .nan,
-                    expected: .nan, passed: false, message: message, tier: tier)
+                    expected: .nan, passed: false, message: message, tier: tier, missing: missing)
         }
     }
 
@@ -89,11 +91,14 @@ extension Conformance {
         for c in listed where only?.contains(c.function) ?? true {
             let path = "\(results)/\(c.id).npz"
             var file: NPZFile?, why = "\(path): no result file"
-            if FileManager.default.fileExists(atPath: path) {
+            let exists = FileManager.default.fileExists(atPath: path)
+            if exists {
                 do { file = try NPZ.load(path) } catch { why = "\(error)" }
             }
-            findings += try judge(c, cases: dir, outputs: file?.members, dtypes: Dictionary(uniqueKeysWithValues: (file?.names ?? []).map { ($0, file!.fileDType($0)) }),
+            var found = try judge(c, cases: dir, outputs: file?.members, dtypes: Dictionary(uniqueKeysWithValues: (file?.names ?? []).map { ($0, file!.fileDType($0)) }),
                                   failure: why, file: path, judged: judged)
+            if !exists { for i in found.indices { found[i].missing = true } }
+            findings += found
         }
         return findings
     }
@@ -113,7 +118,7 @@ extension Conformance {
         for name in c.outputs {
             let e = try expected.require(name)
             guard let a = got[name] else {
-                out.append(.failed(c, tensor: name, tier: tier, "\(file): no array '\(name)'"))
+                out.append(.failed(c, tensor: name, tier: tier, "\(file): no array '\(name)'", missing: true))
                 continue
             }
             if c.integerOutputs.contains(name) {

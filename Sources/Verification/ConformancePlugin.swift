@@ -7,7 +7,12 @@ import Glibc
 #endif
 
 /// Runs the exported conformance cases through a shared library that implements
-/// byol_kernels.h (`byol conformance run --plugin`), in process.
+/// byol_kernels.h (`byol conformance run --plugin`).
+///
+/// The library is untrusted code: it is loaded only in child processes (ConformancePlugin
+/// +Isolation), one to check that it loads and speaks an ABI version this harness knows,
+/// then one per case. The parent never dlopens it; what runs here in `Library` and
+/// `call` is the child's side, and `judge` is the parent's.
 public enum ConformancePlugin {
     public struct PluginError: Error, CustomStringConvertible {
         public let description: String
@@ -20,11 +25,30 @@ public enum ConformancePlugin {
         "batchnorm2d_train": ["batchnorm_train_forward", "batchnorm_train_backward"],
         "batchnorm1d_train": ["batchnorm_train_forward", "batchnorm_train_backward"],
         "batchnorm2d_eval": ["batchnorm_eval_forward"], "batchnorm1d_eval": ["batchnorm_eval_forward"],
+        "batchnorm_running": ["batchnorm_running_update"],
         "linear": ["linear_forward", "linear_backward"], "relu": ["relu_forward", "relu_backward"],
         "avgpool": ["avgpool_forward", "avgpool_backward"], "loss": ["loss_forward", "loss_backward"],
         "symmetric_loss": ["symmetric_loss_forward", "symmetric_loss_backward"],
         "sgd": ["sgd_update"], "lars": ["lars_update"], "adam": ["adam_update"], "ema": ["ema_update"],
     ]
+
+    /// The ABI version that added an ABI function; those not listed are version 1's.
+    public static let introduced: [String: Int32] = ["batchnorm_running_update": 2]
+
+    /// The ABI versions this harness loads: a library of an older version lacks the
+    /// functions added since, which are skipped.
+    public static let versions: ClosedRange<Int32> = 1...BYOL_KERNELS_ABI_VERSION
+
+    /// Every case function the kit knows, in report order: the exported ones, then any
+    /// the C ABI has that the export does not generate yet.
+    public static var functions: [String] {
+        Conformance.functions + needs.keys.filter { !Conformance.functions.contains($0) }.sorted()
+    }
+
+    /// The symbol of ABI function `name` in a precision: byol_NAME_f32 or byol_NAME_f64.
+    static func symbol(_ name: String, _ precision: Precision) -> String {
+        "byol_" + name + (precision == .float32 ? "_f32" : "_f64")
+    }
 
     // The ABI's signatures with tensors as raw pointers: identical for _f32 and _f64
     // (a pointer is a pointer), so one set of types serves both precisions.
@@ -37,6 +61,7 @@ public enum ConformancePlugin {
     typealias BNTrainForward = @convention(c) (P, I, I, I, P, P, Double, M, M, M) -> Int32
     typealias BNTrainBackward = @convention(c) (P, P, I, I, I, P, P, P, M, M, M) -> Int32
     typealias BNEvalForward = @convention(c) (P, I, I, I, P, P, P, P, Double, M) -> Int32
+    typealias BNRunningUpdate = @convention(c) (P, I, I, I, P, P, I, Double, M, M, UnsafeMutablePointer<Int64>?) -> Int32
     typealias LinearForward = @convention(c) (P, I, I, P, I, P, M) -> Int32
     typealias LinearBackward = @convention(c) (P, P, I, I, P, I, M, M, M) -> Int32
     typealias Elementwise = @convention(c) (P, I, M) -> Int32
@@ -51,32 +76,54 @@ public enum ConformancePlugin {
     typealias AdamUpdate = @convention(c) (P, P, P, P, I, I, Double, Double, Double, Double, Double, M, M, M) -> Int32
     typealias EMAUpdate = @convention(c) (P, P, I, Double, M) -> Int32
 
-    /// A loaded library: its path and a symbol lookup.
+    /// What a worker process did last, one line per event, written straight to a file
+    /// (unbuffered) so that it survives the process: which symbol a crash was in.
+    final class Trace {
+        let fd: Int32
+        init(_ path: String?) { fd = path.map { open($0, O_WRONLY | O_CREAT | O_APPEND, 0o644) } ?? -1 }
+        func note(_ line: String) {
+            guard fd >= 0 else { return }
+            let bytes = Array((line + "\n").utf8)
+            _ = bytes.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count) }
+        }
+        deinit { if fd >= 0 { close(fd) } }
+    }
+
+    /// A loaded library: its path, ABI version and a symbol lookup. Only worker
+    /// processes load one (`byol conformance plugin-worker`).
     public final class Library {
         public let path: String
+        public let version: Int32
         let handle: UnsafeMutableRawPointer
+        let trace: Trace
 
         /// Loads `path` and checks byol_kernels_abi_version().
-        public init(_ path: String) throws {
+        init(_ path: String, trace: Trace) throws {
             guard FileManager.default.fileExists(atPath: path) else { throw PluginError(description: "\(path): no such file") }
             // A path without a slash would be searched for in the library path, not here.
             let resolved = path.contains("/") ? path : "./" + path
+            trace.note("load \(path)")
             guard let h = dlopen(resolved, RTLD_NOW | RTLD_LOCAL) else {
                 let why = dlerror().map { String(cString: $0) } ?? "unknown error"
                 throw PluginError(description: "\(path): cannot load: \(why.split(separator: "\n").first ?? "")")
             }
             self.path = path
+            self.trace = trace
             handle = h
             guard let v = dlsym(h, "byol_kernels_abi_version") else {
                 throw PluginError(description: "\(path): no byol_kernels_abi_version symbol: not a byol kernels library (byol_kernels.h)")
             }
-            let version = unsafeBitCast(v, to: (@convention(c) () -> Int32).self)()
-            guard version == BYOL_KERNELS_ABI_VERSION else {
-                throw PluginError(description: "\(path): ABI version \(version), this byol speaks version \(BYOL_KERNELS_ABI_VERSION)")
+            trace.note("call byol_kernels_abi_version")
+            version = unsafeBitCast(v, to: (@convention(c) () -> Int32).self)()
+            trace.note("done byol_kernels_abi_version")
+            guard ConformancePlugin.versions.contains(version) else {
+                throw PluginError(description: "\(path): ABI version \(version), this byol loads versions "
+                                  + "\(ConformancePlugin.versions.lowerBound) to \(ConformancePlugin.versions.upperBound) (byol_kernels.h)")
             }
         }
 
-        deinit { dlclose(handle) }
+        // Never dlclose: the worker ends right after its case, and a library's destructors
+        // are more of its code to run.
 
         func symbol(_ name: String) -> UnsafeMutableRawPointer? { dlsym(handle, name) }
     }
@@ -89,59 +136,121 @@ public enum ConformancePlugin {
         public var skipped: [(function: String, reason: String)]
     }
 
-    /// The ABI functions a tier runs: _f64 for float64, _f32 for every other tier.
-    public static func suffix(_ judged: Conformance.Judged) -> String { judged == .tier(.float64) ? "_f64" : "_f32" }
+    /// The precision of the ABI functions a tier runs: float64 for the float64 tier,
+    /// float32 for every other.
+    public static func storage(_ judged: Conformance.Judged) -> Precision { judged == .tier(.float64) ? .float64 : .float32 }
 
-    /// Every case whose function the library implements (and `only` admits), judged at `judged`.
-    public static func run(_ lib: Library, cases dir: String, judged: Conformance.Judged, only: Set<String>? = nil) throws -> Report {
-        let suffix = suffix(judged)
-        var report = Report(findings: [], skipped: [])
-        var available: [String: Bool] = [:]
-        for (function, symbols) in needs {
-            let missing = symbols.map { "byol_" + $0 + suffix }.filter { lib.symbol($0) == nil }
-            available[function] = missing.isEmpty
+    /// The verdict on one case: its outputs (or why there are none) against the case's
+    /// expected values and bounds at `judged`, one finding per output tensor
+    /// (Conformance.judge, as `check` does). A failure (an error code, a crash, a hang)
+    /// fails every output of the case with its message.
+    static func judge(_ c: Conformance.Listed, _ outcome: Result<[String: NDArray], PluginError>, cases dir: String, file: String,
+                      judged: Conformance.Judged) throws -> [Conformance.Finding] {
+        switch outcome {
+        case .success(let outputs):
+            let members = outputs.sorted { $0.key < $1.key }.map { (name: $0.key, array: $0.value) }
+            return try Conformance.judge(c, cases: dir, outputs: members, dtypes: outputs.mapValues(\.dtype.rawValue), failure: "",
+                                         file: file, judged: judged)
+        case .failure(let error):
+            return try Conformance.judge(c, cases: dir, outputs: nil, dtypes: [:], failure: error.description, file: file, judged: judged)
+        }
+    }
+
+    /// Case functions the library cannot run and why, in report order: those whose ABI
+    /// symbols `has` denies, and those outside the C ABI.
+    static func skipped(has: (_ symbol: String, _ function: String) -> Bool, precision: Precision,
+                        only: Set<String>?) -> (skipped: [(function: String, reason: String)], available: Set<String>) {
+        var skipped: [(function: String, reason: String)] = []
+        var available = Set<String>()
+        for (function, abi) in needs {
+            let missing = abi.filter { !has(symbol($0, precision), $0) }
+                .map { symbol($0, precision) + ((introduced[$0] ?? 1) > 1 ? " (ABI version \(introduced[$0]!))" : "") }
+            if missing.isEmpty { available.insert(function) }
             if !missing.isEmpty && (only?.contains(function) ?? true) {
-                report.skipped.append((function, "needs " + missing.joined(separator: ", ")))
+                skipped.append((function, "needs " + missing.joined(separator: ", ")))
             }
         }
         for function in Conformance.functions where needs[function] == nil && (only?.contains(function) ?? true) {
-            report.skipped.append((function, "not part of the C ABI: check its results through the file route"))
+            skipped.append((function, "not part of the C ABI: check its results through the file route"))
         }
-        report.skipped.sort { Conformance.functions.firstIndex(of: $0.function)! < Conformance.functions.firstIndex(of: $1.function)! }
-        for c in try Conformance.readManifest(dir) where (only?.contains(c.function) ?? true) && available[c.function] == true {
-            let inputs = try NPZ.load("\(dir)/\(c.id)/inputs.npz")
-            let outcome: Result<[String: NDArray], PluginError>
-            if suffix == "_f32" {
-                outcome = try call(lib, c, inputs, suffix: suffix, Float.self)
+        let order = functions
+        skipped.sort { (order.firstIndex(of: $0.function) ?? order.count) < (order.firstIndex(of: $1.function) ?? order.count) }
+        return (skipped, available)
+    }
+
+    // MARK: The worker's side
+
+    /// What a worker leaves in its folder: `status.json` last, written whole, and for a
+    /// case that ran, `result.npz` before it.
+    enum Status: String {
+        /// Probe: the library loaded (with `abi_version` and the `symbols` it exports);
+        /// case: every function returned 0 and result.npz holds the outputs.
+        case ok
+        /// A function returned an error code (`message`).
+        case failed
+        /// The library cannot be used at all: not loadable, no version symbol, another ABI version.
+        case refused
+        /// The harness could not do its part (an unreadable case file).
+        case error
+    }
+
+    /// A worker process's whole job: load `library`, then run case `caseID` of `cases`
+    /// (or, without one, report the symbols it exports), and leave the status in `out`.
+    /// The caller then ends the process at once, running nothing more of the library
+    /// (no destructors, no atexit handlers).
+    public static func work(library: String, cases: String?, caseID: String?, precision: Precision, out: String) throws {
+        let trace = Trace(out + "/trace")
+        var status: [String: Any]
+        do {
+            let lib = try Library(library, trace: trace)
+            if let cases, let caseID {
+                guard let c = try Conformance.readManifest(cases).first(where: { $0.id == caseID }) else {
+                    throw NumPyIOError(file: cases + "/manifest.json", "no case '\(caseID)'")
+                }
+                let inputs = try NPZ.load("\(cases)/\(c.id)/inputs.npz")
+                let outcome = precision == .float32 ? try call(lib, c, inputs, precision: precision, Float.self)
+                                                    : try call(lib, c, inputs, precision: precision, Double.self)
+                switch outcome {
+                case .success(let outputs):
+                    trace.note("write")
+                    try NPZ.write(outputs.sorted { $0.key < $1.key }.map { (name: $0.key, array: $0.value) }, to: out + "/result.npz")
+                    status = ["result": Status.ok.rawValue]
+                case .failure(let e):
+                    status = ["result": Status.failed.rawValue, "message": e.description]
+                }
             } else {
-                outcome = try call(lib, c, inputs, suffix: suffix, Double.self)
+                let symbols = needs.values.joined().map { symbol($0, precision) }.filter { lib.symbol($0) != nil }
+                status = ["result": Status.ok.rawValue, "abi_version": Int(lib.version), "symbols": Array(Set(symbols)).sorted()]
             }
-            switch outcome {
-            case .success(let outputs):
-                let members = c.outputs.compactMap { n in outputs[n].map { (name: n, array: $0) } }
-                report.findings += try Conformance.judge(c, cases: dir, outputs: members, dtypes: outputs.mapValues(\.dtype.rawValue), failure: "",
-                                                         file: lib.path, judged: judged)
-            case .failure(let error):
-                report.findings += try Conformance.judge(c, cases: dir, outputs: nil, dtypes: [:], failure: error.description, file: lib.path, judged: judged)
-            }
+        } catch let e as PluginError {
+            status = ["result": Status.refused.rawValue, "message": e.description]
+        } catch {
+            status = ["result": Status.error.rawValue, "message": "\(error)"]
         }
-        return report
+        try AtomicFile.write(out + "/status.json", data: try JSONSerialization.data(withJSONObject: status, options: [.sortedKeys]))
     }
 
     /// Float or Double buffers and the NDArray of a result.
     protocol Scalar: BinaryFloatingPoint, BitwiseCopyable { static func array(_ values: [Self], _ shape: [Int]) -> NDArray }
 
     /// One case through the library's functions in precision T.
-    static func call<T: Scalar>(_ lib: Library, _ c: Conformance.Listed, _ inputs: NPZFile, suffix: String, _: T.Type)
+    static func call<T: Scalar>(_ lib: Library, _ c: Conformance.Listed, _ inputs: NPZFile, precision: Precision, _: T.Type)
         throws -> Result<[String: NDArray], PluginError> {
         func input(_ name: String) throws -> (values: [T], shape: [Int]) {
             let a = try inputs.requireFloat(name)
             return (a.doubles.map { T($0) }, a.shape)
         }
-        func fn<F>(_ name: String, _: F.Type) -> F { unsafeBitCast(lib.symbol("byol_" + name + suffix)!, to: F.self) }
+        // The trace brackets each call: `fn` is evaluated right before the call, `check`
+        // right after it returns.
+        func fn<F>(_ name: String, _: F.Type) -> F {
+            guard let f = lib.symbol(symbol(name, precision)) else { fatalError("\(symbol(name, precision)) was checked to exist") }
+            lib.trace.note("call " + symbol(name, precision))
+            return unsafeBitCast(f, to: F.self)
+        }
         var failure: PluginError?
         func check(_ name: String, _ status: Int32) {
-            if status != 0 && failure == nil { failure = PluginError(description: "byol_\(name)\(suffix) returned error \(status)") }
+            lib.trace.note("done " + symbol(name, precision))
+            if status != 0 && failure == nil { failure = PluginError(description: "\(symbol(name, precision)) returned error \(status)") }
         }
         var out: [String: NDArray] = [:]
         func emit(_ name: String, _ values: [T], _ shape: [Int]) { out[name] = T.array(values, shape) }
@@ -172,6 +281,17 @@ public enum ConformancePlugin {
             var y = [T](repeating: .nan, count: x.count)
             check("batchnorm_eval_forward", fn("batchnorm_eval_forward", BNEvalForward.self)(x, i64(xs[0]), i64(xs[1]), i64(spatial), g, b, rm, rv, BNConstants.eps, &y))
             emit("y", y, xs)
+        case "batchnorm_running":
+            let (x, xs) = try input("x"), (rm, _) = try input("running_mean"), (rv, _) = try input("running_var")
+            let (n, ch) = (xs[0], xs[1]), spatial = xs.dropFirst(2).reduce(1, *)
+            let tracked = try inputs.requireInt("num_batches_tracked", shape: []).storage
+            guard case .int64(let t) = tracked, let seen = t.first else { throw NumPyIOError(file: inputs.path, array: "num_batches_tracked", "not an int64 scalar") }
+            var mean = [T](repeating: .nan, count: ch), variance = [T](repeating: .nan, count: ch)
+            var trackedOut = Int64.min  // what the library does not write fails the comparison
+            check("batchnorm_running_update", fn("batchnorm_running_update", BNRunningUpdate.self)(
+                x, i64(n), i64(ch), i64(spatial), rm, rv, seen, inputs["momentum"]?.doubles.first ?? .nan, &mean, &variance, &trackedOut))
+            emit("running_mean", mean, [ch]); emit("running_var", variance, [ch])
+            out["num_batches_tracked"] = .scalar(trackedOut)
         case "linear":
             let (x, xs) = try input("x"), (w, ws) = try input("weight"), (b, _) = try input("bias"), (dy, dys) = try input("dy")
             let (n, inF, outF) = (xs[0], xs[1], ws[0])
@@ -235,7 +355,7 @@ public enum ConformancePlugin {
             check("ema_update", fn("ema_update", EMAUpdate.self)(t, o, i64(t.count), inputs["tau"]?.doubles.first ?? .nan, &out2))
             emit("target", out2, ts)
         default:
-            throw PluginError(description: "\(c.id): unknown function '\(c.function)'")
+            throw NumPyIOError(file: inputs.path, "\(c.id): unknown function '\(c.function)'")
         }
         if let failure { return .failure(failure) }
         return .success(out)

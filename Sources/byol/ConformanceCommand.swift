@@ -10,7 +10,7 @@ struct ConformanceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conformance",
         abstract: "Export layer cases (inputs and the float64 reference's outputs) and check another implementation's results against them.",
-        subcommands: [Export.self, Run.self, Check.self, Trials.self])
+        subcommands: [Export.self, Run.self, Check.self, Trials.self, PluginWorker.self])
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -63,11 +63,15 @@ struct ConformanceCommand: ParsableCommand {
         @Option(help: "With --plugin: write a JSON report here.") var json: String?
         @Option(help: "Comma-separated functions to run, e.g. conv2d,linear.") var only: String?
         @Option(parsing: .unconditional, help: "Threads of the engine, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        @Option(parsing: .unconditional,
+                help: "With --plugin: seconds each case may take (the library runs in a child process per case, stopped after this), 1 to 86400.")
+        var timeout: Int = 120
 
         func validate() throws {
             guard (plugin == nil) != (engine == nil) else { throw ValidationError("give one of --plugin PATH and --engine NAME") }
             if engine != nil && results == nil { throw ValidationError("--engine needs --results DIR") }
             try FlagCheck.require("--threads", threads, atLeast: 1)
+            guard (1...86400).contains(timeout) else { throw ValidationError("--timeout must be in [1, 86400] seconds, got \(timeout)") }
             if let engine { _ = try ProgramEngines.require(engine, threads: 1) }
             try Check.validateOnly(only)
         }
@@ -80,14 +84,62 @@ struct ConformanceCommand: ParsableCommand {
                 print("wrote \(n) results of \(e.name) (\(e.precision.rawValue)) to \(results)")
                 return
             }
-            let lib = try ConformancePlugin.Library(plugin!)
-            let r = try ConformancePlugin.run(lib, cases: cases, judged: precision, only: onlySet)
+            // The library runs in child processes (this program's hidden plugin-worker):
+            // a crash, an exit or a hang fails its case, never this process's verdict.
+            let isolation = ConformancePlugin.Isolation(worker: [ConformancePlugin.Isolation.executable, "conformance", "plugin-worker"],
+                                                        timeout: Double(timeout))
+            let r = try ConformancePlugin.run(library: plugin!, cases: cases, judged: precision, only: onlySet, isolation: isolation)
             let notes = r.skipped.map { "skipped: \($0.function) (\($0.reason))" }
             guard !r.findings.isEmpty else {
                 for n in notes { print(n) }
-                throw ConformancePlugin.PluginError(description: "\(plugin!): exports none of the \(ConformancePlugin.suffix(precision)) functions the cases need; nothing checked")
+                throw ConformancePlugin.PluginError(description: "\(plugin!): exports none of the \(ConformancePlugin.storage(precision).rawValue) functions the cases need; nothing checked")
             }
             try Check.report(r.findings, judged: precision, junit: junit, json: json, notes: notes)
+        }
+    }
+
+    /// One child process of `run --plugin`: loads the library and runs one case (or,
+    /// without --case, reports its ABI version and symbols), leaving OUT/status.json
+    /// (and OUT/result.npz). Not for people: its flags may change with any release.
+    struct PluginWorker: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "plugin-worker", abstract: "Internal: one case of `conformance run --plugin` in a child process.", shouldDisplay: false)
+
+        @Option var plugin: String
+        @Option var precision: Precision = .float32
+        @Option var cases: String?
+        @Option(name: .customLong("case")) var caseID: String?
+        @Option var out: String
+        /// The harness's process id: the worker ends when its parent is gone.
+        @Option var parent: Int32?
+
+        func run() throws {
+            // No core files from a library that crashes.
+            var core = rlimit()
+            #if canImport(Glibc)
+            let resource = __rlimit_resource_t(RLIMIT_CORE.rawValue)
+            #else
+            let resource = RLIMIT_CORE
+            #endif
+            if getrlimit(resource, &core) == 0 {
+                core.rlim_cur = 0
+                setrlimit(resource, &core)
+            }
+            if let parent {
+                // A hung library must not outlive a harness that was interrupted.
+                Thread.detachNewThread {
+                    while getppid() == parent { usleep(200_000) }
+                    _exit(75)
+                }
+            }
+            do {
+                try ConformancePlugin.work(library: plugin, cases: cases, caseID: caseID, precision: precision, out: out)
+            } catch {
+                FileHandle.standardError.write(Data("byol: error: \(error)\n".utf8))
+                _exit(1)
+            }
+            // Nothing more of the library runs: no destructors, no atexit handlers.
+            _exit(0)
         }
     }
 
@@ -106,9 +158,10 @@ struct ConformanceCommand: ParsableCommand {
 
         static func validateOnly(_ only: String?) throws {
             guard let only else { return }
-            let unknown = only.split(separator: ",").map(String.init).filter { !Conformance.functions.contains($0) }
+            let known = ConformancePlugin.functions
+            let unknown = only.split(separator: ",").map(String.init).filter { !known.contains($0) }
             if !unknown.isEmpty {
-                throw ValidationError("--only: unknown function \(unknown[0]) (known: \(Conformance.functions.joined(separator: ", ")))")
+                throw ValidationError("--only: unknown function \(unknown[0]) (known: \(known.joined(separator: ", ")))")
             }
         }
 
@@ -130,7 +183,7 @@ struct ConformanceCommand: ParsableCommand {
                 let idx = Conformance.indexTextShort(f.worstIndex)
                 let numbers = compared ? String(format: "%.3e    %-9.3g  ", f.maxAbs, f.ratio) : pad("-", 13) + pad("-", 11)
                 let tier = judged == .auto ? pad(f.tightest?.rawValue ?? "none", 10) : ""
-                let verdict = !compared ? "MISSING" : (f.passed ? "PASS" : "FAIL")
+                let verdict = f.missing ? "MISSING" : (f.passed ? "PASS" : "FAIL")
                 print(pad(f.caseID, caseWidth) + "  " + pad(f.tensor, tensorWidth) + "  " + numbers + pad(idx, 15) + tier + verdict)
             }
             let failed = findings.filter { !$0.passed }
@@ -143,8 +196,9 @@ struct ConformanceCommand: ParsableCommand {
             if let junit { try AtomicFile.write(junit, data: Data(Conformance.junit(findings, judged: judged).utf8)) }
             if let json { try AtomicFile.write(json, data: try Conformance.json(findings, judged: judged)) }
             let cases = Set(findings.map(\.caseID)).count
-            let missing = findings.filter { $0.ratios.isEmpty }.count
-            print("\(findings.count - failed.count) tensors passed, \(failed.count) failed (\(missing) without a result), in \(cases) cases (\(judged) bounds)")
+            let missing = findings.filter(\.missing).count
+            print("\(findings.count - failed.count) tensors passed, \(failed.count) failed, in \(cases) cases (\(judged) bounds)"
+                  + (missing > 0 ? "; \(missing) of the failures without a result" : ""))
             if !failed.isEmpty {
                 FileHandle.standardError.write(Data("byol: error: \(failed.count) tensors out of bounds; first: \(failed[0].caseID): \(failed[0].message)\n".utf8))
                 throw ExitCode(1)

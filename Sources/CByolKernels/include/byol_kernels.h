@@ -1,13 +1,24 @@
-/* byol_kernels.h: the C ABI of byol-swift's conformance kit, version 1.
+/* byol_kernels.h: the C ABI of byol-swift's conformance kit, version 2.
 
-   A shared library that exports some of the functions below can be checked in process:
+   A shared library that exports some of the functions below can be checked:
 
-       byol conformance run --plugin ./libmine.so --cases cases [--precision float32] [--junit report.xml]
+       byol conformance run --plugin ./libmine.so --cases cases [--precision float32] [--junit report.xml] [--timeout 120]
 
-   loads it with dlopen, runs every exported case (byol conformance export) through the
-   functions it exports, and holds the outputs to the bounds of docs/contract.md §4;
-   functions it does not export are named and skipped. The library must export
-   byol_kernels_abi_version() returning BYOL_KERNELS_ABI_VERSION.
+   runs every exported case (byol conformance export) through the functions the library
+   exports and holds the outputs to the bounds of docs/contract.md §4; functions it does
+   not export are named and skipped. The library must export byol_kernels_abi_version()
+   returning the version it was built for: 2 (BYOL_KERNELS_ABI_VERSION), or 1 for a
+   library of the first version, which lacks the functions version 2 added (they are
+   skipped, named with "(ABI version 2)"). Any other version is refused.
+
+   The library is loaded only in child processes of the harness, one per case: a crash
+   (SIGSEGV, abort), an exit() or a function that does not return within --timeout
+   seconds fails that case's outputs with a message naming the symbol, and the run goes
+   on with the next case. Nothing of the library runs in the harness's own process.
+
+   Version history:
+   1  the layer, loss, optimizer and EMA functions below.
+   2  byol_batchnorm_running_update_f32/_f64: BatchNorm's running statistics.
 
    Conventions, for every function:
    - Tensors are contiguous and row-major: images NCHW [n, c, h, w], matrices [rows,
@@ -28,7 +39,7 @@
 extern "C" {
 #endif
 
-#define BYOL_KERNELS_ABI_VERSION 1
+#define BYOL_KERNELS_ABI_VERSION 2
 
 int byol_kernels_abi_version(void);
 /* ---- float (float32) ---- */
@@ -46,6 +57,14 @@ int byol_batchnorm_train_forward_f32(const float *x, int64_t n, int64_t c, int64
 int byol_batchnorm_train_backward_f32(const float *dy, const float *x, int64_t n, int64_t c, int64_t spatial, const float *gamma, const float *save_mean, const float *save_invstd, float *dx, float *dgamma, float *dbeta);
 /* Eval-mode BatchNorm with running statistics. */
 int byol_batchnorm_eval_forward_f32(const float *x, int64_t n, int64_t c, int64_t spatial, const float *gamma, const float *beta, const float *running_mean, const float *running_var, double eps, float *y);
+/* Version 2. Train-mode BatchNorm's update of the running statistics (PyTorch's, momentum a fraction) from
+   x [n, c, s] (s = h * w, or 1 for BatchNorm1d): per channel, the batch mean and the biased variance var over
+   the m = n * s values; running_mean_out = (1 - momentum) running_mean + momentum mean, running_var_out =
+   (1 - momentum) running_var + momentum var m / (m - 1) (the unbiased variance), num_batches_tracked_out =
+   num_batches_tracked + 1. An error when m < 2. */
+int byol_batchnorm_running_update_f32(const float *x, int64_t n, int64_t c, int64_t s, const float *running_mean, const float *running_var,
+                                       int64_t num_batches_tracked, double momentum, float *running_mean_out, float *running_var_out,
+                                       int64_t *num_batches_tracked_out);
 /* y [n, out] = x [n, in] weight^T + bias, weight [out, in], bias [out]. */
 int byol_linear_forward_f32(const float *x, int64_t n, int64_t in_features, const float *weight, int64_t out_features, const float *bias, float *y);
 /* dx [n, in], dweight [out, in] and dbias [out] for dy [n, out]. */
@@ -99,6 +118,14 @@ int byol_batchnorm_train_forward_f64(const double *x, int64_t n, int64_t c, int6
 int byol_batchnorm_train_backward_f64(const double *dy, const double *x, int64_t n, int64_t c, int64_t spatial, const double *gamma, const double *save_mean, const double *save_invstd, double *dx, double *dgamma, double *dbeta);
 /* Eval-mode BatchNorm with running statistics. */
 int byol_batchnorm_eval_forward_f64(const double *x, int64_t n, int64_t c, int64_t spatial, const double *gamma, const double *beta, const double *running_mean, const double *running_var, double eps, double *y);
+/* Version 2. Train-mode BatchNorm's update of the running statistics (PyTorch's, momentum a fraction) from
+   x [n, c, s] (s = h * w, or 1 for BatchNorm1d): per channel, the batch mean and the biased variance var over
+   the m = n * s values; running_mean_out = (1 - momentum) running_mean + momentum mean, running_var_out =
+   (1 - momentum) running_var + momentum var m / (m - 1) (the unbiased variance), num_batches_tracked_out =
+   num_batches_tracked + 1. An error when m < 2. */
+int byol_batchnorm_running_update_f64(const double *x, int64_t n, int64_t c, int64_t s, const double *running_mean, const double *running_var,
+                                       int64_t num_batches_tracked, double momentum, double *running_mean_out, double *running_var_out,
+                                       int64_t *num_batches_tracked_out);
 /* y [n, out] = x [n, in] weight^T + bias, weight [out, in], bias [out]. */
 int byol_linear_forward_f64(const double *x, int64_t n, int64_t in_features, const double *weight, int64_t out_features, const double *bias, double *y);
 /* dx [n, in], dweight [out, in] and dbias [out] for dy [n, out]. */
@@ -145,6 +172,7 @@ typedef int (*byol_conv2d_backward_weights_f32_fn)(const float *x, int64_t n, in
 typedef int (*byol_batchnorm_train_forward_f32_fn)(const float *x, int64_t n, int64_t c, int64_t spatial, const float *gamma, const float *beta, double eps, float *y, float *save_mean, float *save_invstd);
 typedef int (*byol_batchnorm_train_backward_f32_fn)(const float *dy, const float *x, int64_t n, int64_t c, int64_t spatial, const float *gamma, const float *save_mean, const float *save_invstd, float *dx, float *dgamma, float *dbeta);
 typedef int (*byol_batchnorm_eval_forward_f32_fn)(const float *x, int64_t n, int64_t c, int64_t spatial, const float *gamma, const float *beta, const float *running_mean, const float *running_var, double eps, float *y);
+typedef int (*byol_batchnorm_running_update_f32_fn)(const float *x, int64_t n, int64_t c, int64_t s, const float *running_mean, const float *running_var, int64_t num_batches_tracked, double momentum, float *running_mean_out, float *running_var_out, int64_t *num_batches_tracked_out);
 typedef int (*byol_linear_forward_f32_fn)(const float *x, int64_t n, int64_t in_features, const float *weight, int64_t out_features, const float *bias, float *y);
 typedef int (*byol_linear_backward_f32_fn)(const float *dy, const float *x, int64_t n, int64_t in_features, const float *weight, int64_t out_features, float *dx, float *dweight, float *dbias);
 typedef int (*byol_relu_forward_f32_fn)(const float *x, int64_t count, float *y);
@@ -155,12 +183,17 @@ typedef int (*byol_loss_forward_f32_fn)(const float *p, const float *z, int64_t 
 typedef int (*byol_loss_backward_f32_fn)(const float *p, const float *z, int64_t n, int64_t d, float *dp);
 typedef int (*byol_symmetric_loss_forward_f32_fn)(const float *p1, const float *p2, const float *z1, const float *z2, int64_t n, int64_t d, double *loss);
 typedef int (*byol_symmetric_loss_backward_f32_fn)(const float *p1, const float *p2, const float *z1, const float *z2, int64_t n, int64_t d, float *dp1, float *dp2);
+typedef int (*byol_sgd_update_f32_fn)(const float *param, const float *grad, const float *momentum_buffer, int64_t count, double lr, double momentum, double weight_decay, float *param_out, float *momentum_buffer_out);
+typedef int (*byol_lars_update_f32_fn)(const float *param, const float *grad, const float *momentum_buffer, int64_t count, int is_matrix, double lr, double momentum, double weight_decay, double eta, float *param_out, float *momentum_buffer_out);
+typedef int (*byol_adam_update_f32_fn)(const float *param, const float *grad, const float *exp_avg, const float *exp_avg_sq, int64_t count, int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay, float *param_out, float *exp_avg_out, float *exp_avg_sq_out);
+typedef int (*byol_ema_update_f32_fn)(const float *target, const float *online, int64_t count, double tau, float *target_out);
 typedef int (*byol_conv2d_forward_f64_fn)(const double *x, int64_t n, int64_t c, int64_t h, int64_t w, const double *weight, int64_t k, int64_t r, int64_t stride, int64_t pad, double *y);
 typedef int (*byol_conv2d_backward_data_f64_fn)(const double *dy, int64_t n, int64_t k, int64_t ho, int64_t wo, const double *weight, int64_t c, int64_t r, int64_t stride, int64_t pad, int64_t h, int64_t w, double *dx);
 typedef int (*byol_conv2d_backward_weights_f64_fn)(const double *x, int64_t n, int64_t c, int64_t h, int64_t w, const double *dy, int64_t k, int64_t ho, int64_t wo, int64_t r, int64_t stride, int64_t pad, double *dweight);
 typedef int (*byol_batchnorm_train_forward_f64_fn)(const double *x, int64_t n, int64_t c, int64_t spatial, const double *gamma, const double *beta, double eps, double *y, double *save_mean, double *save_invstd);
 typedef int (*byol_batchnorm_train_backward_f64_fn)(const double *dy, const double *x, int64_t n, int64_t c, int64_t spatial, const double *gamma, const double *save_mean, const double *save_invstd, double *dx, double *dgamma, double *dbeta);
 typedef int (*byol_batchnorm_eval_forward_f64_fn)(const double *x, int64_t n, int64_t c, int64_t spatial, const double *gamma, const double *beta, const double *running_mean, const double *running_var, double eps, double *y);
+typedef int (*byol_batchnorm_running_update_f64_fn)(const double *x, int64_t n, int64_t c, int64_t s, const double *running_mean, const double *running_var, int64_t num_batches_tracked, double momentum, double *running_mean_out, double *running_var_out, int64_t *num_batches_tracked_out);
 typedef int (*byol_linear_forward_f64_fn)(const double *x, int64_t n, int64_t in_features, const double *weight, int64_t out_features, const double *bias, double *y);
 typedef int (*byol_linear_backward_f64_fn)(const double *dy, const double *x, int64_t n, int64_t in_features, const double *weight, int64_t out_features, double *dx, double *dweight, double *dbias);
 typedef int (*byol_relu_forward_f64_fn)(const double *x, int64_t count, double *y);
@@ -171,6 +204,10 @@ typedef int (*byol_loss_forward_f64_fn)(const double *p, const double *z, int64_
 typedef int (*byol_loss_backward_f64_fn)(const double *p, const double *z, int64_t n, int64_t d, double *dp);
 typedef int (*byol_symmetric_loss_forward_f64_fn)(const double *p1, const double *p2, const double *z1, const double *z2, int64_t n, int64_t d, double *loss);
 typedef int (*byol_symmetric_loss_backward_f64_fn)(const double *p1, const double *p2, const double *z1, const double *z2, int64_t n, int64_t d, double *dp1, double *dp2);
+typedef int (*byol_sgd_update_f64_fn)(const double *param, const double *grad, const double *momentum_buffer, int64_t count, double lr, double momentum, double weight_decay, double *param_out, double *momentum_buffer_out);
+typedef int (*byol_lars_update_f64_fn)(const double *param, const double *grad, const double *momentum_buffer, int64_t count, int is_matrix, double lr, double momentum, double weight_decay, double eta, double *param_out, double *momentum_buffer_out);
+typedef int (*byol_adam_update_f64_fn)(const double *param, const double *grad, const double *exp_avg, const double *exp_avg_sq, int64_t count, int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay, double *param_out, double *exp_avg_out, double *exp_avg_sq_out);
+typedef int (*byol_ema_update_f64_fn)(const double *target, const double *online, int64_t count, double tau, double *target_out);
 
 #ifdef __cplusplus
 }
