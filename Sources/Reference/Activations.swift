@@ -3,7 +3,8 @@
 /// taken as 0, as PyTorch does.
 public enum ReLU {
     public static func forward(_ x: Tensor) -> Tensor {
-        Tensor(shape: x.shape, data: x.data.map { $0 > 0 || $0.isNaN ? $0 : 0 })
+        RoundingNoise.kinks(x.data)
+        return Tensor(shape: x.shape, data: x.data.map { $0 > 0 || $0.isNaN ? $0 : 0 })
     }
 
     /// dx = dy where x > 0, else 0.

@@ -12,6 +12,15 @@ extension Conformance {
     /// The cases of `arch` on `batch` images of size x size, inputs drawn from `seed`, with
     /// a whole step for each of `steps` (nil: `defaultSteps`).
     public static func cases(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]? = nil) -> [Case] {
+        var out: [Case] = []
+        generate(arch: arch, batch: batch, size: size, seed: seed, steps: steps) { out.append($0) }
+        return out
+    }
+
+    /// The same cases handed to `emit` one by one, in order, as each is ready (the
+    /// whole-network ones last): export writes each while the next is computed.
+    static func generate(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]?,
+                         emit: (Case) throws -> Void) rethrows {
         // The whole-network cases (most of the work: Monte Carlo passes of the reference)
         // draw from streams of their own, so they run beside the layer cases.
         let wholeNetwork = Locked<[Case]>([])
@@ -26,14 +35,14 @@ extension Conformance {
         // left every other case's inputs as they were.
         var runningDraws = CaseDraws(seed: seed &+ 0x52_554E)
         let reference = ReferenceEngine()
-        var out: [Case] = []
         var seen = Set<String>()
+        var pending: [Case] = []
         func add(_ id: String, _ function: String, params: [String: Int] = [:], inputs: [(String, NDArray)], margin: Double? = nil,
                  run: () -> LayerResult) {
             guard seen.insert(id).inserted else { return }
             let named = inputs.map { (name: $0.0, array: $0.1) }
             let expected = run().arrays
-            out.append(Case(id: id, function: function, params: params, inputs: named, expected: expected,
+            pending.append(Case(id: id, function: function, params: params, inputs: named, expected: expected,
                             bounds: ConformanceBounds.tiers(ConformanceBounds.terms(function: function, params: params, inputs: named, expected: expected)),
                             reluMargin: margin))
         }
@@ -145,9 +154,9 @@ extension Conformance {
         }
 
         // Whole steps and an embed from a warmed-up state built to be well conditioned.
+        for c in pending { try emit(c) }
         group.wait()
-        out += wholeNetwork.value
-        return out
+        for c in wholeNetwork.value { try emit(c) }
     }
 
     /// loss = l(p1, z2) + l(p2, z1) (each the batch mean of `loss`), dp1, dp2: the loss

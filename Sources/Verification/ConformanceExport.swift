@@ -10,32 +10,53 @@ extension Conformance {
     /// Writes `cases` under `dir`: DIR/ID/inputs.npz, [state.npz,] expected.npz, bounds.npz
     /// and DIR/manifest.json (written last, so a folder with a manifest is complete).
     public static func export(_ cases: [Case], header: [String: Any], to dir: String) throws {
-        let fm = FileManager.default
-        func makeFolder(_ path: String) throws {
-            do {
-                try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
-            } catch {
-                throw NumPyIOError(file: path, "cannot create the folder: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
-            }
-        }
+        try makeFolder(dir)
+        try writeManifest(try cases.map { try write($0, to: dir) }, header: header, to: dir)
+    }
+
+    /// Generates the cases of `arch` (as `cases`) and writes each as soon as it is ready,
+    /// while the whole-network cases are still being computed: `byol conformance export`.
+    /// Returns how many cases of how many functions were written.
+    public static func export(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]?, header: [String: Any],
+                              to dir: String) throws -> (cases: Int, functions: Int) {
         try makeFolder(dir)
         var entries: [[String: Any]] = []
-        for c in cases {
-            try makeFolder(dir + "/" + c.id)
-            try NPZ.write(c.inputs, to: "\(dir)/\(c.id)/inputs.npz")
-            if let state = c.state { try state.write(to: "\(dir)/\(c.id)/state.npz") }
-            try NPZ.write(c.expected, to: "\(dir)/\(c.id)/expected.npz")
-            try NPZ.write(boundArrays(c), to: "\(dir)/\(c.id)/bounds.npz")
-            var entry: [String: Any] = [
-                "id": c.id, "function": c.function, "params": c.params,
-                "inputs": c.inputs.map { ["name": $0.name, "shape": $0.array.shape] as [String: Any] },
-                "outputs": c.expected.map { ["name": $0.name, "shape": $0.array.shape, "dtype": $0.array.dtype == .int64 ? "int64" : "float"] as [String: Any] },
-                "bounds": "bounds.npz",
-            ]
-            if let m = c.reluMargin { entry["relu_margin"] = m }
-            if c.state != nil { entry["state"] = "state.npz" }
-            entries.append(entry)
+        var functions = Set<String>()
+        try generate(arch: arch, batch: batch, size: size, seed: seed, steps: steps) { c in
+            entries.append(try write(c, to: dir))
+            functions.insert(c.function)
         }
+        try writeManifest(entries, header: header, to: dir)
+        return (entries.count, functions.count)
+    }
+
+    static func makeFolder(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw NumPyIOError(file: path, "cannot create the folder: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+        }
+    }
+
+    /// One case's files; returns its manifest entry.
+    static func write(_ c: Case, to dir: String) throws -> [String: Any] {
+        try makeFolder(dir + "/" + c.id)
+        try NPZ.write(c.inputs, to: "\(dir)/\(c.id)/inputs.npz")
+        if let state = c.state { try state.write(to: "\(dir)/\(c.id)/state.npz") }
+        try NPZ.write(c.expected, to: "\(dir)/\(c.id)/expected.npz")
+        try NPZ.write(boundArrays(c), to: "\(dir)/\(c.id)/bounds.npz")
+        var entry: [String: Any] = [
+            "id": c.id, "function": c.function, "params": c.params,
+            "inputs": c.inputs.map { ["name": $0.name, "shape": $0.array.shape] as [String: Any] },
+            "outputs": c.expected.map { ["name": $0.name, "shape": $0.array.shape, "dtype": $0.array.dtype == .int64 ? "int64" : "float"] as [String: Any] },
+            "bounds": "bounds.npz",
+        ]
+        if let m = c.reluMargin { entry["relu_margin"] = m }
+        if c.state != nil { entry["state"] = "state.npz" }
+        return entry
+    }
+
+    static func writeManifest(_ entries: [[String: Any]], header: [String: Any], to dir: String) throws {
         var manifest = header
         manifest["format"] = "byol-conformance"
         manifest["version"] = version

@@ -8,7 +8,9 @@ import Reference
 /// One recording pass of the float64 reference keeps every rounding site's standard
 /// deviations; `passes` perturbed passes add float32 arithmetic's noise, and as many add
 /// unit operand and product rounding (scaled by 2^-20, in the linear regime): 8 of each
-/// for the tiny preset, 3 for the larger ones, whose passes take seconds each. Per output
+/// for the tiny preset, 2 for the larger ones, whose passes take seconds each (the local
+/// noise is the layers' conservative bound, which leaves the engine's step gradients at
+/// 0.001-0.003 of the result: few draws cost little). Per output
 /// element, S1 and S2 are the root mean square deviations of the two kinds. The bound at
 /// tier t is
 ///     lambda sqrt(c^2 (S1^2 + R1^2 / 16) + o^2 (S2^2 + R2^2 / 16)) + 2 c 2^-24 |expected|
@@ -17,22 +19,24 @@ import Reference
 /// term the storage of the output itself.
 enum StepBounds {
     /// Perturbed passes of each kind for a network of `parameters` learnable values.
-    static func passes(parameters: Int) -> Int { parameters < 100_000 ? 8 : 3 }
+    static func passes(parameters: Int) -> Int { parameters < 100_000 ? 8 : 2 }
     static let epsilon = 0x1p-20
 
+    /// A step's outputs, their bounds, and the smallest |ReLU input| of its passes.
     static func step(_ state: BYOLState, view1: Tensor, view2: Tensor, config: StepConfig, seed: UInt64)
-        -> (expected: LayerResult, bounds: [String: [Tier: [Double]]]) {
+        -> (expected: LayerResult, bounds: [String: [Tier: [Double]]], margin: Double) {
         let (v1, v2) = (NDArray(view1), NDArray(view2))
         return propagate(seed: seed, passes: passes(parameters: state.arch.learnableSpecs.reduce(0) { $0 + $1.count })) { Conformance.stepOutputs(ReferenceEngine().step(from: state, view1: v1, view2: v2, config: config), arch: state.arch) }
     }
 
-    static func embed(_ state: BYOLState, images: Tensor, seed: UInt64) -> (features: NDArray, bounds: [String: [Tier: [Double]]]) {
+    static func embed(_ state: BYOLState, images: Tensor, seed: UInt64) -> (features: NDArray, bounds: [String: [Tier: [Double]]], margin: Double) {
         let r = propagate(seed: seed, passes: passes(parameters: state.arch.learnableSpecs.reduce(0) { $0 + $1.count })) { LayerResult([("features", NDArray(Embed.features(state, images: images, network: "online")))]) }
-        return (r.expected["features"]!, r.bounds)
+        return (r.expected["features"]!, r.bounds, r.margin)
     }
 
     /// Runs `body` once recording and 2 x `passes` times perturbed (two at a time).
-    static func propagate(seed: UInt64, passes: Int, _ body: @escaping @Sendable () -> LayerResult) -> (expected: LayerResult, bounds: [String: [Tier: [Double]]]) {
+    static func propagate(seed: UInt64, passes: Int, _ body: @escaping @Sendable () -> LayerResult)
+        -> (expected: LayerResult, bounds: [String: [Tier: [Double]]], margin: Double) {
         let recorder = RoundingNoise()
         let expected = RoundingNoise.$current.withValue(recorder) { body() }
         let modes: [RoundingNoise.Mode] = Array(repeating: .accumulation, count: passes) + Array(repeating: .operand(epsilon: epsilon), count: passes)
@@ -65,7 +69,7 @@ enum StepBounds {
             }
             bounds[name] = perTier
         }
-        return (expected, bounds)
+        return (expected, bounds, recorder.reluMargin)
     }
 }
 

@@ -41,12 +41,11 @@ struct ConformanceCommand: ParsableCommand {
 
         func run() throws {
             let arch = Architecture.preset(named: preset)!
-            let cases = Conformance.cases(arch: arch, batch: batch, size: size, seed: seed, steps: stepKinds)
+
             let header: [String: Any] = ["byol_version": BYOLVersion.string, "preset": preset, "architecture": arch.description,
                                          "seed": seed, "batch": batch, "size": size]
-            try Conformance.export(cases, header: header, to: out)
-            let functions = Set(cases.map(\.function)).count
-            print("wrote \(cases.count) cases of \(functions) functions to \(out) (manifest.json, ID/inputs.npz, ID/expected.npz, ID/bounds.npz)")
+            let (count, functions) = try Conformance.export(arch: arch, batch: batch, size: size, seed: seed, steps: stepKinds, header: header, to: out)
+            print("wrote \(count) cases of \(functions) functions to \(out) (manifest.json, ID/inputs.npz, ID/expected.npz, ID/bounds.npz)")
         }
     }
 

@@ -31,6 +31,9 @@ public final class RoundingNoise: @unchecked Sendable {
     /// Per site, in visiting order: deviations of float32 arithmetic and of unit operand
     /// rounding for each element.
     public private(set) var sites: [(accumulation: [Double], operand: [Double])]
+    /// The smallest |input| of every ReLU the recording pass evaluated: how far the
+    /// computation stays from a kink, where rounding could flip a unit.
+    public private(set) var reluMargin = Double.infinity
     private var next = 0
     private var stream: PhiloxStream
 
@@ -53,6 +56,12 @@ public final class RoundingNoise: @unchecked Sendable {
     public static func site(_ values: inout [Double], _ terms: @autoclosure () -> ErrorTerms) {
         guard let noise = current else { return }
         noise.visit(&values, terms)
+    }
+
+    /// A ReLU's inputs: the recording pass keeps the smallest magnitude.
+    public static func kinks(_ inputs: [Double]) {
+        guard let noise = current, case .record = noise.mode else { return }
+        for v in inputs { noise.reluMargin = min(noise.reluMargin, Swift.abs(v)) }
     }
 
     /// A scalar site (a loss).
