@@ -161,6 +161,27 @@ import TestSupport
         #expect(e.dweight.a[0] > 0.1 * e.dweight.a[1])
     }
 
+    /// `check` takes its bounds from the case files alone: with a stored bound set to 0,
+    /// the float32 results that passed fail on exactly that tensor.
+    @Test func checkReadsTheStoredBounds() throws {
+        let d = TemporaryDirectory()
+        let conv = try export(d).first { $0.function == "conv2d" }!
+        try FileManager.default.createDirectory(atPath: d.file("results"), withIntermediateDirectories: true)
+        try NPZ.write(try reference(d, conv).map { (name: $0.name, array: $0.array.converted(to: .float32)) }, to: d.file("results/\(conv.id).npz"))
+        let before = try Conformance.check(cases: d.file("cases"), results: d.file("results"), judged: .tier(.float32), only: ["conv2d"])
+            .filter { $0.caseID == conv.id }
+        #expect(before.count == 3 && before.allSatisfy { $0.passed })
+        let path = d.file("cases/\(conv.id)/bounds.npz")
+        let stored = try NPZ.load(path)
+        try NPZ.write(try stored.names.map { n in
+            let a = try stored.require(n)
+            return (name: n, array: n == "dx@float32" ? NDArray(float32: [Float](repeating: 0, count: a.count), shape: a.shape) : a)
+        }, to: path)
+        let after = try Conformance.check(cases: d.file("cases"), results: d.file("results"), judged: .tier(.float32), only: ["conv2d"])
+            .filter { $0.caseID == conv.id }
+        #expect(after.filter { !$0.passed }.map(\.tensor) == ["dx"])
+    }
+
     @Test func resultsAreReadStrictly() throws {
         let d = TemporaryDirectory()
         let listed = try export(d)
