@@ -103,7 +103,9 @@ public enum NPY {
             throw fail("unsupported dtype '\(descr)' (supported: <f8 <f4 <i8 <i4 <i2 |i1 |u1 <u2 <u4 |b1, either byte order)")
         }
         let dataStart = headerStart + headerLength
-        let needed = count * kind.size
+        // Checked: a header may declare a shape whose byte size passes Int.max.
+        let (needed, tooBig) = count.multipliedReportingOverflow(by: kind.size)
+        guard !tooBig else { throw fail("shape \(shape) of \(descr) is too large: its size in bytes passes 2^63") }
         guard bytes.count - dataStart >= needed else {
             throw fail("truncated data: \(bytes.count - dataStart) bytes for shape \(shape) of \(descr), need \(needed)")
         }

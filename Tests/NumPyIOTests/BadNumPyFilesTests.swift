@@ -72,6 +72,20 @@ import TestSupport
         }
     }
 
+    /// Issue #23, row 1: a shape whose element count fits in 64 bits but whose byte size
+    /// does not trapped on the multiplication; now one line naming the array.
+    @Test func shapeWhoseByteSizePassesInt64IsRefused() {
+        for (descr, dim) in [("<f8", "2305843009213693952"), ("<f4", "4611686018427387904"), ("<i2", "4611686018427387904")] {
+            var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(dim),), }"
+            header += String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"
+            let bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
+            #expect(throws: NumPyIOError.self) { try NPY.decode(bytes, file: "f", name: "x") }
+            do { _ = try NPY.decode(bytes, file: "f", name: "x") } catch {
+                #expect("\(error)".contains("too large") && "\(error)".contains("x"), "\(error)")
+            }
+        }
+    }
+
     @Test func malformedHeader() {
         var bytes = NPY.encode(NDArray(float64: [1], shape: [1]))
         bytes[20] = UInt8(ascii: "#")
