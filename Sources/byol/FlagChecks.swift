@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import BYOLModel
 
 // Range checks of the numeric flags, one flag per check: each message names the flag at
@@ -27,9 +28,33 @@ enum FlagCheck {
     }
 
     /// `value` >= `minimum`; `minimumText` names the bound when it is another flag's value.
+    /// A flag in `limits` is also held to its upper bound: integers from flags go into
+    /// allocations and step counts, where a huge value trapped or exhausted memory.
     static func require(_ flag: String, _ value: Int, atLeast minimum: Int, _ minimumText: String? = nil) throws {
         guard value >= minimum else { throw ValidationError("\(flag) must be >= \(minimumText ?? "\(minimum)"), got \(value)") }
+        if let limit = limits[flag], value > limit.max {
+            throw ValidationError("\(flag) must be <= \(limit.max) (\(limit.why)), got \(value)")
+        }
     }
+
+    /// The largest value of each integer flag, and why.
+    static let limits: [String: (max: Int, why: String)] = [
+        "--threads": (max(64, 8 * ProcessInfo.processInfo.activeProcessorCount), "8 per core, 64 at least: more only add stacks and scheduling"),
+        "--size": (4096, "a float64 view of 4096 x 4096 pixels is already 400 MB"),
+        "--batch": (65_536, "more images per step than CIFAR-10's 50,000 training images"),
+        "--epochs": (1_000_000, "step counts stay far inside 64 bits"),
+        "--steps": (1_000_000, "a million timed steps"),
+        "--repeats": (1_000_000, "a million timed repeats"),
+        "--trajectory": (1_000_000, "a million steps"),
+        "--stop-after": (1 << 40, "step counts stay far inside 64 bits"),
+        "--checkpoint-every": (1 << 40, "step counts stay far inside 64 bits"),
+        "--classes": (65_536, "the scores are [queries, classes] float64"),
+        "--k": (1 << 31, "k is at most the bank's size anyway"),
+        "--knn-k": (1 << 31, "k is at most the bank's size anyway"),
+        "--train-limit": (1 << 31, "more images than any data set here"),
+        "--test-limit": (1 << 31, "more images than any data set here"),
+        "--sample-groups": (65_536, "at most one group per image"),
+    ]
 
     /// `--network`: which backbone of a state, online or target.
     static func network(_ name: String) throws {

@@ -177,6 +177,29 @@ let allCommands: [[String]] = [[], ["verify"], ["init"], ["step"], ["embed"], ["
         }
     }
 
+    /// Issue #23, row 5: integer flags have an upper bound with its reason; huge values
+    /// trapped (arithmetic overflow) or grew until the kernel killed the process.
+    @Test func integerFlagsHaveUpperBounds() throws {
+        let d = TemporaryDirectory()
+        let pretrain = ["pretrain", "--preset", "tiny", "--out", d.file("run")]
+        let huge = "9223372036854775807"
+        for (args, flag, max) in [(pretrain + ["--epochs", "4611686018427387904"], "--epochs", "1000000"),
+                                  (pretrain + ["--batch", huge], "--batch", "65536"),
+                                  (["augment", "--seed", "1", "--images", "i.npz", "--out", "o.npz", "--size", "4000000000"], "--size", "4096"),
+                                  (["conformance", "export", "--out", d.file("c"), "--size", "4000000000"], "--size", "4096"),
+                                  (["conformance", "export", "--out", d.file("c"), "--batch", huge], "--batch", "65536"),
+                                  (["knn", "--bank", "b.npz", "--queries", "q.npz", "--out", "o.npz", "--classes", huge], "--classes", "65536"),
+                                  (["knn", "--bank", "b.npz", "--queries", "q.npz", "--out", "o.npz", "--classes", "1000000000000"], "--classes", "65536"),
+                                  (["bench", "--steps", huge], "--steps", "1000000")] {
+            let r = try CLI.run(args)
+            #expect(r.status == 64 && r.stderr.hasPrefix("byol: error: \(flag) must be <= \(max) (") && r.stderr.hasSuffix("), got \(args.last!)\n"),
+                    "byol \(args.joined(separator: " ")): \(r.status) \(r.stderr)")
+        }
+        let threads = try CLI.run(pretrain + ["--threads", huge])
+        #expect(threads.status == 64 && threads.stderr.contains("--threads must be <= ") && threads.stderr.split(separator: "\n").count == 1, "\(threads.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: d.file("run")) && !FileManager.default.fileExists(atPath: d.file("c")))
+    }
+
     @Test func unknownPresetListsThePresets() throws {
         let d = TemporaryDirectory()
         for args in [["pretrain", "--preset", "bogus", "--out", d.file("run")], ["bench", "--preset", "bogus"],
