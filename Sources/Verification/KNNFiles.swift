@@ -4,12 +4,15 @@ import Reference
 /// `byol knn` on files: reads and checks the bank and queries, returns `predictions`,
 /// `scores` and, when the queries have labels, `accuracy`.
 public enum KNNFiles {
+    /// The most classes `byol knn` scores (as `--classes` allows).
+    public static let maxClasses = 65_536
+
     public static func run(bankPath: String, queriesPath: String, k: Int, temperature: Double, classes: Int?) throws -> (arrays: [(name: String, array: NDArray)], result: KNN.Result) {
         let bank = try NPZ.load(bankPath)
         let queries = try NPZ.load(queriesPath)
         let bf = try bank.requireFloat("features")
-        guard bf.shape.count == 2, bf.shape[0] > 0 else {
-            throw NumPyIOError(file: bankPath, array: "features", "shape \(fmt(bf.shape)), expected (N, F) with N > 0")
+        guard bf.shape.count == 2, bf.shape[0] > 0, bf.shape[1] > 0 else {
+            throw NumPyIOError(file: bankPath, array: "features", "shape \(fmt(bf.shape)), expected (N, F) with N > 0 and F > 0")
         }
         let qf = try queries.requireFloat("features")
         guard qf.shape.count == 2, qf.shape[1] == bf.shape[1] else {
@@ -30,6 +33,13 @@ public enum KNNFiles {
         if let q = queries.labels {
             guard case .int64(let v) = q.storage else { throw NumPyIOError(file: files.1, array: "labels", "expected int64") }
             ql = v
+        }
+        // Labels become class indices and size the scores [M, C]: range-checked before
+        // either (a label of 2^62 trapped on + 1, one of 2^40 exhausted memory).
+        for (path, labels) in [(files.0, bl), (files.1, ql ?? [])] {
+            if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= Int64(maxClasses) }) {
+                throw NumPyIOError(file: path, array: "labels", "label \(labels[bad]) at position \(bad) is outside 0..<\(maxClasses) (at most \(maxClasses) classes)")
+            }
         }
         let c = classes ?? Int(max(bl.max() ?? 0, ql?.max() ?? 0)) + 1
         for (path, labels) in [(files.0, bl), (files.1, ql ?? [])] {

@@ -183,6 +183,29 @@ import TestSupport
         #expect(try o.require("accuracy") == .scalar(1.0))
         #expect(try o.require("scores").shape == [1, 2])
     }
+
+    /// Issue #23, row 2: labels are range-checked before they size the scores (2^62
+    /// trapped, 2^40 exhausted memory), and features need at least one column; each is
+    /// one line, exit 1, nothing written.
+    @Test func knnRefusesLabelsAndShapesItCannotScore() throws {
+        let d = TemporaryDirectory()
+        func files(bankLabels: [Int64], queryLabels: [Int64], features: Int = 2) throws {
+            try NPZ.write([("features", NDArray(float64: [Double](repeating: 1, count: 3 * features), shape: [3, features])),
+                           ("labels", NDArray(int64: bankLabels, shape: [3]))], to: d.file("b.npz"))
+            try NPZ.write([("features", NDArray(float64: [Double](repeating: 1, count: features), shape: [1, features])),
+                           ("labels", NDArray(int64: queryLabels, shape: [1]))], to: d.file("q.npz"))
+        }
+        for (bank, query, features, file, text) in [([0, 1, 1 << 62] as [Int64], [0] as [Int64], 2, "b.npz", "label 4611686018427387904 at position 2 is outside 0..<65536"),
+                                                    ([0, 1, Int64.max], [0], 2, "b.npz", "label 9223372036854775807 at position 2"),
+                                                    ([0, 1, 1], [1 << 40], 2, "q.npz", "label 1099511627776 at position 0 is outside"),
+                                                    ([0, 1, 1], [0], 0, "b.npz", "expected (N, F) with N > 0 and F > 0")] {
+            try files(bankLabels: bank, queryLabels: query, features: features)
+            let r = try CLI.run(["knn", "--bank", d.file("b.npz"), "--queries", d.file("q.npz"), "--out", d.file("o.npz")])
+            #expect(r.status == 1 && r.stderr.hasPrefix("byol: error: \(d.file(file)): ") && r.stderr.contains(text)
+                    && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: d.file("o.npz")))
+        }
+    }
 }
 
 @Suite struct BenchCommandLine {
