@@ -6,6 +6,8 @@ public struct BYOLState {
     /// Optimizer buffers a state may hold per learnable parameter, as
     /// `optimizer.<parameter>.<buffer>` (SGD/LARS momentum, Adam's two moments).
     public static let optimizerBufferNames = ["momentum_buffer", "exp_avg", "exp_avg_sq"]
+    /// The largest `step` or `num_batches_tracked` a state may hold: 2^53.
+    public static let maxCount: Int64 = 1 << 53
 
     public var arch: Architecture
     /// Arrays by full name (`online.backbone.conv1.weight`, `step`, `optimizer....`).
@@ -94,6 +96,13 @@ public struct BYOLState {
             }
         }
         arrays["step"] = try file.requireInt("step", shape: [])
+        // Counts feed + 1, Adam's bias correction (as float64) and schedules: negative or
+        // past 2^53 they trapped or lost exactness (issue #23 row 3).
+        for name in ["step"] + specs.filter({ $0.kind == .bnBatchCount }).map(\.name) {
+            if case .int64(let v) = arrays[name]!.storage, let count = v.first, !(0...Self.maxCount).contains(count) {
+                throw NumPyIOError(file: path, array: name, "count \(count) is outside 0...2^53 (counts stay exact in float64)")
+            }
+        }
         for spec in arch.learnableSpecs {
             for suffix in Self.optimizerBufferNames {
                 let n = "optimizer.\(spec.name).\(suffix)"

@@ -33,6 +33,21 @@ import TestSupport
         #expect(throws: Never.self) { _ = try BYOLState.read(path) }
     }
 
+    /// Issue #23, row 3: a `step` or `num_batches_tracked` of INT64_MAX trapped in
+    /// `byol step`; negative counts were accepted.
+    @Test func countsOutsideZeroTo2p53AreRefused() throws {
+        let d = TemporaryDirectory()
+        for (name, value) in [("step", Int64.max), ("step", -1), ("online.backbone.bn1.num_batches_tracked", Int64.max),
+                              ("target.projector.1.num_batches_tracked", -5), ("step", (1 << 53) + 1)] {
+            let path = try write(d) { a in a[name] = .scalar(value) }
+            #expect { _ = try BYOLState.read(path) } throws: { e in
+                "\(e)".contains("array '\(name)': count \(value) is outside 0...2^53")
+            }
+        }
+        let path = try write(d) { a in a["step"] = .scalar(Int64(1) << 53) }
+        #expect(throws: Never.self) { _ = try BYOLState.read(path) }
+    }
+
     @Test func negativeRunningVarianceIsRefused() throws {
         let d = TemporaryDirectory()
         let path = try write(d) { a in
