@@ -125,7 +125,7 @@ public enum Pretrain {
             if root {
                 do {
                     let f = try NPZ.load(ckptPath)
-                    try checkResumable(f, config: c, checksum: checksum)
+                    try checkResumable(f, config: c, checksum: checksum, arch: arch, stepsPerEpoch: stepsPerEpoch)
                     checked = f
                 } catch { refused = error }
             }

@@ -52,11 +52,37 @@ extension Pretrain {
         }
     }
 
-    static func checkResumable(_ f: NPZFile, config: PretrainConfig, checksum: String) throws {
+    /// A checkpoint this run can continue from: the run folder's manifest has the same
+    /// flags and data; the state is one of the run's architecture (every array's name and
+    /// shape, BYOLState.read); and its position, epoch and step within it, is a 0-d int64
+    /// pair inside the run that agrees with the state's `step` (issue #23 rows 4, 9, 10:
+    /// a negative or huge epoch trapped, another architecture trained under this manifest,
+    /// a position that disagreed with `step` ended early or trained to other bytes).
+    static func checkResumable(_ f: NPZFile, config: PretrainConfig, checksum: String, arch: Architecture, stepsPerEpoch: Int) throws {
         guard f["pretrain.epoch"] != nil, f["pretrain.step_in_epoch"] != nil else {
             throw DataError("\(f.path): not a byol pretrain checkpoint (no pretrain.epoch)")
         }
         try checkSameRun(manifestPath: (f.path as NSString).deletingLastPathComponent + "/manifest.json", config: config, checksum: checksum)
+        let state = try BYOLState.read(f)
+        guard state.arch == arch else {
+            throw DataError("\(f.path): a state of architecture \(state.arch); this run (--preset \(config.preset)) trains \(arch)")
+        }
+        func position(_ name: String) throws -> Int64 {
+            let a = try f.requireInt(name, shape: [])
+            guard case .int64(let v) = a.storage, let x = v.first else { throw NumPyIOError(file: f.path, array: name, "expected one int64") }
+            return x
+        }
+        let epoch = try position("pretrain.epoch"), inEpoch = try position("pretrain.step_in_epoch")
+        guard (0...Int64(config.epochs)).contains(epoch) else {
+            throw NumPyIOError(file: f.path, array: "pretrain.epoch", "epoch \(epoch) is outside this run's 0...\(config.epochs)")
+        }
+        let perEpoch = Int64(stepsPerEpoch)
+        guard (0..<max(perEpoch, 1)).contains(inEpoch), epoch < Int64(config.epochs) || inEpoch == 0 else {
+            throw NumPyIOError(file: f.path, array: "pretrain.step_in_epoch", "step \(inEpoch) of epoch \(epoch) is outside the run's \(stepsPerEpoch) steps per epoch")
+        }
+        guard state.step == epoch * perEpoch + inEpoch else {
+            throw NumPyIOError(file: f.path, array: "step", "step \(state.step) disagrees with the position epoch \(epoch), step \(inEpoch) of \(stepsPerEpoch) (expected \(epoch * perEpoch + inEpoch))")
+        }
     }
 
     /// A line saying the float32 kernel set differs from the one the manifest recorded

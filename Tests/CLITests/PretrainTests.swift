@@ -65,6 +65,41 @@ import TestSupport
         return me.outcome(d.file("straight"))
     }()
 
+    /// Issue #23 rows 4, 9, 10: a checkpoint whose position is out of the run, disagrees
+    /// with its step, or holds another architecture is refused in one line before any
+    /// training (they trapped, ended "complete" or trained the wrong network with exit 0).
+    @Test func resumeRefusesCheckpointsThatDoNotFitTheRun() throws {
+        let d = TemporaryDirectory()
+        _ = try CLI.run(args + ["--out", d.file("r"), "--stop-after", "5"])
+        let path = d.file("r/checkpoint.npz")
+        let good = try NPZ.load(path)
+        #expect(step(of: path) == 5)
+        let small = Initializer.initialState(arch: .small, seed: 0)
+        let cases: [(String, [String: NDArray], String)] = [
+            ("epoch -1", ["pretrain.epoch": .scalar(Int64(-1))], "array 'pretrain.epoch': epoch -1 is outside this run's 0...2"),
+            ("epoch INT64_MAX", ["pretrain.epoch": .scalar(Int64.max)], "epoch 9223372036854775807 is outside"),
+            ("epoch 4 at step 5", ["pretrain.epoch": .scalar(Int64(4))], "epoch 4 is outside this run's 0...2"),
+            ("step_in_epoch -1", ["pretrain.step_in_epoch": .scalar(Int64(-1))], "array 'pretrain.step_in_epoch': step -1 of epoch 0 is outside"),
+            ("step 2, step_in_epoch 5", ["step": .scalar(Int64(2))], "array 'step': step 2 disagrees with the position epoch 0, step 5 of 40"),
+            ("epoch as float", ["pretrain.epoch": .scalar(0.0)], "pretrain.epoch"),
+        ]
+        for (label, edits, text) in cases {
+            try NPZ.write(good.members.map { m in (name: m.name, array: edits[m.name] ?? m.array) }, to: path)
+            let r = try CLI.run(args + ["--out", d.file("r"), "--resume"])
+            #expect(r.status == 1 && r.stderr.contains(text) && r.stderr.split(separator: "\n").count == 1, "\(label): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: d.file("r/final.npz")), "\(label)")
+        }
+        // A small-preset state with this run's pretrain.* arrays.
+        let other = small.orderedNames.map { (name: $0, array: small.arrays[$0]!) } + good.members.filter { $0.name.hasPrefix("pretrain.") }
+        try NPZ.write(other, to: path)
+        let r = try CLI.run(args + ["--out", d.file("r"), "--resume"])
+        #expect(r.status == 1 && r.stderr.contains("a state of architecture") && r.stderr.contains("trains"), "\(r.stderr)")
+        // The real checkpoint still resumes.
+        try NPZ.write(good.members, to: path)
+        let ok = try CLI.run(args + ["--out", d.file("r"), "--resume", "--stop-after", "6"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+    }
+
     @Test func resumeRefusesOtherFlags() throws {
         let d = TemporaryDirectory()
         _ = try CLI.run(args + ["--out", d.file("r"), "--stop-after", "3"])
