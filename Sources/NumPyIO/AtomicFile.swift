@@ -36,15 +36,30 @@ public enum AtomicFile {
     }
 
     /// Throws the one-line error a later write to `path` would hit (missing directory,
-    /// a directory in the way), so that commands can fail before long work.
+    /// a directory in the way), so that commands can fail before long work. An output only
+    /// ever replaces a regular file: a device, FIFO, socket or symbolic link in its place is
+    /// refused (the rename replaced /dev/full with a file; issue #23 row 8).
     public static func checkWritable(_ path: String) throws {
+        guard !path.isEmpty else { throw NumPyIOError(file: path, "an empty path is no file to write") }
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            let type: String?
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: type = nil
+            case S_IFDIR: type = "a directory"
+            case S_IFCHR: type = "a character device"
+            case S_IFBLK: type = "a block device"
+            case S_IFIFO: type = "a FIFO"
+            case S_IFSOCK: type = "a socket"
+            case S_IFLNK: type = "a symbolic link"
+            default: type = "not a regular file"
+            }
+            if let type { throw NumPyIOError(file: path, "cannot write: is \(type); an output only replaces a regular file") }
+        }
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             throw NumPyIOError(file: path, "cannot write: directory \(dir) does not exist")
-        }
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            throw NumPyIOError(file: path, "cannot write: is a directory")
         }
     }
 

@@ -4,18 +4,29 @@ import NumPyIO
 
 /// metrics.jsonl: one JSON object per line, appended and flushed as the run goes.
 final class Metrics {
-    let handle: FileHandle
+    let path: String
+    let fd: Int32
 
     init(path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) { try Data().write(to: URL(fileURLWithPath: path)) }
-        guard let h = FileHandle(forWritingAtPath: path) else { throw DataError("\(path): cannot open for writing") }
-        handle = h
-        handle.seekToEndOfFile()
+        self.path = path
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DataError("\(path): cannot open for appending: \(String(cString: strerror(errno)))") }
     }
 
+    deinit { close(fd) }
+
+    /// One line, written with write(2) so that a full disk or an I/O error is an error
+    /// naming the file and the OS reason (Foundation's FileHandle.write traps on them;
+    /// issue #23 row 6). A line cut short stays in the file: `truncate` drops it on resume.
     func append(_ obj: [String: Any]) throws {
-        let line = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
-        handle.write(line + Data("\n".utf8))
+        let line = [UInt8](try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) + [UInt8(ascii: "\n")]
+        var done = 0
+        while done < line.count {
+            let n = line[done...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw DataError("\(path): cannot append a line: \(String(cString: strerror(errno)))") }
+            done += n
+        }
     }
 
     /// Whether the file records a finished training step (a run that trained).

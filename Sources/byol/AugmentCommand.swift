@@ -20,11 +20,13 @@ struct AugmentCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Worker threads, >= 1 (the output does not depend on it).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
+        try FlagCheck.output("--out", out)
         try FlagCheck.require("--size", size, atLeast: 1)
         try FlagCheck.require("--threads", threads, atLeast: 1)
     }
 
     func run() throws {
+        try AtomicFile.checkWritable(out)
         let aug = Augmenter(seed: seed, epoch: epoch, recipe: recipe, size: size)
         let arrays = try AugmentFiles.run(imagesPath: images, augmenter: aug, threads: threads)
         try NPZ.write(arrays, to: out)

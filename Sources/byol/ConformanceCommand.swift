@@ -30,6 +30,7 @@ struct ConformanceCommand: ParsableCommand {
         }
 
         func validate() throws {
+            try FlagCheck.output("--out", out)
             _ = try FlagCheck.preset("--preset", preset)
             if let steps, steps != "none" {
                 let bad = steps.split(separator: ",", omittingEmptySubsequences: false).filter { OptimizerKind(rawValue: String($0)) == nil }
@@ -67,6 +68,7 @@ struct ConformanceCommand: ParsableCommand {
         var timeout: Int = 120
 
         func validate() throws {
+            for (flag, path) in [("--results", results), ("--junit", junit), ("--json", json)] { try FlagCheck.output(flag, path) }
             guard (plugin == nil) != (engine == nil) else { throw ValidationError("give one of --plugin PATH and --engine NAME") }
             if engine != nil && results == nil { throw ValidationError("--engine needs --results DIR") }
             try FlagCheck.require("--threads", threads, atLeast: 1)
@@ -153,7 +155,10 @@ struct ConformanceCommand: ParsableCommand {
         @Option(help: "Write a JSON report here.") var json: String?
         @Option(help: "Comma-separated functions to check (the others are not counted), e.g. conv2d,linear.") var only: String?
 
-        func validate() throws { try Self.validateOnly(only) }
+        func validate() throws {
+            for (flag, path) in [("--junit", junit), ("--json", json)] { try FlagCheck.output(flag, path) }
+            try Self.validateOnly(only)
+        }
 
         static func validateOnly(_ only: String?) throws {
             guard let only else { return }

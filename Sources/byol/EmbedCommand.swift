@@ -17,10 +17,12 @@ struct EmbedCommand: ParsableCommand {
     @OptionGroup var engineOptions: EngineOptions
 
     func validate() throws {
+        try FlagCheck.output("--out", out)
         try FlagCheck.network(network)
     }
 
     func run() throws {
+        try AtomicFile.checkWritable(out)
         let s = try BYOLState.read(state)
         let x = try Inputs.images(try NPZ.load(images), "images", minBatch: 1)
         let engine = engineOptions.engine()

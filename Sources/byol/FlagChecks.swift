@@ -56,6 +56,13 @@ enum FlagCheck {
         "--sample-groups": (65_536, "at most one group per image"),
     ]
 
+    /// An output path flag: not empty (a flag error); `file` outputs are also checked
+    /// writable before any work (AtomicFile.checkWritable: an existing device, FIFO,
+    /// socket or link is refused with status 1).
+    static func output(_ flag: String, _ path: String?) throws {
+        if let path, path.isEmpty { throw ValidationError("\(flag) must name a file or folder, got an empty path") }
+    }
+
     /// `--network`: which backbone of a state, online or target.
     static func network(_ name: String) throws {
         guard name == "online" || name == "target" else { throw ValidationError("--network must be online or target, got '\(name)'") }

@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import BYOLModel
+import NumPyIO
 
 /// The architecture flags shared by commands that build a network from scratch.
 struct ArchitectureOptions: ParsableArguments {
@@ -63,7 +64,10 @@ struct InitCommand: ParsableCommand {
     @Option(help: "Output state file (.npz), written atomically.")
     var out: String
 
+    func validate() throws { try FlagCheck.output("--out", out) }
+
     func run() throws {
+        try AtomicFile.checkWritable(out)
         let arch = try architecture.architecture()
         // The arrays and, member by member, their encoded bytes: refuse before allocating.
         try arch.checkFits(memory: ProcessInfo.processInfo.physicalMemory, copies: 2)

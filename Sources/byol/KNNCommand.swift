@@ -16,12 +16,14 @@ struct KNNCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Number of classes C, >= 1 (default: largest label + 1).") var classes: Int?
 
     func validate() throws {
+        try FlagCheck.output("--out", out)
         try FlagCheck.require("--k", k, atLeast: 1)
         try FlagCheck.require("--temperature", temperature, .positive)
         if let classes { try FlagCheck.require("--classes", classes, atLeast: 1) }
     }
 
     func run() throws {
+        try AtomicFile.checkWritable(out)
         let (arrays, r) = try KNNFiles.run(bankPath: bank, queriesPath: queries, k: k, temperature: temperature, classes: classes)
         try NPZ.write(arrays, to: out)
         let acc = r.accuracy.map { String(format: ", accuracy %.4f", $0) } ?? ""

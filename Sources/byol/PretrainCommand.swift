@@ -58,6 +58,7 @@ struct PretrainCommand: ParsableCommand {
     var sampleGroups: Int?
 
     func validate() throws {
+        try FlagCheck.output("--out", out)
         _ = try FlagCheck.preset("--preset", preset)
         try FlagCheck.require("--epochs", epochs, atLeast: 1)
         try FlagCheck.require("--batch", batch, atLeast: 2)

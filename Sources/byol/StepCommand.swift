@@ -18,6 +18,8 @@ struct StepCommand: ParsableCommand {
     @OptionGroup var optimizerOptions: OptimizerOptions
 
     func validate() throws {
+        try FlagCheck.output("--out", out)
+        try FlagCheck.output("--grads", grads)
         if let grads, Self.sameFile(grads, out) {
             throw ValidationError("--grads names the same file as --out (\(out)); the two outputs need two files")
         }

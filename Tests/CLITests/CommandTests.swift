@@ -184,6 +184,26 @@ import TestSupport
         #expect(try o.require("scores").shape == [1, 2])
     }
 
+    /// Issue #23, row 8: an output only replaces a regular file; a device (as root, the
+    /// rename replaced /dev/full with a file), a FIFO or a directory is refused in one line
+    /// before any work; an empty --out is a flag error.
+    @Test func outputsOnlyReplaceRegularFiles() throws {
+        let d = TemporaryDirectory()
+        #expect(mkfifo(d.file("fifo"), 0o644) == 0)
+        for (path, kind) in [("/dev/full", "a character device"), (d.file("fifo"), "a FIFO"), (d.path, "a directory")] {
+            let r = try CLI.run(["init", "--seed", "1", "--preset", "tiny", "--out", path])
+            #expect(r.status == 1 && r.stderr == "byol: error: \(path): cannot write: is \(kind); an output only replaces a regular file\n", "\(r.stderr)")
+        }
+        var st = stat()
+        #expect(lstat("/dev/full", &st) == 0 && st.st_mode & S_IFMT == S_IFCHR)
+        for args in [["init", "--seed", "1", "--preset", "tiny", "--out", ""], ["knn", "--bank", "b", "--queries", "q", "--out", ""],
+                     ["step", "--state", "s", "--views", "v", "--out", ""], ["pretrain", "--out", ""],
+                     ["conformance", "export", "--out", ""], ["conformance", "check", "--cases", "c", "--results", "r", "--json", ""]] {
+            let r = try CLI.run(args)
+            #expect(r.status == 64 && r.stderr.contains("must name a file or folder, got an empty path"), "\(args): \(r.stderr)")
+        }
+    }
+
     /// Issue #23, row 2: labels are range-checked before they size the scores (2^62
     /// trapped, 2^40 exhausted memory), and features need at least one column; each is
     /// one line, exit 1, nothing written.
