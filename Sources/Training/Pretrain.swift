@@ -73,7 +73,11 @@ public enum Pretrain {
         var stepsPerEpoch = 0, totalSteps = 0, warmup = 0
         // Set-up: any rank's failure ends every rank before anything is computed.
         var failure: Error?
+        // Rank 0 holds the run folder's lock from before it looks inside until the run ends.
+        var lock: Int32 = -1
+        defer { if lock >= 0 { close(lock) } }
         do {
+            if root && fm.fileExists(atPath: c.out) { lock = try lockRunFolder(c.out) }
             if root { resuming = try checkRunFolder(c) }
             // The data first: a bad archive must not leave an empty run folder behind.
             let data = try loadData(c)
@@ -94,6 +98,12 @@ public enum Pretrain {
                     try fm.createDirectory(atPath: c.out, withIntermediateDirectories: true)
                 } catch {
                     throw DataError("\(c.out): cannot create the run folder: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+                }
+                if lock < 0 {
+                    // A new folder: locked now, then looked at again, in case another run
+                    // created it in between and wrote there first.
+                    lock = try lockRunFolder(c.out)
+                    resuming = try checkRunFolder(c)
                 }
             }
         } catch {

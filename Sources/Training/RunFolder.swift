@@ -43,6 +43,23 @@ extension Pretrain {
         return false
     }
 
+    /// Takes the run folder's lock: an exclusive flock on the folder itself, which the
+    /// kernel releases when the process ends however it ends, so a killed run never blocks
+    /// its resume. A second `pretrain` on a folder in use is refused (two runs interleaved
+    /// metrics.jsonl and replaced each other's final.npz; issue #23 row 7). Returns the
+    /// descriptor to keep open for the run.
+    static func lockRunFolder(_ folder: String) throws -> Int32 {
+        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw DataError("\(folder): cannot open the run folder: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let why = errno == EWOULDBLOCK ? "another byol pretrain is using this run folder; wait for it to end or choose another --out"
+                                           : "cannot lock the run folder: \(String(cString: strerror(errno)))"
+            close(fd)
+            throw DataError("\(folder): \(why)")
+        }
+        return fd
+    }
+
     /// Removes the temporary files of atomic writes that a killed run left behind
     /// (`.NAME.PID.tmp`, see AtomicFile): they were never renamed into place.
     static func removeStaleTemporaries(_ folder: String) {

@@ -100,6 +100,32 @@ import TestSupport
         #expect(ok.status == 0, "\(ok.stderr)")
     }
 
+    /// Issue #23, row 7: two `pretrain` on one run folder both ran, interleaving metrics
+    /// and replacing final.npz. The second is now refused while the first holds the
+    /// folder's lock, and a lock left by a killed run does not block its resume.
+    @Test func aRunFolderInUseIsRefused() throws {
+        let d = TemporaryDirectory()
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: CLI.executable)
+        first.arguments = args.map { $0 == "2" ? "1000" : $0 } + ["--out", d.file("r")]  // many epochs: still running below
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() } }
+        let started = Date()
+        while !FileManager.default.fileExists(atPath: d.file("r/checkpoint.npz")) && Date().timeIntervalSince(started) < 120 { usleep(50_000) }
+        #expect(FileManager.default.fileExists(atPath: d.file("r/checkpoint.npz")))
+        for extra in [[], ["--resume"]] {
+            let second = try CLI.run(args.map { $0 == "2" ? "1000" : $0 } + ["--out", d.file("r"), "--seed", "5"] + extra)
+            #expect(second.status == 1 && second.stderr == "byol: error: \(d.file("r")): another byol pretrain is using this run folder; wait for it to end or choose another --out\n",
+                    "\(second.stderr)")
+        }
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let resumed = try CLI.run(args.map { $0 == "2" ? "1000" : $0 } + ["--out", d.file("r"), "--resume", "--stop-after", "1"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+    }
+
     @Test func resumeRefusesOtherFlags() throws {
         let d = TemporaryDirectory()
         _ = try CLI.run(args + ["--out", d.file("r"), "--stop-after", "3"])
