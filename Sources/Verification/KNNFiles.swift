@@ -1,3 +1,4 @@
+import Foundation
 import NumPyIO
 import Reference
 
@@ -40,6 +41,20 @@ public enum KNNFiles {
             if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= Int64(maxClasses) }) {
                 throw NumPyIOError(file: path, array: "labels", "label \(labels[bad]) at position \(bad) is outside 0..<\(maxClasses) (at most \(maxClasses) classes)")
             }
+        }
+        // Rows L2-normalize: a norm that overflows float64 (features near 1e308) would turn
+        // the row into zeros and every score alike.
+        for (path, x, rows) in [(files.0, bank.features.doubles, bank.features.shape[0]), (files.1, queries.features.doubles, m)] {
+            for r in 0..<rows {
+                var sq = 0.0
+                for j in 0..<f { sq += x[r * f + j] * x[r * f + j] }
+                guard sq.isFinite else { throw NumPyIOError(file: path, array: "features", "row \(r): its norm overflows float64, so it cannot be normalized") }
+            }
+        }
+        // k weights of at most exp(1 / T) each must sum to a finite score.
+        let kEff = min(k, bank.features.shape[0])
+        guard log(Double(kEff)) + 1 / temperature < log(Double.greatestFiniteMagnitude) else {
+            throw NumPyIOError(file: files.0, "\(kEff) weights of up to exp(1 / \(temperature)) overflow float64: use a larger --temperature or a smaller --k")
         }
         let c = classes ?? Int(max(bl.max() ?? 0, ql?.max() ?? 0)) + 1
         for (path, labels) in [(files.0, bl), (files.1, ql ?? [])] {

@@ -13,6 +13,9 @@ struct FlagRange {
     var contains: (Double) -> Bool
 
     static let positive = FlagRange(text: "> 0") { $0 > 0 }
+    /// A kNN temperature: exp(s / T) with |s| <= 1 must stay finite, with room for summing
+    /// up to e^9 weights (issue #23 row 11: T = 5e-4 wrote Inf scores).
+    static let temperature = FlagRange(text: ">= 1/700 (exp(1 / T) must be finite in float64)") { $0 >= 1.0 / 700 }
     static let nonNegative = FlagRange(text: ">= 0") { $0 >= 0 }
     /// [0, 1]: an EMA decay.
     static let unit = FlagRange(text: "in [0, 1]") { (0...1).contains($0) }

@@ -12,13 +12,13 @@ struct KNNCommand: ParsableCommand {
     @Option(help: "Queries (.npz): `features` [M, F], optional `labels` int64 [M].") var queries: String
     @Option(help: "Output (.npz): `predictions`, `scores` [M, C], `accuracy`.") var out: String
     @Option(parsing: .unconditional, help: "Neighbours, >= 1 (k = N when k > N).") var k: Int = 200
-    @Option(parsing: .unconditional, help: "Temperature T of the exp(s / T) weights, > 0.") var temperature: Double = 0.1
+    @Option(parsing: .unconditional, help: "Temperature T of the exp(s / T) weights, >= 1/700.") var temperature: Double = 0.1
     @Option(parsing: .unconditional, help: "Number of classes C, >= 1 (default: largest label + 1).") var classes: Int?
 
     func validate() throws {
         try FlagCheck.output("--out", out)
         try FlagCheck.require("--k", k, atLeast: 1)
-        try FlagCheck.require("--temperature", temperature, .positive)
+        try FlagCheck.require("--temperature", temperature, .temperature)
         if let classes { try FlagCheck.require("--classes", classes, atLeast: 1) }
     }
 

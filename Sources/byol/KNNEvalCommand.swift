@@ -15,7 +15,7 @@ struct KNNEvalCommand: ParsableCommand {
     @Option(help: "CIFAR-10 archive or folder (default: the embedded synthetic set).") var data: String?
     @Option(help: "online or target.") var network = "online"
     @Option(parsing: .unconditional, help: "Neighbours, >= 1 (k = N when k > N).") var k = 200
-    @Option(parsing: .unconditional, help: "Temperature T of the exp(s / T) weights, > 0.") var temperature = 0.1
+    @Option(parsing: .unconditional, help: "Temperature T of the exp(s / T) weights, >= 1/700.") var temperature = 0.1
     @Option(help: "float32 (OpenBLAS, the pretraining monitor's default) or float64 (the reference: plain loops, minutes on CIFAR-10).")
     var precision: Precision = .float32
     @Option(parsing: .unconditional, help: "Threads of the float32 path, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -27,7 +27,7 @@ struct KNNEvalCommand: ParsableCommand {
     func validate() throws {
         try FlagCheck.network(network)
         try FlagCheck.require("--k", k, atLeast: 1)
-        try FlagCheck.require("--temperature", temperature, .positive)
+        try FlagCheck.require("--temperature", temperature, .temperature)
         try FlagCheck.require("--threads", threads, atLeast: 1)
         if let trainLimit { try FlagCheck.require("--train-limit", trainLimit, atLeast: 1) }
         if let testLimit { try FlagCheck.require("--test-limit", testLimit, atLeast: 1) }

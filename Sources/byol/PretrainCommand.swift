@@ -45,7 +45,7 @@ struct PretrainCommand: ParsableCommand {
     @Option(name: .customLong("bn-views"), help: "separate: each view its own BN batch; joint: one batch of 2N.") var bnViews: BNViews = .separate
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Steps between checkpoints, >= 1.") var checkpointEvery = 100
     @Option(name: .customLong("knn-k"), parsing: .unconditional, help: "Neighbours of the kNN monitor, >= 1 (k = N when k > N).") var knnK = 200
-    @Option(name: .customLong("knn-temperature"), parsing: .unconditional, help: "Temperature T of the kNN monitor's exp(s / T) weights, > 0.")
+    @Option(name: .customLong("knn-temperature"), parsing: .unconditional, help: "Temperature T of the kNN monitor's exp(s / T) weights, >= 1/700.")
     var knnTemperature = 0.1
     @Option(name: .customLong("train-limit"), parsing: .unconditional, help: "Use only the first N training images, N >= --batch.") var trainLimit: Int?
     @Option(name: .customLong("test-limit"), parsing: .unconditional, help: "Use only the first N test images, N >= 1.") var testLimit: Int?
@@ -72,7 +72,7 @@ struct PretrainCommand: ParsableCommand {
         try FlagCheck.require("--threads", threads, atLeast: 1)
         try FlagCheck.require("--checkpoint-every", checkpointEvery, atLeast: 1)
         try FlagCheck.require("--knn-k", knnK, atLeast: 1)
-        try FlagCheck.require("--knn-temperature", knnTemperature, .positive)
+        try FlagCheck.require("--knn-temperature", knnTemperature, .temperature)
         if let trainLimit { try FlagCheck.require("--train-limit", trainLimit, atLeast: batch, "--batch = \(batch)") }
         if let testLimit { try FlagCheck.require("--test-limit", testLimit, atLeast: 1) }
         if let stopAfter { try FlagCheck.require("--stop-after", stopAfter, atLeast: 0) }

@@ -204,6 +204,25 @@ import TestSupport
         }
     }
 
+    /// Issue #23, row 11: a small valid-looking temperature wrote Inf scores with exit 0,
+    /// and features of 1e308 normalized to zeros (all scores equal); both are refused.
+    @Test func knnNeverWritesNonFiniteScores() throws {
+        let d = TemporaryDirectory()
+        try NPZ.write([("features", NDArray(float64: [1, 0, 0, 1, 1, 1], shape: [3, 2])), ("labels", NDArray(int64: [0, 1, 1], shape: [3]))], to: d.file("b.npz"))
+        try NPZ.write([("features", NDArray(float64: [1, 0], shape: [1, 2]))], to: d.file("q.npz"))
+        let flag = try CLI.run(["knn", "--bank", d.file("b.npz"), "--queries", d.file("q.npz"), "--out", d.file("o.npz"), "--temperature", "5e-4"])
+        #expect(flag.status == 64 && flag.stderr.contains("--temperature must be >= 1/700"), "\(flag.stderr)")
+        try NPZ.write([("features", NDArray(float64: [1e308, 1e308], shape: [1, 2]))], to: d.file("q.npz"))
+        let huge = try CLI.run(["knn", "--bank", d.file("b.npz"), "--queries", d.file("q.npz"), "--out", d.file("o.npz")])
+        #expect(huge.status == 1 && huge.stderr == "byol: error: \(d.file("q.npz")): array 'features': row 0: its norm overflows float64, so it cannot be normalized\n",
+                "\(huge.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: d.file("o.npz")))
+        try NPZ.write([("features", NDArray(float64: [1, 0], shape: [1, 2]))], to: d.file("q.npz"))
+        let ok = try CLI.run(["knn", "--bank", d.file("b.npz"), "--queries", d.file("q.npz"), "--out", d.file("o.npz"), "--temperature", "0.0015", "--k", "3"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(try NPZ.load(d.file("o.npz")).require("scores").isFinite)
+    }
+
     /// Issue #23, row 2: labels are range-checked before they size the scores (2^62
     /// trapped, 2^40 exhausted memory), and features need at least one column; each is
     /// one line, exit 1, nothing written.

@@ -142,8 +142,8 @@ let allCommands: [[String]] = [[], ["verify"], ["init"], ["step"], ["embed"], ["
                                  (["--batch", "8", "--sample-groups", "9"], "--sample-groups must be <= --batch = 8, got 9"),
                                  (["--knn-k", "-5"], "--knn-k must be >= 1, got -5"),
                                  // Accepted before, with a meaningless accuracy.
-                                 (["--knn-temperature", "0"], "--knn-temperature must be > 0, got 0"),
-                                 (["--knn-temperature", "-0.1"], "--knn-temperature must be > 0, got -0.1"),
+                                 (["--knn-temperature", "0"], "--knn-temperature must be >= 1/700 (exp(1 / T) must be finite in float64), got 0"),
+                                 (["--knn-temperature", "-0.1"], "--knn-temperature must be >= 1/700 (exp(1 / T) must be finite in float64), got -0.1"),
                                  (["--knn-temperature", "nan"], "--knn-temperature must be a finite number, got nan"),
                                  (["--stop-after", "-1"], "--stop-after must be >= 0, got -1")] {
             try expectFlagError(pretrain + flags, message)
@@ -155,10 +155,10 @@ let allCommands: [[String]] = [[], ["verify"], ["init"], ["step"], ["embed"], ["
         let knn = ["knn", "--bank", "b.npz", "--queries", "q.npz", "--out", "o.npz"]
         let knnEval = ["knn-eval", "--checkpoint", "c.npz"]
         for (args, message) in [(knn + ["--k", "-1"], "--k must be >= 1, got -1"),
-                                (knn + ["--temperature", "-0.5"], "--temperature must be > 0, got -0.5"),
+                                (knn + ["--temperature", "-0.5"], "--temperature must be >= 1/700 (exp(1 / T) must be finite in float64), got -0.5"),
                                 (knn + ["--classes", "0"], "--classes must be >= 1, got 0"),
                                 (knnEval + ["--k", "0"], "--k must be >= 1, got 0"),
-                                (knnEval + ["--temperature", "0"], "--temperature must be > 0, got 0"),
+                                (knnEval + ["--temperature", "0"], "--temperature must be >= 1/700 (exp(1 / T) must be finite in float64), got 0"),
                                 (knnEval + ["--test-limit", "-3"], "--test-limit must be >= 1, got -3"),
                                 (["bench", "--batch", "-4"], "--batch must be >= 2, got -4"),
                                 (["bench", "--steps", "0"], "--steps must be >= 1, got 0"),
