@@ -27,7 +27,9 @@ public enum CIFAR10 {
         return try assemble(files, source: path)
     }
 
-    /// Reads the files of the official layout from an archive, by base name.
+    /// Reads the files of the official layout from an archive, by base name. They must
+    /// all sit in one folder, each once: a second `test_batch.bin` elsewhere silently
+    /// replaced the real one (issue #23 row 12).
     static func readArchive(_ path: String) throws -> [String: [UInt8]] {
         if GzipCheck.isGzip(path) { try GzipCheck.verify(path) }
         guard let a = archive_read_new() else { throw DataError("\(path): libarchive: out of memory") }
@@ -40,6 +42,8 @@ public enum CIFAR10 {
             throw DataError("\(path): not a readable tar or tar.gz archive: \(message(a))")
         }
         var files: [String: [UInt8]] = [:]
+        var seen: [String: String] = [:]  // base name -> full member path
+        var folder: String?
         var entry: OpaquePointer?
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
@@ -51,6 +55,17 @@ public enum CIFAR10 {
             let name = archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
             let base = (name as NSString).lastPathComponent
             guard trainFiles.contains(base) || base == testFile || base == metaFile else { continue }
+            var full = name
+            while full.hasPrefix("./") { full.removeFirst(2) }
+            let dir = (full as NSString).deletingLastPathComponent
+            if let first = seen[base] {
+                throw DataError("\(path): \(full) is a second \(base) (the first is \(first)); an archive holds each CIFAR-10 file once")
+            }
+            if let folder, folder != dir {
+                throw DataError("\(path): \(full) is outside \(folder.isEmpty ? "the archive's top level" : folder + "/"), where its other CIFAR-10 files are")
+            }
+            seen[base] = full
+            folder = dir
             if let link = archive_entry_hardlink(entry) {
                 throw DataError("\(path): \(name) is a hard link to \(String(cString: link)), not a file of its own")
             }

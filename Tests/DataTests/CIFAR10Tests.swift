@@ -30,6 +30,32 @@ import TestSupport
         return dir
     }
 
+    /// Issue #23, row 12: members are keyed by their full path: a stray test_batch.bin
+    /// in another folder, or a second copy of a batch, is refused instead of silently
+    /// replacing the real one.
+    @Test func strayAndDuplicateMembersAreRefused() throws {
+        let dir = try Self.extracted()
+        func tar(_ args: [String]) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/tar")
+            p.arguments = args
+            p.currentDirectoryURL = URL(fileURLWithPath: dir.path)
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0)
+        }
+        try FileManager.default.createDirectory(atPath: dir.file("other"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: dir.file("cifar-10-batches-bin/test_batch.bin"), toPath: dir.file("other/test_batch.bin"))
+        try tar(["-czf", "stray.tar.gz", "cifar-10-batches-bin", "other"])
+        try tar(["-cf", "twice.tar", "cifar-10-batches-bin", "cifar-10-batches-bin/data_batch_1.bin"])
+        for (file, mentions) in [("stray.tar.gz", "other/test_batch.bin is a second test_batch.bin (the first is cifar-10-batches-bin/test_batch.bin)"),
+                                 ("twice.tar", "cifar-10-batches-bin/data_batch_1.bin is a second data_batch_1.bin")] {
+            #expect { _ = try CIFAR10.load(dir.file(file)) } throws: { e in
+                "\(e)".hasPrefix(dir.file(file)) && "\(e)".contains(mentions) && !"\(e)".contains("\n")
+            }
+        }
+    }
+
     @Test func readsTheExtractedFolder() throws {
         let dir = try Self.extracted()
         let fromFolder = try CIFAR10.load(dir.path)
