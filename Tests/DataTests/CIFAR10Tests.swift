@@ -48,8 +48,10 @@ import TestSupport
         try FileManager.default.copyItem(atPath: dir.file("cifar-10-batches-bin/test_batch.bin"), toPath: dir.file("other/test_batch.bin"))
         try tar(["-czf", "stray.tar.gz", "cifar-10-batches-bin", "other"])
         try tar(["-cf", "twice.tar", "cifar-10-batches-bin", "cifar-10-batches-bin/data_batch_1.bin"])
+        try tar(["-czf", "moved.tar.gz", "--exclude", "cifar-10-batches-bin/test_batch.bin", "cifar-10-batches-bin", "other"])
         for (file, mentions) in [("stray.tar.gz", "other/test_batch.bin is a second test_batch.bin (the first is cifar-10-batches-bin/test_batch.bin)"),
-                                 ("twice.tar", "cifar-10-batches-bin/data_batch_1.bin is a second data_batch_1.bin")] {
+                                 ("twice.tar", "cifar-10-batches-bin/data_batch_1.bin is a second data_batch_1.bin"),
+                                 ("moved.tar.gz", "other/test_batch.bin is outside cifar-10-batches-bin/, where its other CIFAR-10 files are")] {
             #expect { _ = try CIFAR10.load(dir.file(file)) } throws: { e in
                 "\(e)".hasPrefix(dir.file(file)) && "\(e)".contains(mentions) && !"\(e)".contains("\n")
             }
