@@ -14,6 +14,8 @@ public enum AtomicFile {
     public static func writeTogether(_ files: [(path: String, body: (_ temporaryPath: String) throws -> Void)]) throws {
         for f in files { try checkWritable(f.path) }
         let temporaries = files.map { temporaryPath(for: $0.path) }
+        let slots = temporaries.map { InterruptCleanup.register($0) }
+        defer { for s in slots { InterruptCleanup.unregister(s) } }
         do {
             for (f, tmp) in zip(files, temporaries) {
                 try f.body(tmp)
@@ -24,6 +26,7 @@ public enum AtomicFile {
                 fsync(fd)
                 close(fd)
             }
+            InterruptCleanup.faultInjection()
             for (f, tmp) in zip(files, temporaries) {
                 guard rename(tmp, f.path) == 0 else {
                     throw NumPyIOError(file: f.path, "cannot write: \(String(cString: strerror(errno)))")
@@ -76,6 +79,65 @@ public enum AtomicFile {
             do { try data.write(to: URL(fileURLWithPath: tmp)) } catch {
                 throw NumPyIOError(file: path, "cannot write: \(error.localizedDescription)")
             }
+        }
+    }
+}
+
+/// Removes the temporary files of writes in progress when SIGINT or SIGTERM ends the
+/// process, then exits 128 + the signal (issue #23 row 14: `timeout` left a 137 MB
+/// `.r.npz.PID.tmp` behind a resnet18 `init`). The handler is installed only where the
+/// signal still has its default action: `pretrain` handles its own stop signals, and its
+/// writes finish before it stops. Slots are C strings in static storage, because a
+/// signal handler may only call async-signal-safe functions (unlink, write, _exit).
+enum InterruptCleanup {
+    static let capacity = 16
+    nonisolated(unsafe) static let paths = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
+    nonisolated(unsafe) static var installed = false
+    static let lock = NSLock()
+
+    /// Records `path` for removal on a stop signal; returns its slot (nil when full).
+    static func register(_ path: String) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        if !installed {
+            for i in 0..<capacity { paths[i] = nil }
+            for sig in [SIGINT, SIGTERM] { installIfDefault(sig) }
+            installed = true
+        }
+        guard let slot = (0..<capacity).first(where: { paths[$0] == nil }) else { return nil }
+        paths[slot] = strdup(path)
+        return slot
+    }
+
+    static func unregister(_ slot: Int?) {
+        guard let slot else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let p = paths[slot]
+        paths[slot] = nil
+        free(p)
+    }
+
+    static func installIfDefault(_ sig: Int32) {
+        var current = sigaction()
+        sigaction(sig, nil, &current)
+        guard current.__sigaction_handler.sa_handler == nil else { return }  // SIG_DFL is 0: someone else handles it
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { sig in
+            for i in 0..<InterruptCleanup.capacity { if let p = InterruptCleanup.paths[i] { unlink(p) } }
+            _exit(128 + sig)
+        }
+        sigemptyset(&action.sa_mask)
+        sigaction(sig, &action, nil)
+    }
+
+    /// Tests: BYOL_FAULT_SIGNAL_DURING_WRITE=TERM or INT raises that signal after the
+    /// temporary files are written, before they are renamed into place.
+    static func faultInjection() {
+        switch ProcessInfo.processInfo.environment["BYOL_FAULT_SIGNAL_DURING_WRITE"] {
+        case "TERM": raise(SIGTERM)
+        case "INT": raise(SIGINT)
+        default: break
         }
     }
 }

@@ -77,7 +77,8 @@ public enum Pretrain {
         var lock: Int32 = -1
         defer { if lock >= 0 { close(lock) } }
         do {
-            if root && fm.fileExists(atPath: c.out) { lock = try lockRunFolder(c.out) }
+            var isFolder: ObjCBool = false
+            if root && fm.fileExists(atPath: c.out, isDirectory: &isFolder) && isFolder.boolValue { lock = try lockRunFolder(c.out) }
             if root { resuming = try checkRunFolder(c) }
             // The data first: a bad archive must not leave an empty run folder behind.
             let data = try loadData(c)
