@@ -5,8 +5,10 @@
 ///   linear layers and their gradients) before they are multiplied;
 /// - `product`: the rounding of a matrix product's output.
 /// In float64 and float32 all three are that format's. TF32 rounds operands to 10
-/// explicit mantissa bits and accumulates and stores in float32; bf16 and fp16 (autocast)
-/// round operands and products' outputs to their 7 and 10 bits and accumulate in float32.
+/// explicit mantissa bits (to nearest: truncation is not modelled) and accumulates and
+/// stores in float32; bf16 and fp16 round operands and products' outputs to their 7 and
+/// 10 bits and accumulate in float32. Values are assumed to stay in each format's normal
+/// range (no underflow, no loss scaling).
 public enum Tier: String, Sendable, CaseIterable, Comparable {
     // Tightest first: `check --precision auto` reports the first tier every case meets.
     case float64, float32, tf32, fp16, bf16

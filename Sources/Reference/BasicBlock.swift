@@ -25,7 +25,9 @@ public enum BasicBlock {
             shortcut = s
             cs = c
         }
-        let sum = a2 + shortcut
+        let exactSum = a2 + shortcut
+        var sum = exactSum
+        RoundingNoise.site(&sum.data, ElementwiseErrors.add(y: exactSum))
         return (ReLU.forward(sum), Cache(branch1: c1, act1: a1, branch2: c2, shortcut: cs, sum: sum))
     }
 
@@ -41,6 +43,8 @@ public enum BasicBlock {
         } else {
             dx = dx + dsum
         }
+        let exact = dx
+        RoundingNoise.site(&dx.data, ElementwiseErrors.add(y: exact))
         return dx
     }
 }

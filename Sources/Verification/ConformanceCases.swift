@@ -30,6 +30,8 @@ extension Conformance {
             let made = StepCases.cases(arch: arch, batch: batch, size: size, seed: seed, steps: stepKinds)
             wholeNetwork.update { $0 = made }
         }
+        // An error from `emit` must not leave the whole-network cases running.
+        defer { group.wait() }
         var rng = CaseDraws(seed: seed)
         // The running-statistics cases draw from a stream of their own, so that adding them
         // left every other case's inputs as they were.

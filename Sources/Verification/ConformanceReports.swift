@@ -7,7 +7,9 @@ extension Conformance {
     /// each suite's name carries the function's tightest tier.
     public static func junit(_ findings: [Finding], judged: Judged) -> String {
         func esc(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            // XML 1.0 has no place for control characters (a library's stderr may hold some).
+            String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value < 0x20 && $0 != "\n" && $0 != "\t" ? "?" : $0 }))
+                .replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
                 .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
         }
         var byCase: [(id: String, function: String, findings: [Finding])] = []
@@ -47,7 +49,7 @@ extension Conformance {
         func num(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
         let rows: [[String: Any]] = findings.map { f in
             ["case": f.caseID, "function": f.function, "tensor": f.tensor, "max_abs": num(f.maxAbs), "ratio": num(f.ratio),
-             "bound_at_worst": f.bound, "worst_index": f.worstIndex ?? NSNull(), "passed": f.passed, "message": f.message,
+             "bound_at_worst": num(f.bound), "worst_index": f.worstIndex ?? NSNull(), "passed": f.passed, "message": f.message,
              "ratios": Dictionary(uniqueKeysWithValues: f.ratios.map { ($0.key.rawValue, num($0.value)) }),
              "tightest_tier": f.tightest?.rawValue ?? NSNull()]
         }

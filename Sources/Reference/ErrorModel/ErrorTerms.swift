@@ -30,9 +30,6 @@ public struct ErrorTerms: Sendable {
         return out
     }
 
-    /// The exact-integer outputs' terms: no rounding allowed.
-    public static func exact(count: Int) -> ErrorTerms { ErrorTerms(a: [Double](repeating: 0, count: count)) }
-
     /// lambda: how many standard deviations of a random-walk sum of rounding errors a sum's
     /// bound allows. A sum of n terms fails it with probability below 2n exp(-lambda^2 / 2)
     /// (Higham and Mary's Theorem 3.1), 1e-10 per element for n = 4096.

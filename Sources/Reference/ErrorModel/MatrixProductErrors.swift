@@ -42,10 +42,14 @@ public enum MatrixProductErrors {
         return (product(w.shape[0], mdx.data, qdx.data, dx.data), product(n, mdw.data, qdw.data, dw.data), product(n, mdb, qdb, db))
     }
 
-    /// Raises the accumulation term to Winograd's where that is larger: sums of `terms`
-    /// transformed products of magnitude `m`, and two more roundings in the transforms.
-    static func winograd(_ t: inout ErrorTerms, _ m: [Double], terms: Int) {
-        for i in t.a.indices { t.a[i] = max(t.a[i], ErrorTerms.lambda * (Double(terms).squareRoot() + 4) * m[i]) }
+    /// Raises the accumulation term to Winograd's where that is larger (sums of `terms`
+    /// transformed products of magnitude m, and two more roundings in the transforms), and
+    /// the operand term to the rounding of the transformed operands U and V (2-norm q).
+    static func winograd(_ t: inout ErrorTerms, _ w: (m: [Double], q: [Double]), terms: Int) {
+        for i in t.a.indices {
+            t.a[i] = max(t.a[i], ErrorTerms.lambda * (Double(terms).squareRoot() + 4) * w.m[i])
+            t.v[i] = max(t.v[i], 2 * ErrorTerms.operandLambda * w.q[i])
+        }
     }
 
     /// Terms of outputs that each sum `n` products with magnitudes `m` (sum |a b|) and
@@ -64,6 +68,9 @@ public enum ElementwiseErrors {
     public static func relu(y: Tensor, dx: Tensor) -> (y: ErrorTerms, dx: ErrorTerms) {
         (ErrorTerms(a: y.data.map { ErrorTerms.slack * Swift.abs($0) }), ErrorTerms(a: dx.data.map { ErrorTerms.slack * Swift.abs($0) }))
     }
+
+    /// A sum of two tensors (the residual connection, forward and backward): one rounding.
+    public static func add(y: Tensor) -> ErrorTerms { ErrorTerms(a: y.data.map { ErrorTerms.slack * Swift.abs($0) }) }
 
     /// Global average pooling: y a sum of S values over S.
     public static func avgPoolForward(x: Tensor, y: Tensor) -> ErrorTerms {

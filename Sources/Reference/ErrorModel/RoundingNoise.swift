@@ -4,11 +4,12 @@ import BYOLModel
 /// (Verification/StepBounds, docs/design.md "Error bounds"). Off unless a caller binds
 /// `RoundingNoise.current`: the reference then computes exactly what it always does.
 ///
-/// A recording pass visits every rounding site of a step (each layer's outputs, forward
-/// and backward, each update and EMA) in program order and keeps, per output element, the
+/// A recording pass visits the rounding sites of a step (each layer's outputs, forward
+/// and backward, the residual sums, each update and EMA; the sum of the two views'
+/// gradients is left to the bound's storage term) in program order and keeps, per output element, the
 /// standard deviations its local error model implies: bound / lambda for float32
-/// arithmetic (`accumulation`), and (v + w) / lambda per unit of operand and product
-/// roundoff (`operand`). Perturbed passes then add seeded noise of those deviations at the
+/// arithmetic (`accumulation`), and v + w per unit of operand and product roundoff
+/// (`operand`), each well above the true deviation. Perturbed passes then add seeded noise of those deviations at the
 /// same sites; the spread of the step's outputs over several passes is the propagated
 /// error, through BatchNorm's cancellations, LARS's norms and every later layer.
 public final class RoundingNoise: @unchecked Sendable {
@@ -78,7 +79,11 @@ public final class RoundingNoise: @unchecked Sendable {
             let t = terms()
             precondition(t.a.count == values.count, "error terms of \(t.a.count) elements for \(values.count) values")
             let f32 = Tier.float32
-            sites.append((t.bound(f32).map { $0 / ErrorTerms.lambda }, zip(t.v, t.w).map { ($0 + $1) / ErrorTerms.lambda }))
+            // Operand noise at v + w itself, not over lambda: about ten times the true
+            // deviation of operand rounding (v is 8 ||p||_2 against 0.82 ||p||_2), so that
+            // the few passes of the larger presets cannot underestimate it (accumulation's
+            // bound / lambda is already some thirty times its true deviation).
+            sites.append((t.bound(f32).map { $0 / ErrorTerms.lambda }, zip(t.v, t.w).map { $0 + $1 }))
         case .accumulation, .operand:
             precondition(next < sites.count && sites[next].accumulation.count == values.count, "a perturbed pass left the recorded path")
             let scale: Double

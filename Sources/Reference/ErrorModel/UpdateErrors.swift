@@ -38,7 +38,7 @@ public enum UpdateErrors {
         case .lars:
             guard isMatrix else { return momentumStep(g, g.map(Swift.abs)) }
             var (d, dd) = decayed(c.weightDecay)
-            let pNorm = d.isEmpty ? 0 : p.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let pNorm = p.isEmpty ? 0 : p.reduce(0) { $0 + $1 * $1 }.squareRoot()
             let dNorm = d.reduce(0) { $0 + $1 * $1 }.squareRoot()
             if pNorm > 0 && dNorm > 0 {
                 let normRel = ErrorTerms.lambda * (Double(n).squareRoot() + 2) / 2 + 2
