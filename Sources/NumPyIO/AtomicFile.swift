@@ -71,13 +71,20 @@ public enum AtomicFile {
         return url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".\(getpid()).tmp"
     }
 
-    /// Writes `data` atomically.
+    /// Writes `data` atomically, with open(2) and write(2) so that an error names the
+    /// OS's reason (Foundation said "Failed to open" and no more; issue #23 row 16).
     public static func write(_ path: String, data: Data) throws {
         try write(path) { tmp in
-            // Data.write says why it failed, where FileManager.createFile only returns
-            // false; atomicity comes from the rename below.
-            do { try data.write(to: URL(fileURLWithPath: tmp)) } catch {
-                throw NumPyIOError(file: path, "cannot write: \(error.localizedDescription)")
+            let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw NumPyIOError(file: path, "cannot write: \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            let bytes = [UInt8](data)
+            var done = 0
+            while done < bytes.count {
+                let n = bytes[done...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw NumPyIOError(file: path, "cannot write: \(String(cString: strerror(errno)))") }
+                done += n
             }
         }
     }

@@ -155,7 +155,13 @@ public enum NPZ {
 public enum LibArchive {
     public static func message(_ a: OpaquePointer?) -> String {
         guard let a, let s = archive_error_string(a) else { return "unknown libarchive error" }
-        return oneLine(String(cString: s))
+        let text = oneLine(String(cString: s))
+        // "Write error" alone does not say why: add the OS's reason when libarchive kept it
+        // (issue #23 row 16: a full disk in `init`).
+        let code = archive_errno(a)
+        guard code > 0 else { return text }
+        let reason = String(cString: strerror(code))
+        return text.contains(reason) ? text : text + " (" + reason + ")"
     }
 }
 

@@ -146,9 +146,16 @@ extension Conformance {
             }
             inputs += scalars(hyper)
             let id = "\(kind.rawValue)-" + shape.map(String.init).joined(separator: "x")
-            let given = inputs
-            // The inputs are built just above: an error here is a bug in this function.
-            add(id, kind.rawValue, inputs: inputs) { try! update(reference, kind: kind.rawValue, given) }
+            let h = Dictionary(uniqueKeysWithValues: hyper)
+            let config = OptimizerConfig(kind: kind, lr: h["lr"]!, momentum: h["momentum"] ?? 0.9, weightDecay: h["weight_decay"]!,
+                                         larsEta: h["eta"] ?? 0.001, adamBeta1: h["beta1"] ?? 0.9, adamBeta2: h["beta2"] ?? 0.999,
+                                         adamEps: h["eps"] ?? 1e-8)
+            let named = Dictionary(uniqueKeysWithValues: inputs)
+            var buffers: [String: NDArray] = [:]
+            for b in config.bufferNames { buffers[b] = named[b] }
+            add(id, kind.rawValue, inputs: inputs) {
+                reference.optimizerUpdate(param: param, grad: grad, buffers: buffers, step: kind == .adam ? 3 : 0, config: config)
+            }
         }
         let target = nd(rng.tensor(wShape, -0.5, 0.5)), online = nd(rng.tensor(wShape, -0.5, 0.5))
         add("ema-" + wShape.map(String.init).joined(separator: "x"), "ema", inputs: [("target", target), ("online", online), ("tau", .scalar(0.996))]) {

@@ -19,7 +19,7 @@ extension Conformance {
     /// product rounding) through every layer and update case of `dir`, judged at `tier`.
     /// With `engine`, whole steps and embeds run on it at a random thread count per trial
     /// (`engine(threads)`).
-    public static func trials(cases dir: String, count: Int, seed: UInt64, tier: Tier, engine: ((Int) -> Engine)?,
+    public static func trials(cases dir: String, count: Int, seed: UInt64, tier: Tier, engine: ((Int) throws -> Engine)?,
                               progress: (Int) -> Void = { _ in }) throws -> TrialReport {
         var report = TrialReport(tier: tier, trials: count)
         let listed = try readManifest(dir)
@@ -31,7 +31,7 @@ extension Conformance {
         var threads = SplitMix(seed: seed ^ 0x7448_5245_4144)
         for t in 0..<count {
             var kernels = RandomizedKernels(seed: seed &+ UInt64(t) &* 0x1_0000_0001, tier: tier)
-            let e = engine.map { $0(1 + Int(threads.next() % 16)) }
+            let e = try engine.map { try $0(1 + Int(threads.next() % 16)) }
             for c in listed {
                 let outputs: [(name: String, array: NDArray)]
                 if wholeNetworkFunctions.contains(c.function) {

@@ -233,7 +233,7 @@ extension ConformanceCommand {
         func run() throws {
             let started = Date()
             var shown = 0
-            let make: ((Int) -> Engine)? = engine.map { name in { (threads: Int) in try! ProgramEngines.require(name, threads: threads) } }
+            let make: ((Int) throws -> Engine)? = engine.map { name in { (threads: Int) in try ProgramEngines.require(name, threads: threads) } }
             let r = try Conformance.trials(cases: cases, count: trials, seed: seed, tier: precision, engine: make) { done in
                 // A line per tenth on stderr: long runs show they are alive.
                 if done * 10 / trials > shown { shown = done * 10 / trials; FileHandle.standardError.write(Data("trials: \(done)/\(trials)\n".utf8)) }
