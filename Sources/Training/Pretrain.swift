@@ -144,6 +144,7 @@ public enum Pretrain {
         }
         var epoch = 0, stepInEpoch = 0
         var best: Double?, last: Double?, atStart: Double?
+        var resumedLoss = Double.nan
         var state = Initializer.initialState(arch: arch, seed: c.seed)
         var metrics: Metrics?
         do {
@@ -166,6 +167,7 @@ public enum Pretrain {
                 best = f["pretrain.best_knn"]?.doubles.first.flatMap { $0 >= 0 ? $0 : nil }
                 last = f["pretrain.last_knn"]?.doubles.first.flatMap { $0 >= 0 ? $0 : nil }
                 atStart = f["pretrain.knn_at_start"]?.doubles.first.flatMap { $0 >= 0 ? $0 : nil }
+                resumedLoss = f["pretrain.last_loss"]?.doubles.first.flatMap { $0 >= 0 ? $0 : nil } ?? .nan
                 if root { try Metrics.truncate(metricsPath, throughStep: Int(state.step), epochsDone: epoch) }
                 log("resuming from \(ckptPath): epoch \(epoch + 1), step \(state.step) of \(totalSteps)")
                 if root, let w = kernelChange(manifestPath: c.out + "/manifest.json", config: c) { log(w) }
@@ -182,6 +184,7 @@ public enum Pretrain {
         try comm.agree(failure)
         engine.load(state)
 
+        var lastLoss = resumedLoss
         /// Rank 0 writes; every rank learns whether it could.
         func rootWrites(_ body: () throws -> Void) throws {
             var failure: Error?
@@ -196,6 +199,9 @@ public enum Pretrain {
             st.arrays["pretrain.best_knn"] = .scalar(best ?? -1)
             st.arrays["pretrain.last_knn"] = .scalar(last ?? -1)
             st.arrays["pretrain.knn_at_start"] = .scalar(atStart ?? -1)
+            // The last step's loss: an epoch line written after a resume at the epoch's end
+            // reports it as an uninterrupted run does.
+            st.arrays["pretrain.last_loss"] = .scalar(lastLoss.isFinite ? lastLoss : -1)  // -1: no step yet
             try rootWrites { try st.write(to: ckptPath) }
         }
         func knn() -> Double { KNNMonitor.accuracy(engine, data: data, k: c.knnK, temperature: c.knnTemperature, comm: comm) }
@@ -214,7 +220,6 @@ public enum Pretrain {
 
         var stepsThisRun = 0
         let runStart = Date()
-        var lastLoss = Double.nan
         var exchange = 0.0
         let (height, width) = (data.train.height, data.train.width)
         let per = 3 * height * width
@@ -278,6 +283,14 @@ public enum Pretrain {
                 c.afterStep?(k + 1)
             }
             if root { progress.finish() }
+            // A stop signal during the epoch's last step is honoured before its kNN pass:
+            // the checkpoint holds every step of the epoch, and a resume starts with the pass.
+            let signal = Int32(comm.max(Int64(Interrupt.signal ?? 0)))
+            if signal != 0 {
+                try checkpoint(epoch: epoch, stepInEpoch: stepsPerEpoch)
+                return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: (epoch + 1) * stepsPerEpoch, imagesPerSecond: 0,
+                               stopped: true, interrupted: signal)
+            }
             let acc = knn()
             last = acc
             best = max(best ?? acc, acc)
@@ -297,8 +310,12 @@ public enum Pretrain {
         let finalState = engine.exportState()
         try rootWrites { try finalState.write(to: c.out + "/final.npz") }
         let elapsed = Date().timeIntervalSince(runStart)
+        // A stop signal after the last step (during the last kNN pass or the final writes)
+        // is reported, not swallowed: the run is complete, and the status says it was asked
+        // to stop (issue #23 row 15).
+        let late = Int32(comm.max(Int64(Interrupt.signal ?? 0)))
         return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: Int(finalState.step),
                        imagesPerSecond: Double(stepsThisRun * c.batch) / max(elapsed, 1e-9), stopped: false, stepsThisRun: stepsThisRun,
-                       exchangeShare: elapsed > 0 && comm.size > 1 ? exchange / elapsed : nil)
+                       interrupted: late == 0 ? nil : late, exchangeShare: elapsed > 0 && comm.size > 1 ? exchange / elapsed : nil)
     }
 }

@@ -94,7 +94,8 @@ extension Pretrain {
             throw NumPyIOError(file: f.path, array: "pretrain.epoch", "epoch \(epoch) is outside this run's 0...\(config.epochs)")
         }
         let perEpoch = Int64(stepsPerEpoch)
-        guard (0..<max(perEpoch, 1)).contains(inEpoch), epoch < Int64(config.epochs) || inEpoch == 0 else {
+        // step_in_epoch = steps per epoch: every step of the epoch done, its kNN pass not yet.
+        guard (0...perEpoch).contains(inEpoch), epoch < Int64(config.epochs) || inEpoch == 0 else {
             throw NumPyIOError(file: f.path, array: "pretrain.step_in_epoch", "step \(inEpoch) of epoch \(epoch) is outside the run's \(stepsPerEpoch) steps per epoch")
         }
         guard state.step == epoch * perEpoch + inEpoch else {

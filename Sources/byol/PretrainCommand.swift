@@ -143,7 +143,11 @@ struct PretrainCommand: ParsableCommand {
             throw ExitCode(1)
         }
         if let sig = s.interrupted {
-            if root { FileHandle.standardError.write(Data("byol: interrupted at step \(s.steps): continue with --resume\n".utf8)) }
+            if root {
+                let line = s.stopped ? "byol: interrupted at step \(s.steps): continue with --resume\n"
+                                     : "byol: stopped by a signal after the last step; the run is complete (\(s.steps) steps, final.npz written)\n"
+                FileHandle.standardError.write(Data(line.utf8))
+            }
             throw ExitCode(128 + sig)
         }
         if s.stopped || !root { return }
