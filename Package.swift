@@ -28,6 +28,11 @@ let package = Package(
             name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]),
 
+        // zlib: the gzip members of a CIFAR-10 archive, each checked against its own trailer.
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+
         .systemLibrary(
             name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev"])]),
@@ -56,7 +61,7 @@ let package = Package(
         .target(name: "Reference", dependencies: ["BYOLModel", "NumPyIO"], swiftSettings: optimizedInDebug),
         .target(name: "Augment", dependencies: ["BYOLModel"], swiftSettings: optimizedInDebug),
         .target(name: "Fast", dependencies: ["BYOLModel", "NumPyIO", "CBLAS", "CPUID"], swiftSettings: optimizedInDebug),
-        .target(name: "Data", dependencies: ["BYOLModel", "NumPyIO", "CArchive"], swiftSettings: optimizedInDebug),
+        .target(name: "Data", dependencies: ["BYOLModel", "NumPyIO", "CArchive", "CZlib"], swiftSettings: optimizedInDebug),
         .target(name: "Verification", dependencies: ["Reference", "Augment", "BYOLModel", "NumPyIO", "CByolKernels"]),
         .target(name: "Training", dependencies: ["Augment", "Data", "BYOLModel", "NumPyIO"]),
         // MPI behind BYOLModel's Collective (data-parallel pretraining); nothing else

@@ -1,4 +1,5 @@
 import CArchive
+import CZlib
 import Foundation
 import NumPyIO
 
@@ -47,11 +48,79 @@ enum GzipCheck {
             }
         }
         let trailers = try readTrailers(path)
-        guard trailers.contains(where: { $0.crc == crc.value && $0.size == UInt32(truncatingIfNeeded: size) }) else {
+        let matches = trailers.contains(where: { $0.crc == crc.value && $0.size == UInt32(truncatingIfNeeded: size) })
+        if !matches, try verifyMembers(path) { return }
+        guard matches else {
             let t = trailers[0]
             throw DataError(String(format: "%@: corrupt archive: the data's CRC-32 %08x and length %lld do not match the gzip trailer's %08x and %u",
                                    path, crc.value, size, t.crc, t.size))
         }
+    }
+
+    /// A file of several gzip members (as `cat a.gz b.gz` makes, and `gzip -t` and tar
+    /// accept): true when there are two or more and zlib finds each one's data, CRC-32 and
+    /// length right, with only zero bytes after the last; false for a single member or a
+    /// bad first one (the whole-stream check above then reports it); throws naming a
+    /// corrupt later member (issue #23 row 16: a valid multi-member archive was refused as
+    /// a CRC mismatch).
+    static func verifyMembers(_ path: String) throws -> Bool {
+        guard let h = FileHandle(forReadingAtPath: path) else { throw DataError("\(path): cannot open") }
+        defer { try? h.close() }
+        var s = z_stream()
+        guard byol_inflate_init_gzip(&s) == Z_OK else { throw DataError("\(path): zlib: cannot start") }
+        defer { inflateEnd(&s) }
+        var out = [UInt8](repeating: 0, count: 1 << 20)
+        var members = 0, inMember = true, padding = false
+        var total: Int64 = 0
+        while let data = try h.read(upToCount: 1 << 20), !data.isEmpty {
+            var input = [UInt8](data)
+            var start = 0
+            while start < input.count {
+                if padding {
+                    guard input[start...].allSatisfy({ $0 == 0 }) else {
+                        throw DataError("\(path): bytes after gzip member \(members) are neither a gzip member nor zero padding")
+                    }
+                    break
+                }
+                if !inMember {
+                    // Between members: another one, or the zero padding some tools add.
+                    if input[start] == 0 { padding = true; continue }
+                    inflateReset(&s)
+                    inMember = true
+                }
+                let (r, consumed) = input.withUnsafeMutableBufferPointer { i in
+                    out.withUnsafeMutableBufferPointer { o -> (Int32, Int) in
+                        s.next_in = i.baseAddress! + start
+                        s.avail_in = UInt32(i.count - start)
+                        s.next_out = o.baseAddress
+                        s.avail_out = UInt32(o.count)
+                        let r = inflate(&s, Z_NO_FLUSH)
+                        return (r, i.count - start - Int(s.avail_in))
+                    }
+                }
+                start += consumed
+                total += Int64(out.count) - Int64(s.avail_out)
+                guard total <= maxDecompressedBytes else {
+                    throw DataError("\(path): decompresses to more than \(maxDecompressedBytes >> 20) MB; a CIFAR-10 archive is about 184 MB")
+                }
+                switch r {
+                case Z_STREAM_END:
+                    members += 1
+                    inMember = false
+                case Z_OK, Z_BUF_ERROR:
+                    continue
+                default:
+                    // In the first member, the whole-stream check's message stands (a single
+                    // member with a bad trailer is the usual case).
+                    guard members > 0 else { return false }
+                    let why = s.msg.map { String(cString: $0) } ?? "zlib error \(r)"
+                    throw DataError("\(path): corrupt gzip member \(members + 1): \(why)")
+                }
+            }
+            input.removeAll()
+        }
+        if inMember && members > 0 { throw DataError("\(path): gzip member \(members + 1) is truncated") }
+        return members >= 2
     }
 
     /// Zero bytes after the gzip member that are accepted as padding (as `gzip -t` does).

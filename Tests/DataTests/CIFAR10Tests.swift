@@ -58,6 +58,38 @@ import TestSupport
         }
     }
 
+    /// Issue #23, row 16: a valid multi-member gzip (accepted by `gzip -t` and tar) was
+    /// refused as a CRC mismatch; each member is now checked against its own trailer.
+    @Test func multiMemberGzipIsReadAndEachMemberChecked() throws {
+        let d = TemporaryDirectory()
+        func run(_ tool: String, _ args: [String], into out: String? = nil) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tool)
+            p.arguments = args
+            if let out { FileManager.default.createFile(atPath: out, contents: nil); p.standardOutput = FileHandle(forWritingAtPath: out) }
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0)
+        }
+        try run("/bin/gzip", ["-dc", Repo.fixture("cifar/tiny-official-layout.tar.gz")], into: d.file("t.tar"))
+        let tar = readBytes(d.file("t.tar"))
+        writeBytes(Array(tar[..<40000]), d.file("a"))
+        writeBytes(Array(tar[40000...]), d.file("b"))
+        try run("/bin/gzip", ["-c", d.file("a")], into: d.file("a.gz"))
+        try run("/bin/gzip", ["-c", d.file("b")], into: d.file("b.gz"))
+        let (first, second) = (readBytes(d.file("a.gz")), readBytes(d.file("b.gz")))
+        writeBytes(first + second + [0, 0, 0, 0], d.file("two.tar.gz"))
+        let two = try CIFAR10.load(d.file("two.tar.gz")), one = try CIFAR10.load(Repo.fixture("cifar/tiny-official-layout.tar.gz"))
+        #expect(two.train.pixels == one.train.pixels && two.test.labels == one.test.labels)
+        // A wrong CRC in either member's trailer is refused: the second is named; a bad
+        // first member gets the whole stream's message.
+        for (bytes, text) in [({ var f = first; f[f.count - 6] ^= 0xFF; return f + second }(), "corrupt archive: the data's CRC-32"),
+                              ({ var s2 = second; s2[s2.count - 6] ^= 0xFF; return first + s2 }(), "corrupt gzip member 2: incorrect data check")] {
+            writeBytes(bytes, d.file("bad.tar.gz"))
+            #expect { _ = try CIFAR10.load(d.file("bad.tar.gz")) } throws: { e in "\(e)".contains(text) && !"\(e)".contains("\n") }
+        }
+    }
+
     @Test func readsTheExtractedFolder() throws {
         let dir = try Self.extracted()
         let fromFolder = try CIFAR10.load(dir.path)
