@@ -25,26 +25,53 @@ public enum KNNMonitor {
         return NDArray(float64: (0..<count).map(value), shape: shape)
     }
 
-    /// The accuracy of the loaded state's `network` backbone in eval mode. With several
-    /// processes (float32), each embeds its share of each set (whole embedding batches,
-    /// `Engine.embedRanges`, so the features are those of one process), rank 0 gathers
-    /// them and votes, and every rank returns its accuracy.
+    /// Images embedded between two calls of `stopRequested`: whole embedding batches of
+    /// both engines (256 and 64 images), so the pieces give the bytes of one pass.
+    static let chunk = 1024
+
+    /// The accuracy of the loaded state's `network` backbone in eval mode.
+    public static func accuracy(_ engine: Engine, network: String = "online", data: DataSplits, k: Int, temperature: Double) -> Double {
+        guard let a = accuracy(engine, network: network, data: data, k: k, temperature: temperature, comm: SingleProcess(),
+                               stopRequested: { false }) else { preconditionFailure("a pass that is never stopped ended early") }
+        return a
+    }
+
+    /// The accuracy, or nil when `stopRequested` (called on every process after each
+    /// `chunk` of images embedded, the same number of times on each: it may be a
+    /// collective) says to stop: a stop signal ends a pass over 60,000 images within one
+    /// chunk's time instead of the whole pass's. With several processes (float32), each
+    /// embeds its share of each set (whole embedding batches, `Engine.embedRanges`, so the
+    /// features are those of one process), rank 0 gathers them and votes, and every rank
+    /// returns its accuracy.
     public static func accuracy(_ engine: Engine, network: String = "online", data: DataSplits, k: Int, temperature: Double,
-                                comm: Collective = SingleProcess()) -> Double {
+                                comm: Collective, stopRequested: () -> Bool) -> Double? {
         let dtype = engine.precision.dtype
-        func features(_ set: LabelledImages) -> NDArray {
+        let f = engine.exportState().arch.featureSize  // once per pass: a copy of the state, small beside the pass
+        func features(_ set: LabelledImages) -> NDArray? {
             let ranges = engine.embedRanges(count: set.count, parts: comm.size)
-            let mine = engine.embed(testTransform(set, images: ranges[comm.rank], dtype: dtype), network: network, ofSetOf: set.count)
-            guard comm.size > 1 else { return mine }
+            let range = ranges[comm.rank]
+            // The same number of pieces on every process: the largest share's.
+            let pieces = ((ranges.map(\.count).max() ?? 0) + chunk - 1) / chunk
+            var floats = [Float](), doubles = [Double]()
+            for p in 0..<max(pieces, 1) {
+                let lo = min(range.lowerBound + p * chunk, range.upperBound), hi = min(lo + chunk, range.upperBound)
+                if hi > lo {
+                    let f = engine.embed(testTransform(set, images: lo..<hi, dtype: dtype), network: network, ofSetOf: set.count)
+                    if dtype == .float32 { floats += f.floats } else { doubles += f.doubles }
+                }
+                if stopRequested() { return nil }
+            }
+            guard comm.size > 1 else {
+                return dtype == .float32 ? NDArray(float32: floats, shape: [range.count, f]) : NDArray(float64: doubles, shape: [range.count, f])
+            }
             precondition(dtype == .float32, "data-parallel kNN runs in float32")
-            let f = mine.shape[1]
             var all = [Float](repeating: 0, count: set.count * f)
-            mine.floats.withUnsafeBufferPointer { m in
+            floats.withUnsafeBufferPointer { m in
                 all.withUnsafeMutableBufferPointer { comm.allgather(m, counts: ranges.map { $0.count * f }, into: $0) }
             }
             return NDArray(float32: all, shape: [set.count, f])
         }
-        let bank = features(data.train), queries = features(data.test)
+        guard let bank = features(data.train), let queries = features(data.test) else { return nil }
         var accuracy = 0.0
         if comm.isRoot {
             let r = engine.knn(bank: bank, bankLabels: data.train.labels, queries: queries, queryLabels: data.test.labels, k: k,

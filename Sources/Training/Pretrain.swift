@@ -204,11 +204,24 @@ public enum Pretrain {
             st.arrays["pretrain.last_loss"] = .scalar(lastLoss.isFinite ? lastLoss : -1)  // -1: no step yet
             try rootWrites { try st.write(to: ckptPath) }
         }
-        func knn() -> Double { KNNMonitor.accuracy(engine, data: data, k: c.knnK, temperature: c.knnTemperature, comm: comm) }
+        // The stop signal any rank received (a collective: every rank calls it at the same points).
+        func agreedSignal() -> Int32 { Int32(comm.max(Int64(Interrupt.signal ?? 0))) }
+        /// The monitor's accuracy after `epoch` epochs, or nil when a stop signal came during
+        /// the pass (checked after every chunk of images: issue #23 row 15).
+        func knn(after epoch: Int) -> Double? {
+            KNNMonitor.accuracy(engine, data: data, k: c.knnK, temperature: c.knnTemperature, comm: comm) {
+                c.duringKNN?(epoch)
+                return agreedSignal() != 0
+            }
+        }
 
         if epoch == 0 && stepInEpoch == 0 && atStart == nil {
             log("kNN at initialization (k \(c.knnK), T \(c.knnTemperature))...")
-            let acc = knn()
+            guard let acc = knn(after: 0) else {
+                // Nothing to keep but the position: a resume starts with this pass again.
+                try checkpoint(epoch: 0, stepInEpoch: 0)
+                return Summary(knnAtStart: nil, lastKNN: nil, bestKNN: nil, steps: 0, imagesPerSecond: 0, stopped: true, interrupted: agreedSignal())
+            }
             atStart = acc
             try rootWrites {
                 try metrics?.append(["type": "epoch", "epoch": 0, "step": 0, "knn_accuracy": acc, "knn_k": c.knnK, "knn_temperature": c.knnTemperature])
@@ -233,7 +246,7 @@ public enum Pretrain {
             while stepInEpoch < stepsPerEpoch {
                 let k = epoch * stepsPerEpoch + stepInEpoch
                 // A signal (on any rank), or --stop-after: checkpoint here and stop; --resume continues.
-                let signal = Int32(comm.max(Int64(Interrupt.signal ?? 0)))
+                let signal = agreedSignal()
                 if signal != 0 || c.stopAfter.map({ stepsThisRun >= $0 }) == true {
                     try checkpoint(epoch: epoch, stepInEpoch: stepInEpoch)
                     if signal == 0 { log("stopping after \(stepsThisRun) steps as asked (checkpoint at step \(k)); resume with --resume") }
@@ -285,13 +298,14 @@ public enum Pretrain {
             if root { progress.finish() }
             // A stop signal during the epoch's last step is honoured before its kNN pass:
             // the checkpoint holds every step of the epoch, and a resume starts with the pass.
-            let signal = Int32(comm.max(Int64(Interrupt.signal ?? 0)))
-            if signal != 0 {
+            // A signal during the pass ends it within one chunk, with the same checkpoint.
+            let signal = agreedSignal()
+            let acc = signal == 0 ? knn(after: epoch + 1) : nil
+            guard let acc else {
                 try checkpoint(epoch: epoch, stepInEpoch: stepsPerEpoch)
                 return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: (epoch + 1) * stepsPerEpoch, imagesPerSecond: 0,
-                               stopped: true, interrupted: signal)
+                               stopped: true, interrupted: signal != 0 ? signal : agreedSignal())
             }
-            let acc = knn()
             last = acc
             best = max(best ?? acc, acc)
             let seconds = Date().timeIntervalSince(epochStart)
@@ -313,7 +327,7 @@ public enum Pretrain {
         // A stop signal after the last step (during the last kNN pass or the final writes)
         // is reported, not swallowed: the run is complete, and the status says it was asked
         // to stop (issue #23 row 15).
-        let late = Int32(comm.max(Int64(Interrupt.signal ?? 0)))
+        let late = agreedSignal()
         return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: Int(finalState.step),
                        imagesPerSecond: Double(stepsThisRun * c.batch) / max(elapsed, 1e-9), stopped: false, stepsThisRun: stepsThisRun,
                        interrupted: late == 0 ? nil : late, exchangeShare: elapsed > 0 && comm.size > 1 ? exchange / elapsed : nil)

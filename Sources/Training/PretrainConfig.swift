@@ -47,6 +47,11 @@ public struct PretrainConfig: Sendable {
     /// that stop a run at an exact moment instead of after a sleep.
     public var afterStep: (@Sendable (Int) -> Void)?
 
+    /// Called during the kNN pass after `epoch` epochs (0: the pass at initialization),
+    /// after each chunk of images embedded: the fault-injection point for a stop signal
+    /// in the middle of a pass.
+    public var duringKNN: (@Sendable (Int) -> Void)?
+
     /// What the float32 bytes also depend on besides the flags (the OpenBLAS kernel set,
     /// how it was chosen, the kernel check): recorded in the manifest, not compared on
     /// resume (a run may continue on another machine; docs/training.md).

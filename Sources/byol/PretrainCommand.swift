@@ -134,6 +134,12 @@ struct PretrainCommand: ParsableCommand {
             let sig = ["TERM": SIGTERM, "INT": SIGINT, "USR1": SIGUSR1][env["BYOL_FAULT_SIGNAL"] ?? ""] ?? SIGKILL
             c.afterStep = { if $0 == k { kill(getpid(), sig) } }
         }
+        // BYOL_FAULT_IN_KNN=E: the same signal during the kNN pass after epoch E (0: the
+        // pass at initialization), once its first chunk of images is embedded.
+        if let e = env["BYOL_FAULT_IN_KNN"].flatMap(Int.init), c.comm.rank == env["BYOL_FAULT_RANK"].flatMap(Int.init) ?? 0 {
+            let sig = ["TERM": SIGTERM, "INT": SIGINT, "USR1": SIGUSR1][env["BYOL_FAULT_SIGNAL"] ?? ""] ?? SIGKILL
+            c.duringKNN = { if $0 == e { kill(getpid(), sig) } }
+        }
         Interrupt.install()
         let s: Pretrain.Summary
         do {

@@ -57,6 +57,28 @@ import TestSupport
         #expect(straight == outcome(d.file("s")))
     }
 
+    /// Issue #23 row 15: a stop signal in the middle of a kNN pass (at initialization,
+    /// after the first epoch, after the last) was held until the pass ended. The pass now
+    /// ends after its current chunk: 128 + signal, a checkpoint at the epoch's end, and a
+    /// resume that runs the pass again ends with the uninterrupted run's bytes.
+    @Test(arguments: [(0, "TERM"), (1, "INT"), (2, "TERM")])
+    func stoppedDuringAKNNPassResumesToTheSameBytes(epoch: Int, signal: String) throws {
+        let d = TemporaryDirectory()
+        let straight = Self.straight
+        let stopped = try CLI.run(args + ["--out", d.file("s")], environment: ["BYOL_FAULT_IN_KNN": "\(epoch)", "BYOL_FAULT_SIGNAL": signal])
+        let step = epoch * 40
+        #expect(stopped.status == 128 + (signal == "TERM" ? SIGTERM : SIGINT), "\(stopped.stderr)")
+        #expect(stopped.stderr.contains("byol: interrupted at step \(step): continue with --resume"), "\(stopped.stderr)")
+        #expect(self.step(of: d.file("s/checkpoint.npz")) == Int64(step))
+        // The interrupted pass wrote no epoch line.
+        let lines = String(decoding: readBytes(d.file("s/metrics.jsonl")), as: UTF8.self).split(separator: "\n")
+        #expect(lines.filter { $0.contains(#""type":"epoch""#) }.count == epoch, "\(lines)")
+        #expect(!FileManager.default.fileExists(atPath: d.file("s/final.npz")))
+        let resumed = try CLI.run(args + ["--out", d.file("s"), "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(straight == outcome(d.file("s")), "stopped during the kNN pass after epoch \(epoch) by SIG\(signal)")
+    }
+
     /// The uninterrupted run, once for every stop point.
     static let straight: [String: [UInt8]] = {
         let d = TemporaryDirectory()
