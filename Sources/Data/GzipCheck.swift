@@ -90,7 +90,7 @@ enum GzipCheck {
                 }
                 let (r, consumed) = input.withUnsafeMutableBufferPointer { i in
                     out.withUnsafeMutableBufferPointer { o -> (Int32, Int) in
-                        s.next_in = i.baseAddress! + start
+                        s.next_in = i.baseAddress.map { $0 + start }
                         s.avail_in = UInt32(i.count - start)
                         s.next_out = o.baseAddress
                         s.avail_out = UInt32(o.count)

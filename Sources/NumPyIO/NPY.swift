@@ -161,8 +161,7 @@ private struct ElementKind {
     var size: Int
 
     init?(descr: String) {
-        guard descr.count == 3 else { return nil }
-        let order = descr.first!
+        guard descr.count == 3, let order = descr.first else { return nil }
         let code = String(descr.dropFirst())
         switch order {
         case "<", "|", "=": bigEndian = false

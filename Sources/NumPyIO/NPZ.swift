@@ -55,7 +55,7 @@ public enum NPZ {
             let r = archive_read_next_header(a, &entry)
             if r == ARCHIVE_EOF { break }
             guard r == ARCHIVE_OK || r == ARCHIVE_WARN, let entry else {
-                let what = members.isEmpty ? "not a valid zip (.npz) file" : "corrupt zip after member '\(members.last!.name)'"
+                let what = members.isEmpty ? "not a valid zip (.npz) file" : "corrupt zip after member '\(members[members.count - 1].name)'"
                 throw NumPyIOError(file: path, "\(what): \(message(a))")
             }
             let rawName = archive_entry_pathname(entry).map { String(cString: $0) } ?? "?"

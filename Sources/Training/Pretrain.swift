@@ -118,7 +118,8 @@ public enum Pretrain {
             try comm.agree(rootCore == mine ? nil : DataError(
                 "runs OpenBLAS kernels \(mine) where rank 0 runs \(rootCore): set OPENBLAS_CORETYPE=\(rootCore) for every rank"))
         }
-        let data = loaded!
+        // Set when the set-up above did not fail (and comm.agree threw if it did).
+        guard let data = loaded else { throw DataError("\(c.out): the data did not load") }
         resuming = comm.max(resuming ? 1 : 0) == 1
         let ckptPath = c.out + "/checkpoint.npz"
         let metricsPath = c.out + "/metrics.jsonl"
@@ -307,15 +308,16 @@ public enum Pretrain {
                                stopped: true, interrupted: signal != 0 ? signal : agreedSignal())
             }
             last = acc
-            best = max(best ?? acc, acc)
+            let bestSoFar = max(best ?? acc, acc)
+            best = bestSoFar
             let seconds = Date().timeIntervalSince(epochStart)
             try rootWrites {
                 try metrics?.append(["type": "epoch", "epoch": epoch + 1, "step": (epoch + 1) * stepsPerEpoch, "knn_accuracy": acc,
-                                     "best_knn_accuracy": best!, "loss": lastLoss, "seconds": seconds, "knn_k": c.knnK,
+                                     "best_knn_accuracy": bestSoFar, "loss": lastLoss, "seconds": seconds, "knn_k": c.knnK,
                                      "knn_temperature": c.knnTemperature])
             }
             log(String(format: "epoch %d/%d: loss %.4f, kNN accuracy %.2f%% (best %.2f%%, at initialization %.2f%%), %.0f s",
-                       epoch + 1, c.epochs, lastLoss, 100 * acc, 100 * best!, 100 * (atStart ?? .nan), seconds))
+                       epoch + 1, c.epochs, lastLoss, 100 * acc, 100 * bestSoFar, 100 * (atStart ?? .nan), seconds))
             epoch += 1
             stepInEpoch = 0
             try checkpoint(epoch: epoch, stepInEpoch: 0)

@@ -15,7 +15,7 @@ extension Conformance {
 
         public var description: String { if case .tier(let t) = self { return t.rawValue } else { return "auto" } }
         /// The tier a tensor must meet to pass: the given one, or under `auto` the loosest.
-        var passTier: Tier { if case .tier(let t) = self { return t } else { return Tier.allCases.last! } }
+        var passTier: Tier { if case .tier(let t) = self { return t } else { return Tier.allCases[Tier.allCases.count - 1] } }
     }
 
     /// One output tensor of one case, compared.
@@ -95,7 +95,7 @@ extension Conformance {
             if exists {
                 do { file = try NPZ.load(path) } catch { why = "\(error)" }
             }
-            var found = try judge(c, cases: dir, outputs: file?.members, dtypes: Dictionary(uniqueKeysWithValues: (file?.names ?? []).map { ($0, file!.fileDType($0)) }),
+            var found = try judge(c, cases: dir, outputs: file?.members, dtypes: file.map { f in Dictionary(uniqueKeysWithValues: f.names.map { ($0, f.fileDType($0)) }) } ?? [:],
                                   failure: why, file: path, judged: judged)
             if !exists { for i in found.indices { found[i].missing = true } }
             findings += found
@@ -223,12 +223,15 @@ extension Conformance {
     /// Per function: the tightest tier every tensor of every case of it meets (nil: none).
     public static func fingerprint(_ findings: [Finding]) -> [(function: String, tier: Tier?)] {
         var order: [String] = []
-        var worst: [String: Int] = [:]
+        var worst: [String: Int] = [:]  // index into Tier.allCases; allCases.count: no tier
         for f in findings {
-            if worst[f.function] == nil { order.append(f.function); worst[f.function] = 0 }
-            let rank = f.tightest.map { Tier.allCases.firstIndex(of: $0)! } ?? Tier.allCases.count
-            worst[f.function] = max(worst[f.function]!, rank)
+            if worst[f.function] == nil { order.append(f.function) }
+            let rank = f.tightest.flatMap { Tier.allCases.firstIndex(of: $0) } ?? Tier.allCases.count
+            worst[f.function] = max(worst[f.function, default: 0], rank)
         }
-        return order.map { fn in (fn, worst[fn]! < Tier.allCases.count ? Tier.allCases[worst[fn]!] : nil) }
+        return order.map { fn in
+            let w = worst[fn, default: Tier.allCases.count]
+            return (fn, w < Tier.allCases.count ? Tier.allCases[w] : nil)
+        }
     }
 }

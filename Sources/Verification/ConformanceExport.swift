@@ -72,8 +72,9 @@ extension Conformance {
     static func boundArrays(_ c: Case) -> [(name: String, array: NDArray)] {
         c.expected.flatMap { e -> [(name: String, array: NDArray)] in
             guard let perTier = c.bounds[e.name] else { return [] }
-            return Tier.allCases.map { t in
-                let values = perTier[t]!.map { x -> Float in
+            return Tier.allCases.compactMap { t in
+                guard let bound = perTier[t] else { return nil }  // every tier is computed together: never taken
+                let values = bound.map { x -> Float in
                     let f = Float(x)
                     return Double(f) < x ? f.nextUp : f
                 }

@@ -163,9 +163,11 @@ public enum Goldens {
         case .success(let entries):
             if let entry = entries.first(where: { $0["name"] as? String == c.name }), let files = entry["files"] as? [String: String] {
                 for (file, hash) in files.sorted(by: { $0.key < $1.key }) {
-                    let bytes = FileManager.default.contents(atPath: dir + "/" + file).map { [UInt8]($0) }
-                    if bytes == nil { problems.append("\(c.name)/\(file): missing") }
-                    else if SHA256.hex(bytes!) != hash { problems.append("\(c.name)/\(file): sha256 differs from MANIFEST.json") }
+                    if let bytes = FileManager.default.contents(atPath: dir + "/" + file).map({ [UInt8]($0) }) {
+                        if SHA256.hex(bytes) != hash { problems.append("\(c.name)/\(file): sha256 differs from MANIFEST.json") }
+                    } else {
+                        problems.append("\(c.name)/\(file): missing")
+                    }
                 }
                 let onDisk = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".npz") }
                 for f in onDisk.sorted() where files[f] == nil { problems.append("\(c.name)/\(f): not listed in MANIFEST.json") }
