@@ -32,7 +32,9 @@ public enum Pretrain {
         return d
     }
 
-    /// SHA-256 of the data: train pixels, train labels, test pixels, test labels.
+    /// SHA-256 of the images a run uses, after --train-limit and --test-limit: train
+    /// pixels, train labels, test pixels, test labels (not the archive's bytes: the same
+    /// images in another archive give the same sum). The manifest's `images_sha256`.
     public static func checksum(_ d: DataSplits) -> String {
         SHA256.hex(d.train.pixels + d.train.labels.map { UInt8($0) } + d.test.pixels + d.test.labels.map { UInt8($0) })
     }
@@ -124,7 +126,7 @@ public enum Pretrain {
         let ckptPath = c.out + "/checkpoint.npz"
         let metricsPath = c.out + "/metrics.jsonl"
         let checksum = checksum(data)
-        log("data: \(data.name): \(data.train.count) train, \(data.test.count) test images, sha256 \(checksum.prefix(16))...")
+        log("data: \(data.name): \(data.train.count) train, \(data.test.count) test images, images sha256 \(checksum.prefix(16))...")
         if comm.size > 1 {
             log("\(comm.size) processes, \(SampleGroups(batch: c.batch, count: c.sampleGroups, ranks: comm.size)) per batch")
         }

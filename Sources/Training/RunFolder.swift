@@ -128,13 +128,14 @@ extension Pretrain {
         for (k, v) in identity where "\(flags[k] ?? "")" != v {
             throw DataError("\(manifestPath): the run was started with \(k) = \(flags[k] ?? "none"), now \(v); resume with the same flags")
         }
-        if let checksum, let sum = m["data_sha256"] as? String, sum != checksum {
+        // images_sha256; runs started before it was named for what it hashes say data_sha256.
+        if let checksum, let sum = (m["images_sha256"] ?? m["data_sha256"]) as? String, sum != checksum {
             throw DataError("\(manifestPath): the data changed since the run started (sha256 \(sum.prefix(12))... vs \(checksum.prefix(12))...)")
         }
     }
 
     static func writeManifest(_ c: PretrainConfig, arch: Architecture, data: DataSplits, checksum: String, stepsPerEpoch: Int) throws {
-        var m: [String: Any] = ["flags": c.asDictionary, "version": "byol-swift 0.1.0", "data": data.name, "data_sha256": checksum,
+        var m: [String: Any] = ["flags": c.asDictionary, "version": "byol-swift 0.1.0", "data": data.name, "images_sha256": checksum,
                                 "train_images": data.train.count, "test_images": data.test.count, "classes": data.classNames,
                                 "architecture": arch.description, "steps_per_epoch": stepsPerEpoch,
                                 "knn": "online backbone, eval mode, bank = train set with the test transform, cosine, k \(c.knnK), T \(c.knnTemperature)"]

@@ -229,3 +229,34 @@ import TestSupport
         }
     }
 }
+
+/// Issue #24: the manifest's data hash is named for what it hashes (the images and labels
+/// a run uses, after the limits), and runs that recorded it as `data_sha256` still resume.
+@Suite struct RunManifestImagesHash {
+    let args = ["pretrain", "--preset", "tiny", "--epochs", "2", "--batch", "16", "--test-limit", "16", "--threads", "1", "--stop-after", "1"]
+
+    func manifest(_ path: String) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(readBytes(path)))) as? [String: Any] ?? [:]
+    }
+
+    @Test func imagesHashFollowsTheLimitsAndOldNamesResume() throws {
+        let d = TemporaryDirectory()
+        for (name, limit) in [("a", "32"), ("b", "48")] {
+            let r = try CLI.run(args + ["--train-limit", limit, "--out", d.file(name)])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let a = manifest(d.file("a/manifest.json")), b = manifest(d.file("b/manifest.json"))
+        let hashA = a["images_sha256"] as? String ?? "", hashB = b["images_sha256"] as? String ?? ""
+        #expect(hashA.count == 64 && hashB.count == 64 && hashA != hashB && a["data_sha256"] == nil)
+        // The older name: read on resume.
+        let text = String(decoding: readBytes(d.file("a/manifest.json")), as: UTF8.self)
+        writeBytes(Array(text.replacingOccurrences(of: "\"images_sha256\"", with: "\"data_sha256\"").utf8), d.file("a/manifest.json"))
+        let old = try CLI.run(args + ["--train-limit", "32", "--out", d.file("a"), "--resume"])
+        #expect(old.status == 0, "\(old.stderr)")
+        // Other images under either name: refused.
+        let changed = String(decoding: readBytes(d.file("a/manifest.json")), as: UTF8.self).replacingOccurrences(of: hashA, with: hashB)
+        writeBytes(Array(changed.utf8), d.file("a/manifest.json"))
+        let other = try CLI.run(args + ["--train-limit", "32", "--out", d.file("a"), "--resume"])
+        #expect(other.status == 1 && other.stderr.contains("the data changed since the run started"), "\(other.stderr)")
+    }
+}
