@@ -4,15 +4,15 @@
 Reads `byol conformance export` cases (docs/contract.md §3.8), computes every layer and
 update case with torch.nn.functional in float32 on the CPU (gradients by autograd against
 the case's upstream gradient), and writes RESULTS/ID.npz with the contract's output
-names. Whole steps and embeds are skipped by name (PyTorch checks those through the
-goldens, ci/torch_reference.py). The results of the tiny preset's default export are
-committed in Fixtures/conformance/torch-tiny/ and checked by `swift test`
-(ConformanceTests), so CI needs no PyTorch:
+names. Whole steps and embeds are skipped by name, with a line saying so (PyTorch
+checks those through the goldens, ci/torch_reference.py): export the cases with
+`--layers-only` and the results check with no `--only`. The results of the tiny preset's
+layer cases are committed in Fixtures/conformance/torch-tiny/ and checked by
+`swift test` (ConformanceTests), so CI needs no PyTorch:
 
-    byol conformance export --out /tmp/cases --preset tiny
+    byol conformance export --out /tmp/cases --preset tiny --layers-only
     ~/venv-torch/bin/python ci/conformance_torch.py --cases /tmp/cases --results Fixtures/conformance/torch-tiny
-    byol conformance check --cases /tmp/cases --results Fixtures/conformance/torch-tiny --precision float32 \
-        --only conv2d,batchnorm2d_train,batchnorm2d_eval,batchnorm1d_train,batchnorm1d_eval,batchnorm_running,linear,relu,avgpool,loss,symmetric_loss,sgd,lars,adam,ema
+    byol conformance check --cases /tmp/cases --results Fixtures/conformance/torch-tiny --precision float32
 
 --emulate tf32|bf16|fp16 computes every matrix product (convolutions and linear layers,
 forward and both backward products, the bias gradient as dy times ones) the way that

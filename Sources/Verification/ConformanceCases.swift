@@ -10,26 +10,29 @@ extension Conformance {
     public static func defaultSteps(_ arch: Architecture) -> [OptimizerKind] { arch == .tiny ? StepCases.optimizers : [.lars] }
 
     /// The cases of `arch` on `batch` images of size x size, inputs drawn from `seed`, with
-    /// a whole step for each of `steps` (nil: `defaultSteps`).
-    public static func cases(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]? = nil) -> [Case] {
+    /// a whole step for each of `steps` (nil: `defaultSteps`) and an embed, unless `layersOnly`.
+    public static func cases(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]? = nil,
+                             layersOnly: Bool = false) -> [Case] {
         var out: [Case] = []
-        generate(arch: arch, batch: batch, size: size, seed: seed, steps: steps) { out.append($0) }
+        generate(arch: arch, batch: batch, size: size, seed: seed, steps: steps, layersOnly: layersOnly) { out.append($0) }
         return out
     }
 
     /// The same cases handed to `emit` one by one, in order, as each is ready (the
     /// whole-network ones last): export writes each while the next is computed.
-    static func generate(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]?,
+    /// `layersOnly`: no whole steps and no embed (for implementations of layer functions
+    /// alone: their results then check without `--only`).
+    static func generate(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]?, layersOnly: Bool = false,
                          emit: (Case) throws -> Void) rethrows {
         // The whole-network cases (most of the work: Monte Carlo passes of the reference)
         // draw from streams of their own, so they run beside the layer cases.
         let wholeNetwork = Locked<[Case]>([])
         let stepKinds = steps ?? defaultSteps(arch)
         let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) {
+        if !layersOnly { DispatchQueue.global().async(group: group) {
             let made = StepCases.cases(arch: arch, batch: batch, size: size, seed: seed, steps: stepKinds)
             wholeNetwork.update { $0 = made }
-        }
+        } }
         // An error from `emit` must not leave the whole-network cases running.
         defer { group.wait() }
         var rng = CaseDraws(seed: seed)

@@ -17,12 +17,12 @@ extension Conformance {
     /// Generates the cases of `arch` (as `cases`) and writes each as soon as it is ready,
     /// while the whole-network cases are still being computed: `byol conformance export`.
     /// Returns how many cases of how many functions were written.
-    public static func export(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]?, header: [String: Any],
-                              to dir: String) throws -> (cases: Int, functions: Int) {
+    public static func export(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]?, layersOnly: Bool = false,
+                              header: [String: Any], to dir: String) throws -> (cases: Int, functions: Int) {
         try makeFolder(dir)
         var entries: [[String: Any]] = []
         var functions = Set<String>()
-        try generate(arch: arch, batch: batch, size: size, seed: seed, steps: steps) { c in
+        try generate(arch: arch, batch: batch, size: size, seed: seed, steps: steps, layersOnly: layersOnly) { c in
             entries.append(try write(c, to: dir))
             functions.insert(c.function)
         }

@@ -23,6 +23,8 @@ struct ConformanceCommand: ParsableCommand {
         @Option(parsing: .unconditional, help: "Height and width of the images, >= 8.") var size = 16
         @Option(help: "Whole-step cases: a comma-separated list of lars, sgd, adam, or none (default: all three for tiny, lars for the larger presets).")
         var steps: String?
+        @Flag(name: .customLong("layers-only"), help: "No whole steps and no embed: the cases of an implementation of the layer functions alone, whose results then check without --only.")
+        var layersOnly = false
 
         var stepKinds: [OptimizerKind]? {
             guard let steps else { return nil }
@@ -36,6 +38,7 @@ struct ConformanceCommand: ParsableCommand {
                 let bad = steps.split(separator: ",", omittingEmptySubsequences: false).filter { OptimizerKind(rawValue: String($0)) == nil }
                 if let b = bad.first { throw ValidationError("--steps: unknown optimizer '\(b)' (lars, sgd, adam, or none)") }
             }
+            if layersOnly && steps != nil { throw ValidationError("--layers-only exports no steps: leave out --steps") }
             try FlagCheck.require("--batch", batch, atLeast: 3)
             try FlagCheck.require("--size", size, atLeast: 8)
         }
@@ -44,8 +47,8 @@ struct ConformanceCommand: ParsableCommand {
             let arch = Architecture.preset(named: preset)!
 
             let header: [String: Any] = ["byol_version": BYOLVersion.string, "preset": preset, "architecture": arch.description,
-                                         "seed": seed, "batch": batch, "size": size]
-            let (count, functions) = try Conformance.export(arch: arch, batch: batch, size: size, seed: seed, steps: stepKinds, header: header, to: out)
+                                         "seed": seed, "batch": batch, "size": size, "layers_only": layersOnly]
+            let (count, functions) = try Conformance.export(arch: arch, batch: batch, size: size, seed: seed, steps: stepKinds, layersOnly: layersOnly, header: header, to: out)
             print("wrote \(count) cases of \(functions) functions to \(out) (manifest.json, ID/inputs.npz, ID/expected.npz, ID/bounds.npz)")
         }
     }
@@ -191,7 +194,9 @@ struct ConformanceCommand: ParsableCommand {
                 print(pad(f.caseID, caseWidth) + "  " + pad(f.tensor, tensorWidth) + "  " + numbers + pad(idx, 15) + tier + verdict)
             }
             let failed = findings.filter { !$0.passed }
-            for f in failed { print("  \(f.caseID): \(f.message)") }
+            // One line per distinct failure: a missing result file is one line, not one per tensor.
+            var said = Set<String>()
+            for f in failed where said.insert("\(f.caseID): \(f.message)").inserted { print("  \(f.caseID): \(f.message)") }
             if judged == .auto {
                 print("precision fingerprint (the tightest tier every case of the function meets):")
                 for (function, tier) in Conformance.fingerprint(findings) { print("  " + pad(function, 18) + " " + (tier?.rawValue ?? "none (fails bf16)")) }
@@ -204,7 +209,9 @@ struct ConformanceCommand: ParsableCommand {
             print("\(findings.count - failed.count) tensors passed, \(failed.count) failed, in \(cases) cases (\(judged) bounds)"
                   + (missing > 0 ? "; \(missing) of the failures without a result" : ""))
             if !failed.isEmpty {
-                FileHandle.standardError.write(Data("byol: error: \(failed.count) tensors out of bounds; first: \(failed[0].caseID): \(failed[0].message)\n".utf8))
+                let what = [failed.count - missing > 0 ? "\(failed.count - missing) tensors out of bounds" : nil,
+                            missing > 0 ? "\(missing) tensors without a result" : nil].compactMap { $0 }.joined(separator: ", ")
+                FileHandle.standardError.write(Data("byol: error: \(what); first: \(failed[0].caseID): \(failed[0].message)\n".utf8))
                 throw ExitCode(1)
             }
         }

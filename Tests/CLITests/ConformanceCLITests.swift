@@ -24,4 +24,30 @@ import TestSupport
         let noCases = try CLI.run(["conformance", "check", "--cases", d.file("nowhere"), "--results", d.file("results")])
         #expect(noCases.status == 1 && noCases.stderr.contains("nowhere/manifest.json: missing or unreadable"), "\(noCases.stderr)")
     }
+
+    /// Issue #24: layer-only implementations (ci/conformance_torch.py) needed `--only`; a
+    /// missing result printed one line per tensor. `--layers-only` exports no step or
+    /// embed; a missing file is one MISSING row per tensor, one failure line, and the
+    /// error line counts it apart from tensors out of bounds.
+    @Test func layersOnlyExportAndMissingResults() throws {
+        let d = TemporaryDirectory()
+        let e = try CLI.run(["conformance", "export", "--out", d.file("cases"), "--preset", "tiny", "--size", "8", "--layers-only"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let manifest = try JSONSerialization.jsonObject(with: Data(readBytes(d.file("cases/manifest.json")))) as? [String: Any]
+        let functions = Set((manifest?["cases"] as? [[String: Any]] ?? []).compactMap { $0["function"] as? String })
+        #expect(functions.count > 10 && !functions.contains("step") && !functions.contains("embed") && manifest?["layers_only"] as? Bool == true)
+        let both = try CLI.run(["conformance", "export", "--out", d.file("x"), "--layers-only", "--steps", "lars"])
+        #expect(both.status == 64 && both.stderr.contains("--layers-only exports no steps"), "\(both.stderr)")
+        let r = try CLI.run(["conformance", "run", "--cases", d.file("cases"), "--results", d.file("results"), "--engine", "openblas"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let all = try CLI.run(["conformance", "check", "--cases", d.file("cases"), "--results", d.file("results")])
+        #expect(all.status == 0, "\(all.stdout)\(all.stderr)")
+        let gone = try FileManager.default.contentsOfDirectory(atPath: d.file("results")).first { $0.hasPrefix("linear-") }
+        try FileManager.default.removeItem(atPath: d.file("results/") + (gone ?? ""))
+        let c = try CLI.run(["conformance", "check", "--cases", d.file("cases"), "--results", d.file("results")])
+        let rows = c.stdout.split(separator: "\n").filter { $0.hasSuffix("MISSING") }
+        let notes = c.stdout.split(separator: "\n").filter { $0.contains("no result file") }
+        #expect(c.status == 1 && rows.count == 4 && notes.count == 1, "\(c.stdout)")  // linear: y, dx, dweight, dbias
+        #expect(c.stderr.hasPrefix("byol: error: 4 tensors without a result; first: linear-") && c.stderr.split(separator: "\n").count == 1, "\(c.stderr)")
+    }
 }

@@ -116,22 +116,24 @@ import Verification
     }
 }
 
-/// PyTorch's CPU functional ops through the file route, on the tiny preset's default
-/// cases: their results, written by ci/conformance_torch.py (torch 2.15), are in
-/// Fixtures/conformance/torch-tiny*, checked against a fresh export (so the export must
-/// still produce the inputs they were computed from). Plain float32 passes the float32
+/// PyTorch's CPU functional ops through the file route, on the tiny preset's layer cases
+/// (`export --layers-only`): their results, written by ci/conformance_torch.py (torch
+/// 2.15), are in Fixtures/conformance/torch-tiny*, checked against a fresh export (so the
+/// export must still produce the inputs they were computed from), with no `--only`. Plain float32 passes the float32
 /// tier; with matrix products emulated at TF32 and bf16 (--emulate) each fails the tier
 /// above its own on every convolution and linear case and passes its own.
 @Suite struct TorchConformance {
-    static let layerFunctions = Set(Conformance.functions).subtracting(Conformance.wholeNetworkFunctions)
-
     func findings(_ fixture: String, _ judged: Conformance.Judged) throws -> [Conformance.Finding] {
         let d = TemporaryDirectory()
-        let cases = Conformance.cases(arch: Architecture.preset(named: "tiny")!, batch: 4, size: 16, seed: 0)
+        let arch = Architecture.tiny
+        let cases = Conformance.cases(arch: arch, batch: 4, size: 16, seed: 0, layersOnly: true)
         try Conformance.export(cases, header: [:], to: d.path)
         let results = Repo.root.appendingPathComponent("Fixtures/conformance/\(fixture)").path
-        let f = try Conformance.check(cases: d.path, results: results, judged: judged, only: Self.layerFunctions)
-        #expect(Set(f.map(\.caseID)).count == 41 && cases.count == 45)
+        let f = try Conformance.check(cases: d.path, results: results, judged: judged, only: nil)
+        // Every layer case of the full export, and nothing of the whole network.
+        let all = Conformance.cases(arch: arch, batch: 4, size: 16, seed: 0, steps: [])
+        let layerIDs = Set(all.filter { !Conformance.wholeNetworkFunctions.contains($0.function) }.map(\.id))
+        #expect(Set(f.map(\.caseID)) == layerIDs && Set(cases.map(\.id)) == layerIDs)
         return f
     }
 
