@@ -53,6 +53,11 @@ enum Kernels {
             unsetenv("OPENBLAS_CORETYPE")
         } else if let pin = env["OPENBLAS_CORETYPE"], !pin.isEmpty {
             (origin, pinned) = (.environment, pin)
+            // OpenBLAS ignores a name it does not know (or a set this CPU cannot run) and
+            // silently chooses by itself: say so, since the bytes depend on the set.
+            if pin.lowercased() != core.lowercased() {
+                warn("OPENBLAS_CORETYPE=\(pin) is not a kernel set this OpenBLAS can run here; it runs \(core), its own choice for \(cpu.summary)")
+            }
         } else {
             // Test hook: pretend OpenBLAS loaded this set by itself.
             let loaded = env["BYOL_TEST_OPENBLAS_CORE"] ?? core

@@ -50,6 +50,18 @@ import TestSupport
         #expect(j["kernel_check"] as? String == "passed")
     }
 
+    /// Issue #24: a name OpenBLAS does not know ran its own choice without a word. Now one
+    /// warning line names the variable and the set that runs; a known name says nothing.
+    @Test func anUnknownCoreTypeWarnsInOneLine() throws {
+        let d = TemporaryDirectory()
+        let r = try CLI.run(["init", "--seed", "1", "--preset", "tiny", "--out", d.file("s.npz")], environment: ["OPENBLAS_CORETYPE": "Bogus"])
+        let lines = r.stderr.split(separator: "\n")
+        #expect(r.status == 0 && lines.count == 1 && lines[0].hasPrefix("byol: warning: OPENBLAS_CORETYPE=Bogus is not a kernel set this OpenBLAS can run here; it runs "),
+                "\(r.stderr)")
+        let known = try CLI.run(["init", "--seed", "1", "--preset", "tiny", "--out", d.file("t.npz")], environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        #expect(known.status == 0 && known.stderr.isEmpty, "\(known.stderr)")
+    }
+
     /// byol's choice fails the check (a corrupted expected value): one warning line, and
     /// the command re-runs on OpenBLAS's own set, with that set's bytes.
     @Test func aFailingChoiceFallsBackWithOneWarning() throws {
