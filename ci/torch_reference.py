@@ -6,7 +6,7 @@
 `byol verify` and `swift test` to compare against at 1e-10.
 
 Setup (CI never needs it; the outputs are committed):
-    python3 -m venv ~/venv-torch && ~/venv-torch/bin/pip install torch numpy
+    python3 -m venv ~/venv-torch && ~/venv-torch/bin/pip install torch==2.15.0 torchvision numpy
 Usage, from the repository root:
     ~/venv-torch/bin/python ci/torch_reference.py goldens            # rewrite goldens/torch/
     ~/venv-torch/bin/python ci/torch_reference.py step --state s.npz --views v.npz --out n.npz \

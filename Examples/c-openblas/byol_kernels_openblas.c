@@ -3,6 +3,7 @@
    statistics' update, ReLU, pooling, the losses, the optimizers and the EMA) are the plain
    loops of Examples/c-reference. Build and check:
 
+       (from this folder; `byol` is on the PATH after the repository's `ci/setup --install`)
        cc -O2 -shared -fPIC -I ../../Sources/CByolKernels/include byol_kernels_openblas.c -o libbyol_openblas.so -lopenblas -lm
        byol conformance run --plugin ./libbyol_openblas.so --cases cases --precision float32 */
 #include <cblas.h>

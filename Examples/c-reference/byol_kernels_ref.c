@@ -1,5 +1,6 @@
 /* byol-swift's conformance ABI (byol_kernels.h) in plain C loops: the easiest thing to read
-   next to the header. Build and check:
+   next to the header. Build and check (from this folder; `byol` is on the PATH after the
+   repository's `ci/setup --install`):
 
        cc -O2 -shared -fPIC -I ../../Sources/CByolKernels/include byol_kernels_ref.c -o libbyol_ref.so -lm
        byol conformance export --out cases
