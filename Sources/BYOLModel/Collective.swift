@@ -27,8 +27,6 @@ public protocol Collective: AnyObject, Sendable {
     func broadcast(_ bytes: [UInt8]) -> [UInt8]
     /// The largest of the ranks' values (integers: exact in any order).
     func max(_ value: Int64) -> Int64
-    /// Ends every rank of the job at once with `code` (after this rank's message).
-    func abort(code: Int32) -> Never
 }
 
 extension Collective {
@@ -71,7 +69,6 @@ public final class SingleProcess: Collective, Sendable {
 
     public func broadcast(_ bytes: [UInt8]) -> [UInt8] { bytes }
     public func max(_ value: Int64) -> Int64 { value }
-    public func abort(code: Int32) -> Never { exit(code) }
 }
 
 /// What a signal handler needs to know about a data-parallel run, and the bounded wait

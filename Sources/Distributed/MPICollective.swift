@@ -118,9 +118,4 @@ public final class MPICollective: Collective, @unchecked Sendable {
         check(waiting { MPI_Allreduce(&v, &out, 1, byol_mpi_int64(), byol_mpi_max(), world) }, "agreeing")
         return out
     }
-
-    public func abort(code: Int32) -> Never {
-        MPI_Abort(world, code)
-        exit(code)
-    }
 }

@@ -1,18 +1,13 @@
+import BYOLModel
 import Foundation
 
 /// The weighted kNN vote (the reference's `KNN` rule) on float32 features: cosine
 /// similarities by sgemm over fixed blocks of queries, top-k per query (ties: lower bank
 /// index first), weights exp(s / T) and class scores summed in float64 in rank order.
 public enum FastKNN {
-    public struct Result {
-        public var predictions: [Int64]
-        public var scores: [Double]  // [M, classes]
-        public var accuracy: Double?
-    }
-
     /// bank [N, F], queries [M, F], sample-major.
     public static func classify(bank: [Float], bankLabels: [Int64], queries: [Float], queryLabels: [Int64]?, features f: Int,
-                                k: Int, temperature t: Double, classes: Int, threads: Int) -> Result {
+                                k: Int, temperature t: Double, classes: Int, threads: Int) -> KNNResult {
         let n = bankLabels.count, m = queries.count / f
         let kk = min(k, n)
         let b = normalized(bank, f), q = normalized(queries, f)
@@ -43,7 +38,7 @@ public enum FastKNN {
         if let queryLabels {
             accuracy = m == 0 ? 0 : Double(zip(predictions, queryLabels).filter { $0 == $1 }.count) / Double(m)
         }
-        return Result(predictions: predictions, scores: scores, accuracy: accuracy)
+        return KNNResult(predictions: predictions, scores: scores, accuracy: accuracy)
     }
 
     /// Fixed blocks of at most 128 queries: one sgemm each.

@@ -106,9 +106,8 @@ public final class OpenBLASEngine: Engine {
 
     public func knn(bank: NDArray, bankLabels: [Int64], queries: NDArray, queryLabels: [Int64]?, k: Int, temperature: Double,
                     classes: Int) -> KNNResult {
-        let r = FastKNN.classify(bank: bank.floats, bankLabels: bankLabels, queries: queries.floats, queryLabels: queryLabels,
+        return FastKNN.classify(bank: bank.floats, bankLabels: bankLabels, queries: queries.floats, queryLabels: queryLabels,
                                  features: bank.shape.last ?? 1, k: k, temperature: temperature, classes: classes, threads: threads)
-        return KNNResult(predictions: r.predictions, scores: r.scores, accuracy: r.accuracy)
     }
 
     // MARK: Layers

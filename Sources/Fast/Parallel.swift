@@ -85,14 +85,6 @@ public final class FloatBuffer: @unchecked Sendable {
         pointer.initialize(repeating: 0, count: capacity)
     }
 
-    /// Grows (never shrinks) to at least `count` floats.
-    public func reserve(_ count: Int) {
-        guard count > capacity else { return }
-        pointer.deallocate()
-        capacity = count
-        pointer = .allocate(capacity: count)
-        pointer.initialize(repeating: 0, count: count)
-    }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: capacity) }
 

@@ -1,3 +1,4 @@
+import BYOLModel
 import Foundation
 
 /// The weighted k-nearest-neighbour vote of InstDisc and the usual BYOL kNN monitors
@@ -6,16 +7,9 @@ import Foundation
 /// k = N when k > N), weight exp(s / T), score[c] = sum of the weights of top-k entries
 /// of class c (summed in rank order), prediction = argmax (ties: lower class).
 public enum KNN {
-    public struct Result: Equatable {
-        public var predictions: [Int64]
-        /// [M, C], row-major.
-        public var scores: [Double]
-        public var accuracy: Double?
-    }
-
     /// bank [N, F] with labels [N] in 0..<classes; queries [M, F], optional labels.
     public static func classify(bank: [Double], bankLabels: [Int64], queries: [Double], queryLabels: [Int64]?,
-                                features f: Int, k: Int, temperature t: Double, classes: Int) -> Result {
+                                features f: Int, k: Int, temperature t: Double, classes: Int) -> KNNResult {
         let n = bankLabels.count
         let m = queries.count / max(f, 1)
         let kk = min(k, n)
@@ -45,7 +39,7 @@ public enum KNN {
             for i in 0..<m where predictions[i] == queryLabels[i] { correct += 1 }
             accuracy = m > 0 ? Double(correct) / Double(m) : 0
         }
-        return Result(predictions: predictions, scores: scores, accuracy: accuracy)
+        return KNNResult(predictions: predictions, scores: scores, accuracy: accuracy)
     }
 
     /// x / max(||x||, 1e-12) per row of width f.

@@ -7,7 +7,7 @@
 //   IEEE-754 doubles.
 // - Every layer has a forward and a hand-written backward for its inputs and
 //   parameters; nothing is differentiated automatically. The finite-difference checks
-//   in `Harness` prove each backward.
+//   in `Verification` (GradCheck) prove each backward.
 // - Shares no arithmetic with the optimized path: it imports only `BYOLModel` (names,
 //   shapes, initialization) and never CBLAS.
 // - Semantics are PyTorch's (docs/contract.md): NCHW layout, BatchNorm with eps 1e-5 and

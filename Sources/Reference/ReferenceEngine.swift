@@ -49,9 +49,8 @@ public final class ReferenceEngine: Engine {
 
     public func knn(bank: NDArray, bankLabels: [Int64], queries: NDArray, queryLabels: [Int64]?, k: Int, temperature: Double,
                     classes: Int) -> KNNResult {
-        let r = KNN.classify(bank: bank.doubles, bankLabels: bankLabels, queries: queries.doubles, queryLabels: queryLabels,
+        return KNN.classify(bank: bank.doubles, bankLabels: bankLabels, queries: queries.doubles, queryLabels: queryLabels,
                              features: bank.shape.last ?? 0, k: k, temperature: temperature, classes: classes)
-        return KNNResult(predictions: r.predictions, scores: r.scores, accuracy: r.accuracy)
     }
 
     // MARK: Layers

@@ -1,3 +1,4 @@
+import BYOLModel
 import Foundation
 import NumPyIO
 import Reference
@@ -8,7 +9,7 @@ public enum KNNFiles {
     /// The most classes `byol knn` scores (as `--classes` allows).
     public static let maxClasses = 65_536
 
-    public static func run(bankPath: String, queriesPath: String, k: Int, temperature: Double, classes: Int?) throws -> (arrays: [(name: String, array: NDArray)], result: KNN.Result) {
+    public static func run(bankPath: String, queriesPath: String, k: Int, temperature: Double, classes: Int?) throws -> (arrays: [(name: String, array: NDArray)], result: KNNResult) {
         let bank = try NPZ.load(bankPath)
         let queries = try NPZ.load(queriesPath)
         let bf = try bank.requireFloat("features")
@@ -27,7 +28,7 @@ public enum KNNFiles {
     /// The vote on checked arrays: features [N, F] / [M, F], int64 labels; `labels` names
     /// the files for errors about out-of-range labels.
     public static func run(bank: (features: NDArray, labels: NDArray), queries: (features: NDArray, labels: NDArray?), k: Int,
-                           temperature: Double, classes: Int?, labels files: (String, String)) throws -> (arrays: [(name: String, array: NDArray)], result: KNN.Result) {
+                           temperature: Double, classes: Int?, labels files: (String, String)) throws -> (arrays: [(name: String, array: NDArray)], result: KNNResult) {
         let (m, f) = (queries.features.shape[0], bank.features.shape[1])
         guard case .int64(let bl) = bank.labels.storage else { throw NumPyIOError(file: files.0, array: "labels", "expected int64") }
         var ql: [Int64]?

@@ -7,8 +7,10 @@ import TestSupport
 /// The command line as a user meets it: files written, byte-identical reruns, and bad
 /// input ending in one stderr line, a non-zero exit and no output file.
 @Suite struct CommandLineTests {
-    func expectOneLineError(_ r: CLI.Result, mentions: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(r.status != 0, sourceLocation: sourceLocation)
+    /// One stderr line naming the problem, and the exact status: 64 for a bad flag, 1 for
+    /// bad input (docs/contract.md §1.3).
+    func expectOneLineError(_ r: CLI.Result, status: Int32, mentions: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(r.status == status, "status \(r.status), expected \(status): \(r.stderr)", sourceLocation: sourceLocation)
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.count == 1, "stderr: \(r.stderr)", sourceLocation: sourceLocation)
         #expect(r.stderr.hasPrefix("byol: error: "), sourceLocation: sourceLocation)
@@ -33,13 +35,13 @@ import TestSupport
 
     @Test func initRejectsBadFlagsAndPaths() throws {
         let d = TemporaryDirectory()
-        expectOneLineError(try CLI.run(["init", "--seed", "0", "--preset", "huge", "--out", d.file("x.npz")]), mentions: "unknown preset 'huge'")
-        expectOneLineError(try CLI.run(["init", "--seed", "0", "--bogus", "--out", d.file("x.npz")]), mentions: "--bogus")
+        expectOneLineError(try CLI.run(["init", "--seed", "0", "--preset", "huge", "--out", d.file("x.npz")]), status: 64, mentions: "unknown preset 'huge'")
+        expectOneLineError(try CLI.run(["init", "--seed", "0", "--bogus", "--out", d.file("x.npz")]), status: 64, mentions: "--bogus")
         expectOneLineError(try CLI.run(["init", "--seed", "0", "--widths", "1,2,3", "--blocks", "1,1,1,1", "--proj-hidden", "2",
-                                        "--proj-out", "2", "--pred-hidden", "2", "--out", d.file("x.npz")]), mentions: "--widths")
+                                        "--proj-out", "2", "--pred-hidden", "2", "--out", d.file("x.npz")]), status: 64, mentions: "--widths")
         // A path under a regular file cannot be written, even by root.
         writeBytes([1], d.file("file"))
-        expectOneLineError(try CLI.run(["init", "--seed", "0", "--preset", "tiny", "--out", d.file("file/x.npz")]), mentions: "file/x.npz")
+        expectOneLineError(try CLI.run(["init", "--seed", "0", "--preset", "tiny", "--out", d.file("file/x.npz")]), status: 1, mentions: "file/x.npz")
         #expect(try FileManager.default.contentsOfDirectory(atPath: d.path) == ["file"])
     }
 
@@ -76,20 +78,20 @@ import TestSupport
         let d = TemporaryDirectory()
         try setUp(d, views: [1, 3, 8, 8])
         let args = ["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")]
-        expectOneLineError(try CLI.run(args), mentions: "array 'view1': batch of 1, need at least 2 (with --bn-views separate")
+        expectOneLineError(try CLI.run(args), status: 1, mentions: "array 'view1': batch of 1, need at least 2 (with --bn-views separate")
         try setUp(d, views: [3, 4, 8, 8])
-        expectOneLineError(try CLI.run(args), mentions: "array 'view1': shape (3, 4, 8, 8), expected (N, 3, H, W)")
+        expectOneLineError(try CLI.run(args), status: 1, mentions: "array 'view1': shape (3, 4, 8, 8), expected (N, 3, H, W)")
         try setUp(d, views: [3, 3, 8, 8], view2Shape: [3, 3, 16, 16])
-        expectOneLineError(try CLI.run(args), mentions: "array 'view2': shape (3, 3, 16, 16) differs from view1's (3, 3, 8, 8)")
+        expectOneLineError(try CLI.run(args), status: 1, mentions: "array 'view2': shape (3, 3, 16, 16) differs from view1's (3, 3, 8, 8)")
         try setUp(d, nan: true)
-        expectOneLineError(try CLI.run(args), mentions: "array 'view1': non-finite value nan at flat index 1")
+        expectOneLineError(try CLI.run(args), status: 1, mentions: "array 'view1': non-finite value nan at flat index 1")
         try setUp(d)
-        expectOneLineError(try CLI.run(args + ["--optimizer", "rmsprop"]), mentions: "rmsprop")
-        expectOneLineError(try CLI.run(args + ["--tau", "1.5"]), mentions: "--tau")
+        expectOneLineError(try CLI.run(args + ["--optimizer", "rmsprop"]), status: 64, mentions: "rmsprop")
+        expectOneLineError(try CLI.run(args + ["--tau", "1.5"]), status: 64, mentions: "--tau")
         expectOneLineError(try CLI.run(["step", "--state", d.file("none.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")]),
-                           mentions: "none.npz: no such file")
+                           status: 1, mentions: "none.npz: no such file")
         expectOneLineError(try CLI.run(["step", "--state", d.file("v.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")]),
-                           mentions: "array 'online.backbone.layer1.0.conv1.weight': missing")
+                           status: 1, mentions: "array 'online.backbone.layer1.0.conv1.weight': missing")
         #expect(!FileManager.default.fileExists(atPath: d.file("n.npz")))
     }
 
@@ -113,10 +115,10 @@ import TestSupport
         let d = TemporaryDirectory()
         try setUp(d)
         let base = ["step", "--state", d.file("s.npz"), "--views", d.file("v.npz")]
-        expectOneLineError(try CLI.run(base + ["--out", d.file("missing/n.npz"), "--grads", d.file("g.npz")]), mentions: "missing/n.npz")
-        expectOneLineError(try CLI.run(base + ["--out", d.file("n.npz"), "--grads", d.file("missing/g.npz")]), mentions: "missing/g.npz")
+        expectOneLineError(try CLI.run(base + ["--out", d.file("missing/n.npz"), "--grads", d.file("g.npz")]), status: 1, mentions: "missing/n.npz")
+        expectOneLineError(try CLI.run(base + ["--out", d.file("n.npz"), "--grads", d.file("missing/g.npz")]), status: 1, mentions: "missing/g.npz")
         try FileManager.default.createDirectory(atPath: d.file("dir.npz"), withIntermediateDirectories: false)
-        expectOneLineError(try CLI.run(base + ["--out", d.file("n.npz"), "--grads", d.file("dir.npz")]), mentions: "is a directory")
+        expectOneLineError(try CLI.run(base + ["--out", d.file("n.npz"), "--grads", d.file("dir.npz")]), status: 1, mentions: "is a directory")
         #expect(try FileManager.default.contentsOfDirectory(atPath: d.path).sorted() == ["dir.npz", "s.npz", "v.npz"])
     }
 
@@ -128,7 +130,7 @@ import TestSupport
         state.append(("optimizer.online.backbone.conv1.weight.step", .scalar(Int64(3))))
         try NPZ.write(state, to: d.file("s.npz"))
         expectOneLineError(try CLI.run(["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")]),
-                           mentions: "array 'optimizer.online.backbone.conv1.weight.step': unknown optimizer buffer 'step' (known: momentum_buffer, exp_avg, exp_avg_sq)")
+                           status: 1, mentions: "array 'optimizer.online.backbone.conv1.weight.step': unknown optimizer buffer 'step' (known: momentum_buffer, exp_avg, exp_avg_sq)")
         #expect(!FileManager.default.fileExists(atPath: d.file("n.npz")))
     }
 
@@ -141,9 +143,9 @@ import TestSupport
         let f = try NPZ.load(d.file("f.npz")).require("features")
         #expect(f.shape == [2, 8] && f.dtype == .float64)
         expectOneLineError(try CLI.run(["embed", "--state", d.file("s.npz"), "--images", d.file("i.npz"), "--out", d.file("g.npz"), "--network", "both"]),
-                           mentions: "--network")
+                           status: 64, mentions: "--network")
         expectOneLineError(try CLI.run(["embed", "--state", d.file("s.npz"), "--images", d.file("v.npz"), "--out", d.file("g.npz")]),
-                           mentions: "array 'images': missing")
+                           status: 1, mentions: "array 'images': missing")
         #expect(!FileManager.default.fileExists(atPath: d.file("g.npz")))
     }
 }

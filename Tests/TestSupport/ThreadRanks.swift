@@ -113,8 +113,6 @@ public final class ThreadRank: Collective, @unchecked Sendable {
         group.barrier()
         return m
     }
-
-    public func abort(code: Int32) -> Never { fatalError("abort \(code)") }
 }
 
 /// A value shared by threads.
