@@ -56,7 +56,9 @@ def main():
         put("fortran_f8", np.asfortranarray(f((2, 3, 4), "<f8")))
         put("big_endian_f8", f((5,), ">f8"))
         put("i4", i((4,), "<i4"))
-        put("bool", np.array([True, False, True]))
+
+    # A boolean member: refused as an unknown dtype (contract §1.1; it was read as bytes).
+    np.savez(os.path.join(OUT, "bool.npz"), b=np.array([True, False, True]))
 
     # One member whose dtype the project does not read (complex).
     np.savez(os.path.join(OUT, "unsupported_dtype.npz"), c=np.zeros(2, dtype=np.complex128))

@@ -62,8 +62,10 @@ public struct BYOLState {
     /// The arrays in file order.
     public var members: [(name: String, array: NDArray)] { orderedNames.map { ($0, arrays[$0]!) } }
 
+    /// Refuses, writing nothing, a state holding a NaN or infinity (NPZ.writeOutput): a
+    /// reader would refuse it (`read`), so no command may leave one with exit 0.
     public func write(to path: String) throws {
-        try NPZ.write(members, to: path)
+        try NPZ.writeOutput(members, to: path)
     }
 
     /// Reads and checks a state file: the architecture is inferred from the shapes, then

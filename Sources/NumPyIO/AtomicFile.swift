@@ -132,7 +132,7 @@ enum InterruptCleanup {
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { sig in
             for i in 0..<InterruptCleanup.capacity { if let p = InterruptCleanup.paths[i] { unlink(p) } }
-            _exit(128 + sig)
+            _exit(ExitStatus.signalled(sig))
         }
         sigemptyset(&action.sa_mask)
         sigaction(sig, &action, nil)

@@ -100,7 +100,7 @@ public enum NPY {
         }
         guard !overflow else { throw fail("shape \(shape) is too large") }
         guard let kind = ElementKind(descr: descr) else {
-            throw fail("unsupported dtype '\(descr)' (supported: <f8 <f4 <i8 <i4 <i2 |i1 |u1 <u2 <u4 |b1, either byte order)")
+            throw fail("unsupported dtype '\(descr)' (supported: <f8 <f4 <i8 <i4 <i2 |i1 |u1 <u2 <u4, either byte order)")
         }
         let dataStart = headerStart + headerLength
         // Checked: a header may declare a shape whose byte size passes Int.max.
@@ -155,7 +155,9 @@ public enum NPY {
 /// An element type as a `.npy` descr names it, and how to read it into an NDArray.
 /// Narrow integer types are widened to int64 and booleans to uint8.
 private struct ElementKind {
-    enum Base { case f8, f4, i8, i4, i2, i1, u1, u2, u4, b1 }
+    // No bool: no array of the contract is one, and read as bytes a bool image became
+    // pixels of 0 and 1 without a word (docs/contract.md §1.1).
+    enum Base { case f8, f4, i8, i4, i2, i1, u1, u2, u4 }
     var base: Base
     var bigEndian: Bool
     var size: Int
@@ -178,7 +180,6 @@ private struct ElementKind {
         case "u1": base = .u1; size = 1
         case "u2": base = .u2; size = 2
         case "u4": base = .u4; size = 4
-        case "b1": base = .b1; size = 1
         default: return nil
         }
     }
@@ -197,7 +198,7 @@ private struct ElementKind {
         case .i1: return NDArray(int64: (0..<count).map { Int64(Int8(bitPattern: raw[$0])) }, shape: shape)
         case .u2: return NDArray(int64: (0..<count).map { Int64(word($0, UInt16.self)) }, shape: shape)
         case .u4: return NDArray(int64: (0..<count).map { Int64(word($0, UInt32.self)) }, shape: shape)
-        case .u1, .b1: return NDArray(uint8: Array(raw[0..<count]), shape: shape)
+        case .u1: return NDArray(uint8: Array(raw[0..<count]), shape: shape)
         }
     }
 }

@@ -102,6 +102,32 @@ public enum NPZ {
         try writeTogether([(members, path)])
     }
 
+    /// A command's output (docs/contract.md §1.3: no file holding NaN or infinity is
+    /// written with exit 0): refused, naming the array and the first such element, with
+    /// nothing written. Commands check their results with a sharper message first
+    /// (`step`, `embed`, `knn`); this is the rule every output passes through.
+    public static func writeOutput(_ members: [(name: String, array: NDArray)], to path: String) throws {
+        try writeOutputsTogether([(members, path)])
+    }
+
+    /// Several outputs of one command, all or none, each as `writeOutput`.
+    public static func writeOutputsTogether(_ files: [(members: [(name: String, array: NDArray)], path: String)]) throws {
+        for f in files { for m in f.members { try requireFinite(m.array, file: f.path, array: m.name) } }
+        try writeTogether(files)
+    }
+
+    /// Throws, naming `file` and `array`, at the first NaN or infinity of a float array.
+    public static func requireFinite(_ a: NDArray, file: String, array: String) throws {
+        guard !a.isFinite else { return }
+        let i: Int?
+        switch a.storage {
+        case .float64(let v): i = v.firstIndex { !$0.isFinite }
+        case .float32(let v): i = v.firstIndex { !$0.isFinite }
+        default: i = nil
+        }
+        throw NumPyIOError(file: file, array: array, "non-finite value at flat index \(i ?? 0); nothing written")
+    }
+
     /// Several `.npz` outputs of one command, all or none (AtomicFile.writeTogether).
     public static func writeTogether(_ files: [(members: [(name: String, array: NDArray)], path: String)]) throws {
         for f in files {

@@ -1,5 +1,6 @@
 import BYOLModel
 import Foundation
+import NumPyIO
 
 /// SIGINT, SIGTERM and SIGUSR1 during pretraining: the handler only records the signal;
 /// the loop finishes the step it is in, writes a checkpoint and stops
@@ -38,7 +39,7 @@ public enum Interrupt {
         Foundation.signal(SIGALRM) { _ in
             guard let timeout = CollectiveWait.timeout else { return }
             _ = write(STDERR_FILENO, timeout.0, timeout.1)
-            _exit(128 + SIGTERM)
+            _exit(ExitStatus.signalled(SIGTERM))
         }
         // A signal mask is inherited across exec: a parent that blocks these (test
         // runners do) would otherwise leave them pending for the whole run.

@@ -29,7 +29,7 @@ struct AugmentCommand: ParsableCommand {
         try AtomicFile.checkWritable(out)
         let aug = Augmenter(seed: seed, epoch: epoch, recipe: recipe, size: size)
         let arrays = try AugmentFiles.run(imagesPath: images, augmenter: aug, threads: threads)
-        try NPZ.write(arrays, to: out)
+        try NPZ.writeOutput(arrays, to: out)
         print("wrote \(out): 2 views of \(arrays[0].array.shape[0]) images, \(size)x\(size), recipe \(recipe.rawValue), seed \(seed), epoch \(epoch)")
     }
 }

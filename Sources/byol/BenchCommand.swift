@@ -44,7 +44,7 @@ struct BenchCommand: ParsableCommand {
         if engine.precision == .float32 {
             let failures = CrossCheck.benchGate(engine: engine)
             guard failures.isEmpty else {
-                throw ValidationError("the \(engine.name) engine fails its cross-check, not timing it: \(failures[0])")
+                throw CommandFailure("the \(engine.name) engine fails its cross-check, not timing it: \(failures[0])")
             }
             if !json { FileHandle.standardError.write(Data("  cross-check of \(engine.name) on the tiny step case: within bounds\n".utf8)) }
         }

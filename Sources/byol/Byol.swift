@@ -2,6 +2,7 @@ import ArgumentParser
 import BYOLModel
 import Distributed
 import Foundation
+import NumPyIO
 
 /// `byol`: the command line of byol-swift. Each subcommand parses its flags, calls the
 /// libraries and prints; `bench` and the check commands also own their timing and tables.
@@ -30,7 +31,7 @@ struct Byol: ParsableCommand {
             Foundation.exit(code.rawValue)
         } catch {
             let code = exitCode(for: error)
-            let status = code == .validationFailure ? 64 : (code.rawValue == 0 ? 1 : code.rawValue)
+            let status = code == .validationFailure ? ExitStatus.usage : (code.rawValue == 0 ? ExitStatus.failure : code.rawValue)
             // One rank of a data-parallel run: rank 0 alone reports (every rank ends non-zero).
             // MPI ends after the line is out: MPI_Finalize waits for every rank, so no
             // rank exits (and makes the launcher kill rank 0) before rank 0 has printed.

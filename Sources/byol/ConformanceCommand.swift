@@ -59,7 +59,8 @@ struct ConformanceCommand: ParsableCommand {
 
         @Option(help: "The exported cases.") var cases: String
         @Option(help: "A shared library exporting byol_kernels.h functions.") var plugin: String?
-        @Option(help: "An engine of this package instead: openblas (float32) or reference (float64).") var engine: String?
+        @Option(name: [.customLong("engine"), .customLong("backend")], help: "An engine of this package instead: openblas (float32) or reference (float64).")
+        var engine: String?
         @Option(help: "With --engine: the folder to write results to.") var results: String?
         @Option(help: "With --plugin: the tier whose bounds apply (float64 runs the _f64 functions, every other tier the _f32 ones): float64, float32, tf32, fp16, bf16, or auto (each function's tightest tier).") var precision: Conformance.Judged = .tier(.float32)
         @Option(help: "With --plugin: write a JUnit XML report here.") var junit: String?

@@ -29,7 +29,7 @@ struct EmbedCommand: ParsableCommand {
         try Kernels.require(GEMMPlan.embed(arch: s.arch, images: x.shape[0], height: x.shape[2], width: x.shape[3]), for: engine)
         let f = engine.embed(s, images: NDArray(x), network: network)
         guard f.isFinite else { throw NumPyIOError(file: out, array: "features", "NaN or Inf in the features; nothing written") }
-        try NPZ.write([("features", f)], to: out)
+        try NPZ.writeOutput([("features", f)], to: out)
         print("wrote \(out): features \(fmt(f.shape)) from the \(network) backbone (\(engine.name), \(engine.precision))")
     }
 }

@@ -25,7 +25,7 @@ struct KNNCommand: ParsableCommand {
     func run() throws {
         try AtomicFile.checkWritable(out)
         let (arrays, r) = try KNNFiles.run(bankPath: bank, queriesPath: queries, k: k, temperature: temperature, classes: classes)
-        try NPZ.write(arrays, to: out)
+        try NPZ.writeOutput(arrays, to: out)
         let acc = r.accuracy.map { String(format: ", accuracy %.4f", $0) } ?? ""
         print("wrote \(out): \(r.predictions.count) predictions, k \(k), T \(temperature)\(acc)")
     }

@@ -154,7 +154,7 @@ struct PretrainCommand: ParsableCommand {
                                      : "byol: stopped by a signal after the last step; the run is complete (\(s.steps) steps, final.npz written)\n"
                 FileHandle.standardError.write(Data(line.utf8))
             }
-            throw ExitCode(128 + sig)
+            throw ExitCode(ExitStatus.signalled(sig))
         }
         if s.stopped || !root { return }
         if s.stepsThisRun == 0 {

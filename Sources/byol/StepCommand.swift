@@ -52,7 +52,7 @@ struct StepCommand: ParsableCommand {
         if let grads {
             files.append((s.arch.learnableSpecs.map { ("grad." + $0.name, r.grads[$0.name]!) }, grads))
         }
-        try NPZ.writeTogether(files)
+        try NPZ.writeOutputsTogether(files)
         print("step \(s.step) -> \(r.next.step): loss \(r.loss) (\(engine.name), \(engine.precision))")
     }
 }

@@ -33,6 +33,16 @@ import TestSupport
         #expect(state.arch == Architecture(widths: [2, 3, 4, 5], blocks: [1, 2, 1, 1], projHidden: 6, projOut: 3, predHidden: 7))
     }
 
+    /// Issue #25: 64 is for flags only. A launch that is not one MPI job (srun without
+    /// an MPI plugin) was a 64; it is a run-time failure, 1.
+    @Test func aBrokenLaunchIsStatusOne() throws {
+        let d = TemporaryDirectory()
+        let r = try CLI.run(["pretrain", "--preset", "tiny", "--epochs", "1", "--batch", "16", "--train-limit", "32", "--test-limit", "16",
+                             "--out", d.file("run")], environment: ["SLURM_STEP_NUM_TASKS": "2"])
+        expectOneLineError(r, status: 1, mentions: "srun started 2 tasks that are not one MPI job")
+        #expect(!FileManager.default.fileExists(atPath: d.file("run")))
+    }
+
     @Test func initRejectsBadFlagsAndPaths() throws {
         let d = TemporaryDirectory()
         expectOneLineError(try CLI.run(["init", "--seed", "0", "--preset", "huge", "--out", d.file("x.npz")]), status: 64, mentions: "unknown preset 'huge'")

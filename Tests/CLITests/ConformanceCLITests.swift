@@ -10,6 +10,9 @@ import TestSupport
         #expect(e.status == 0 && e.stdout.hasPrefix("wrote "), "\(e.stderr)")
         let r = try CLI.run(["conformance", "run", "--cases", d.file("cases"), "--results", d.file("results"), "--engine", "openblas"])
         #expect(r.status == 0, "\(r.stderr)")
+        // `--backend` is the older spelling of `--engine` in every command (contract §3.7).
+        let older = try CLI.run(["conformance", "run", "--cases", d.file("cases"), "--results", d.file("results-b"), "--backend", "openblas"])
+        #expect(older.status == 0, "\(older.stderr)")
         let ok = try CLI.run(["conformance", "check", "--cases", d.file("cases"), "--results", d.file("results"),
                               "--junit", d.file("report.xml"), "--json", d.file("report.json")])
         #expect(ok.status == 0 && ok.stdout.contains(" 0 failed"), "\(ok.stdout)\(ok.stderr)")

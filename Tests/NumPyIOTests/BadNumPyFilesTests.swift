@@ -64,6 +64,12 @@ import TestSupport
         expectOneLine(error(path), file: path, array: "c", mentions: "unsupported dtype '<c16'")
     }
 
+    /// Booleans were read as bytes: a boolean image became pixels 0 and 1 (issue #25).
+    @Test func booleansAreAnUnknownDtype() {
+        let path = Repo.fixture("npz/bool.npz")
+        expectOneLine(error(path), file: path, array: "b", mentions: "unsupported dtype '|b1'")
+    }
+
     @Test func truncatedNpyData() {
         var bytes = NPY.encode(NDArray(float64: [1, 2, 3], shape: [3]))
         bytes.removeLast(5)
