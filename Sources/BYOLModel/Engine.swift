@@ -2,18 +2,32 @@ import NumPyIO
 
 /// One implementation of BYOL's arithmetic: the float64 reference (`ReferenceEngine`) or
 /// the float32 OpenBLAS path (`OpenBLASEngine`). Goldens, the cross-check, `bench`,
-/// `step`, `embed` and `pretrain` all drive an engine through this interface, so a
+/// `step`, `embed` and `pretrain` all drive an engine through these protocols, so a
 /// check of one entry point is a check of what training runs.
 ///
-/// An engine is stateful: `load` a state, `step` it as often as wanted, read it back with
-/// `exportState`. Arrays go in and out as `NDArray` (NCHW images, [N, F] rows); inputs of
-/// either float dtype are converted to the engine's precision, float outputs are in it.
-/// The layer entry points are stateless and run the same kernels the network runs.
-public protocol Engine: AnyObject {
+/// Split by role, so that a caller asks for what it uses and a test double implements
+/// only the role it stands in for:
+/// - `NetworkEngine`: the training network (load, step, export, embed, kNN);
+/// - `LayerKernels`: stateless layer entry points, the same kernels the network runs
+///   (what the cross-check and the conformance kit call);
+/// - `DataParallelEngine`: a network that can share each step with other processes.
+/// `Engine` is all three: what both engines of this package are.
+///
+/// A network engine is stateful: `load` a state, `step` it as often as wanted, read it
+/// back with `exportState`. Arrays go in and out as `NDArray` (NCHW images, [N, F]
+/// rows); inputs of either float dtype are converted to the engine's precision, float
+/// outputs are in it.
+public typealias Engine = DataParallelEngine & LayerKernels
+
+/// The name and precision every role shares.
+public protocol EngineIdentity: AnyObject {
     /// The name `--engine` takes: "reference" or "openblas".
     var name: String { get }
     var precision: Precision { get }
+}
 
+/// The training network.
+public protocol NetworkEngine: EngineIdentity {
     // MARK: The network
 
     /// Makes `state` the engine's state (a `loss` array in it is ignored).
@@ -38,7 +52,17 @@ public protocol Engine: AnyObject {
     func knn(bank: NDArray, bankLabels: [Int64], queries: NDArray, queryLabels: [Int64]?, k: Int, temperature: Double,
              classes: Int) -> KNNResult
 
-    // MARK: Layers, forward and backward in one call
+    /// `count` images split into `parts` contiguous ranges, along the engine's own
+    /// embedding batches, so that embedding each range on its own (`embed(_:network:ofSetOf:)`)
+    /// gives the bytes of embedding all of them at once.
+    func embedRanges(count: Int, parts: Int) -> [Range<Int>]
+    /// `embed` of images [n, 3, H, W] that are one of `embedRanges(count: total, ...)`
+    /// of a set of `total`.
+    func embed(_ images: NDArray, network: String, ofSetOf total: Int) -> NDArray
+}
+
+/// The layers, forward and backward in one call: stateless.
+public protocol LayerKernels: EngineIdentity {
 
     /// Convolution without bias: x [N, C, H, W], weight [K, C, R, R], dy [N, K, Ho, Wo]
     /// -> y, dx, dweight.
@@ -68,8 +92,10 @@ public protocol Engine: AnyObject {
     func optimizerUpdate(param: NDArray, grad: NDArray, buffers: [String: NDArray], step: Int64, config: OptimizerConfig) -> LayerResult
     /// The EMA of one tensor: target + (1 - tau) (online - target) -> `target`.
     func emaUpdate(target: NDArray, online: NDArray, tau: Double) -> LayerResult
+}
 
-    // MARK: Data parallelism
+/// A network whose steps can be shared by several processes.
+public protocol DataParallelEngine: NetworkEngine {
 
     /// Makes `step` compute one process's share of each batch of `batch` samples with
     /// `comm`'s other processes: it then takes the views of `SampleGroups(batch:count:
@@ -77,13 +103,6 @@ public protocol Engine: AnyObject {
     /// on every process, the state one process computing the whole batch in those
     /// groups would. False where the engine cannot (the reference runs on one process).
     func shareSteps(_ comm: Collective, batch: Int, sampleGroups: Int?) -> Bool
-    /// `count` images split into `parts` contiguous ranges, along the engine's own
-    /// embedding batches, so that embedding each range on its own (`embed(_:network:ofSetOf:)`)
-    /// gives the bytes of embedding all of them at once.
-    func embedRanges(count: Int, parts: Int) -> [Range<Int>]
-    /// `embed` of images [n, 3, H, W] that are one of `embedRanges(count: total, ...)`
-    /// of a set of `total`.
-    func embed(_ images: NDArray, network: String, ofSetOf total: Int) -> NDArray
     /// Seconds the steps since the last call spent exchanging sums with other processes.
     func takeExchangeSeconds() -> Double
 }
@@ -119,18 +138,20 @@ public struct StepOutcome {
     public var grads: [String: NDArray]
 }
 
-extension Engine {
+extension DataParallelEngine {
     /// One process only.
     public func shareSteps(_ comm: Collective, batch: Int, sampleGroups: Int?) -> Bool { comm.size == 1 }
 
+    public func takeExchangeSeconds() -> Double { 0 }
+}
+
+extension NetworkEngine {
     /// Even ranges: an engine whose features do not depend on how images are batched.
     public func embedRanges(count: Int, parts: Int) -> [Range<Int>] {
         (0..<parts).map { ($0 * count / parts)..<(($0 + 1) * count / parts) }
     }
 
     public func embed(_ images: NDArray, network: String, ofSetOf total: Int) -> NDArray { embed(images, network: network) }
-
-    public func takeExchangeSeconds() -> Double { 0 }
 
     public func firstNonFiniteGradient() -> String? {
         let g = exportGradients()

@@ -30,7 +30,7 @@ public enum KNNMonitor {
     static let chunk = 1024
 
     /// The accuracy of the loaded state's `network` backbone in eval mode.
-    public static func accuracy(_ engine: Engine, network: String = "online", data: DataSplits, k: Int, temperature: Double) -> Double {
+    public static func accuracy(_ engine: NetworkEngine, network: String = "online", data: DataSplits, k: Int, temperature: Double) -> Double {
         guard let a = accuracy(engine, network: network, data: data, k: k, temperature: temperature, comm: SingleProcess(),
                                stopRequested: { false }) else { preconditionFailure("a pass that is never stopped ended early") }
         return a
@@ -43,7 +43,7 @@ public enum KNNMonitor {
     /// embeds its share of each set (whole embedding batches, `Engine.embedRanges`, so the
     /// features are those of one process), rank 0 gathers them and votes, and every rank
     /// returns its accuracy.
-    public static func accuracy(_ engine: Engine, network: String = "online", data: DataSplits, k: Int, temperature: Double,
+    public static func accuracy(_ engine: NetworkEngine, network: String = "online", data: DataSplits, k: Int, temperature: Double,
                                 comm: Collective, stopRequested: () -> Bool) -> Double? {
         let dtype = engine.precision.dtype
         let f = engine.exportState().arch.featureSize  // once per pass: a copy of the state, small beside the pass

@@ -56,7 +56,7 @@ public enum Pretrain {
     /// processes (`c.comm`), every rank calls this with the same configuration: each loads
     /// the data, augments and computes its samples; rank 0 alone reads and writes the
     /// run folder, logs and shows progress, and every failure ends every rank.
-    public static func run(_ c: PretrainConfig, engine: Engine, log rootLog: @escaping (String) -> Void, progress: Progress) throws -> Summary {
+    public static func run(_ c: PretrainConfig, engine: DataParallelEngine, log rootLog: @escaping (String) -> Void, progress: Progress) throws -> Summary {
         let comm = c.comm
         let root = comm.isRoot
         let log: (String) -> Void = { if root { rootLog($0) } }

@@ -173,7 +173,7 @@ extension Conformance {
 
     /// loss = l(p1, z2) + l(p2, z1) (each the batch mean of `loss`), dp1, dp2: the loss
     /// of a BYOL step (docs/contract.md §3.2) from an engine's `loss` entry point.
-    static func symmetricLoss(_ engine: Engine, p1: NDArray, p2: NDArray, z1: NDArray, z2: NDArray) -> LayerResult {
+    static func symmetricLoss(_ engine: LayerKernels, p1: NDArray, p2: NDArray, z1: NDArray, z2: NDArray) -> LayerResult {
         let a = engine.loss(p: p1, z: z2), b = engine.loss(p: p2, z: z1)
         let total = (a["loss"]?.doubles.first ?? .nan) + (b["loss"]?.doubles.first ?? .nan)
         return LayerResult([("loss", .scalar(total)), ("dp1", a["dp"]!), ("dp2", b["dp"]!)])
@@ -196,7 +196,7 @@ extension Conformance {
     }
 
     /// An optimizer case's update on `engine`, from its inputs by name.
-    static func update(_ engine: Engine, kind: String, _ inputs: [(String, NDArray)]) throws -> LayerResult {
+    static func update(_ engine: LayerKernels, kind: String, _ inputs: [(String, NDArray)]) throws -> LayerResult {
         let named = Dictionary(uniqueKeysWithValues: inputs)
         func scalar(_ n: String, _ fallback: Double) -> Double { named[n]?.doubles.first ?? fallback }
         guard let k = OptimizerKind(rawValue: kind), let param = named["param"], let grad = named["grad"] else {

@@ -62,7 +62,7 @@ public enum CrossCheck {
 
     /// Every output of one step of `engine` against the reference: loss, each gradient,
     /// each next-state array (float bounds of docs/contract.md §4; integers exact).
-    public static func step(_ c: StepCase, engine: Engine) -> [TensorComparison] {
+    public static func step(_ c: StepCase, engine: NetworkEngine) -> [TensorComparison] {
         let ref = ReferenceEngine().step(from: c.state, view1: NDArray(c.view1), view2: NDArray(c.view2), config: c.config)
         let got = engine.step(from: c.state, view1: NDArray(c.view1), view2: NDArray(c.view2), config: c.config)
         var out = [Compare.tensors("loss", actual: .scalar(got.loss), expected: .scalar(ref.loss), tolerance: outputBound)]
@@ -125,7 +125,7 @@ public enum CrossCheck {
     /// One layer case: its name, and a call of the layer entry point on given inputs.
     public struct LayerCase {
         public var name: String
-        public var run: (Engine) -> LayerResult
+        public var run: (LayerKernels) -> LayerResult
     }
 
     /// A case of each layer kind and of each convolution shape class the network uses:
@@ -175,7 +175,7 @@ public enum CrossCheck {
 
     /// Each layer case through `engine` against the reference: `y` and `loss` within the
     /// output bound, gradients within the gradient bound.
-    public static func layers(engine: Engine) -> [(name: String, comparisons: [TensorComparison])] {
+    public static func layers(engine: LayerKernels) -> [(name: String, comparisons: [TensorComparison])] {
         let reference = ReferenceEngine()
         return layerCases().map { c in
             let expected = c.run(reference), got = c.run(engine)

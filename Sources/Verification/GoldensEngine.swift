@@ -10,7 +10,7 @@ extension Goldens {
     /// are checked on their first step, by max |x| and the sampled elements. Float32
     /// bounds hold on well-conditioned steps only (docs/contract.md §4): a step whose
     /// float64 ReLU inputs come within 1e-5 of 0 is reported as SKIP with its margin.
-    public static func verify(goldens: String, cases: [GoldenCase], engine: Engine, onRow: (CheckRow) -> Void = { _ in }) -> [CheckRow] {
+    public static func verify(goldens: String, cases: [GoldenCase], engine: NetworkEngine, onRow: (CheckRow) -> Void = { _ in }) -> [CheckRow] {
         var rows: [CheckRow] = []
         func add(_ r: CheckRow) { rows.append(r); onRow(r) }
         let float32 = engine.precision == .float32

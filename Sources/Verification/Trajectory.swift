@@ -20,7 +20,7 @@ public enum Trajectory {
     }
 
     /// Small preset, batch 8 of 16x16 views, LARS, separate BN.
-    public static func run(steps: Int, engine: Engine, log: (String) -> Void) -> Report {
+    public static func run(steps: Int, engine: NetworkEngine, log: (String) -> Void) -> Report {
         let arch = Architecture.small
         let reference = ReferenceEngine()
         let start = Initializer.initialState(arch: arch, seed: 11)

@@ -9,8 +9,9 @@ import Training
 /// A float64 pretraining run is float64 end to end: every array the loop hands its
 /// engine (views, kNN images, kNN features) is float64, and so is what it writes.
 @Suite struct PretrainPrecision {
-    /// The reference engine, recording the dtype of every array the loop passes in.
-    final class Recorder: Engine {
+    /// The reference engine, recording the dtype of every array the loop passes in: a
+    /// network only (pretraining calls no layer kernel).
+    final class Recorder: DataParallelEngine {
         let inner = ReferenceEngine()
         var seen: [String: Set<DType>] = [:]
         var name: String { inner.name }
@@ -34,26 +35,6 @@ import Training
             return inner.knn(bank: bank, bankLabels: bankLabels, queries: queries, queryLabels: queryLabels, k: k,
                              temperature: temperature, classes: classes)
         }
-        func conv2d(x: NDArray, weight: NDArray, stride: Int, pad: Int, dy: NDArray) -> LayerResult {
-            inner.conv2d(x: x, weight: weight, stride: stride, pad: pad, dy: dy)
-        }
-        func batchNormTrain(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult {
-            inner.batchNormTrain(x: x, weight: weight, bias: bias, dy: dy)
-        }
-        func batchNormEval(x: NDArray, weight: NDArray, bias: NDArray, runningMean: NDArray, runningVar: NDArray) -> LayerResult {
-            inner.batchNormEval(x: x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar)
-        }
-        func batchNormRunning(x: NDArray, runningMean: NDArray, runningVar: NDArray, batches: Int64) -> LayerResult {
-            inner.batchNormRunning(x: x, runningMean: runningMean, runningVar: runningVar, batches: batches)
-        }
-        func linear(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult { inner.linear(x: x, weight: weight, bias: bias, dy: dy) }
-        func relu(x: NDArray, dy: NDArray) -> LayerResult { inner.relu(x: x, dy: dy) }
-        func avgPool(x: NDArray, dy: NDArray) -> LayerResult { inner.avgPool(x: x, dy: dy) }
-        func loss(p: NDArray, z: NDArray) -> LayerResult { inner.loss(p: p, z: z) }
-        func optimizerUpdate(param: NDArray, grad: NDArray, buffers: [String: NDArray], step: Int64, config: OptimizerConfig) -> LayerResult {
-            inner.optimizerUpdate(param: param, grad: grad, buffers: buffers, step: step, config: config)
-        }
-        func emaUpdate(target: NDArray, online: NDArray, tau: Double) -> LayerResult { inner.emaUpdate(target: target, online: online, tau: tau) }
     }
 
     @Test func float64RunIsFloat64Throughout() throws {
