@@ -34,11 +34,9 @@ public enum Conformance {
         public var state: BYOLState?
     }
 
-    /// Functions in the order cases are generated.
-    public static let functions = ["conv2d", "batchnorm2d_train", "batchnorm2d_eval", "batchnorm1d_train", "batchnorm1d_eval",
-                                   "batchnorm_running", "linear", "relu", "avgpool", "loss", "symmetric_loss", "sgd", "lars", "adam",
-                                   "ema", "step", "embed"]
+    /// Functions in the order cases are generated (the op table's).
+    public static let functions = Ops.all.map(\.name)
 
     /// The functions `byol conformance run --plugin` cannot run (not part of the C ABI).
-    public static let wholeNetworkFunctions: Set<String> = ["step", "embed"]
+    public static let wholeNetworkFunctions = Set(Ops.all.filter(\.wholeNetwork).map(\.name))
 }

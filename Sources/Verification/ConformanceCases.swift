@@ -185,10 +185,17 @@ extension Conformance {
                     + o.next.members.filter { $0.name != "loss" })
     }
 
-    /// A step case's configuration from its params and 0-d inputs.
-    static func stepConfig(params: [String: Int], inputs: NPZFile) -> StepConfig {
+    /// The manifest's integer for each optimizer of a step case (`params.optimizer`).
+    static let optimizerCodes: [Int: OptimizerKind] = [0: .sgd, 1: .lars, 2: .adam]
+
+    /// A step case's configuration from its params and 0-d inputs. An optimizer code
+    /// this version does not know is an error (it was read as LARS).
+    static func stepConfig(params: [String: Int], inputs: NPZFile) throws -> StepConfig {
         func h(_ n: String, _ fallback: Double) -> Double { inputs[n]?.doubles.first ?? fallback }
-        let kind: OptimizerKind = [0: .sgd, 1: .lars, 2: .adam][params["optimizer"] ?? 1] ?? .lars
+        let code = params["optimizer"] ?? 1
+        guard let kind = optimizerCodes[code] else {
+            throw NumPyIOError(file: inputs.path, "params.optimizer = \(code) is no optimizer this byol knows (0 sgd, 1 lars, 2 adam)")
+        }
         return StepConfig(optimizer: OptimizerConfig(kind: kind, lr: h("lr", 0), momentum: h("momentum", 0.9), weightDecay: h("weight_decay", 0),
                                                      larsEta: h("eta", 0.001), adamBeta1: h("beta1", 0.9), adamBeta2: h("beta2", 0.999),
                                                      adamEps: h("eps", 1e-8)),
@@ -211,36 +218,11 @@ extension Conformance {
         return engine.optimizerUpdate(param: param, grad: grad, buffers: buffers, step: step, config: config)
     }
 
-    /// Runs a case's function on `engine`'s layer entry points: what an implementation
+    /// Runs a case's function on `engine` (its op's `compute`): what an implementation
     /// in this package returns for the case (`byol conformance run --engine`).
     public static func compute(function: String, params: [String: Int], inputs: NPZFile, state: BYOLState? = nil, engine: Engine) throws -> LayerResult {
-        func x(_ n: String) throws -> NDArray { try inputs.requireFloat(n) }
-        switch function {
-        case "step", "embed":
-            guard let state else { throw NumPyIOError(file: inputs.path, "a \(function) case needs its state.npz") }
-            if function == "embed" { return LayerResult([("features", engine.embed(state, images: try x("images"), network: "online"))]) }
-            let o = engine.step(from: state, view1: try x("view1"), view2: try x("view2"), config: stepConfig(params: params, inputs: inputs))
-            return stepOutputs(o, arch: state.arch)
-        case "conv2d":
-            return engine.conv2d(x: try x("x"), weight: try x("weight"), stride: params["stride"] ?? 1, pad: params["pad"] ?? 0, dy: try x("dy"))
-        case "batchnorm2d_train", "batchnorm1d_train":
-            return engine.batchNormTrain(x: try x("x"), weight: try x("weight"), bias: try x("bias"), dy: try x("dy"))
-        case "batchnorm2d_eval", "batchnorm1d_eval":
-            return engine.batchNormEval(x: try x("x"), weight: try x("weight"), bias: try x("bias"), runningMean: try x("running_mean"),
-                                        runningVar: try x("running_var"))
-        case "batchnorm_running":
-            let batches = try inputs.requireInt("num_batches_tracked", shape: [])
-            guard case .int64(let b) = batches.storage, let count = b.first else { throw NumPyIOError(file: inputs.path, "num_batches_tracked: not int64") }
-            return engine.batchNormRunning(x: try x("x"), runningMean: try x("running_mean"), runningVar: try x("running_var"), batches: count)
-        case "linear": return engine.linear(x: try x("x"), weight: try x("weight"), bias: try x("bias"), dy: try x("dy"))
-        case "relu": return engine.relu(x: try x("x"), dy: try x("dy"))
-        case "avgpool": return engine.avgPool(x: try x("x"), dy: try x("dy"))
-        case "loss": return engine.loss(p: try x("p"), z: try x("z"))
-        case "symmetric_loss": return symmetricLoss(engine, p1: try x("p1"), p2: try x("p2"), z1: try x("z1"), z2: try x("z2"))
-        case "sgd", "lars", "adam": return try update(engine, kind: function, inputs.names.map { ($0, try inputs.require($0)) })
-        case "ema": return engine.emaUpdate(target: try x("target"), online: try x("online"), tau: try x("tau").doubles.first ?? .nan)
-        default: throw NumPyIOError(file: inputs.path, "unknown function '\(function)'")
-        }
+        guard let op = Ops.named(function) else { throw NumPyIOError(file: inputs.path, "unknown function '\(function)'") }
+        return try op.compute(engine, OpCase(inputs: inputs, params: params, state: state))
     }
 
     /// Every case of the manifest in `dir` through `engine`, written to RESULTS/ID.npz.

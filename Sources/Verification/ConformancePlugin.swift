@@ -19,31 +19,16 @@ public enum ConformancePlugin {
         public init(description: String) { self.description = description }
     }
 
-    /// The ABI functions each case function needs (without `byol_` and the precision suffix).
-    public static let needs: [String: [String]] = [
-        "conv2d": ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weights"],
-        "batchnorm2d_train": ["batchnorm_train_forward", "batchnorm_train_backward"],
-        "batchnorm1d_train": ["batchnorm_train_forward", "batchnorm_train_backward"],
-        "batchnorm2d_eval": ["batchnorm_eval_forward"], "batchnorm1d_eval": ["batchnorm_eval_forward"],
-        "batchnorm_running": ["batchnorm_running_update"],
-        "linear": ["linear_forward", "linear_backward"], "relu": ["relu_forward", "relu_backward"],
-        "avgpool": ["avgpool_forward", "avgpool_backward"], "loss": ["loss_forward", "loss_backward"],
-        "symmetric_loss": ["symmetric_loss_forward", "symmetric_loss_backward"],
-        "sgd": ["sgd_update"], "lars": ["lars_update"], "adam": ["adam_update"], "ema": ["ema_update"],
-    ]
+    /// The ABI functions each case function needs (without `byol_` and the precision
+    /// suffix): the op table's.
+    public static let needs = Dictionary(uniqueKeysWithValues: Ops.all.filter { !$0.wholeNetwork }.map { ($0.name, $0.abi) })
 
-    /// The ABI version that added an ABI function; those not listed are version 1's.
-    public static let introduced: [String: Int32] = ["batchnorm_running_update": 2]
+    /// The ABI version that added an ABI function (the op table's).
+    public static let introduced = Dictionary(Ops.all.flatMap { op in op.abi.map { ($0, op.abiVersion) } }, uniquingKeysWith: max)
 
     /// The ABI versions this harness loads: a library of an older version lacks the
     /// functions added since, which are skipped.
     public static let versions: ClosedRange<Int32> = 1...BYOL_KERNELS_ABI_VERSION
-
-    /// Every case function the kit knows, in report order: the exported ones, then any
-    /// the C ABI has that the export does not generate yet.
-    public static var functions: [String] {
-        Conformance.functions + needs.keys.filter { !Conformance.functions.contains($0) }.sorted()
-    }
 
     /// The symbol of ABI function `name` in a precision: byol_NAME_f32 or byol_NAME_f64.
     static func symbol(_ name: String, _ precision: Precision) -> String {
@@ -164,7 +149,7 @@ public enum ConformancePlugin {
         var available = Set<String>()
         for (function, abi) in needs {
             let missing = abi.filter { !has(symbol($0, precision), $0) }
-                .map { symbol($0, precision) + ((introduced[$0] ?? 1) > 1 ? " (ABI version \(introduced[$0]!))" : "") }
+                .map { f in symbol(f, precision) + (introduced[f].map { $0 > 1 ? " (ABI version \($0))" : "" } ?? "") }
             if missing.isEmpty { available.insert(function) }
             if !missing.isEmpty && (only?.contains(function) ?? true) {
                 skipped.append((function, "needs " + missing.joined(separator: ", ")))
@@ -173,7 +158,7 @@ public enum ConformancePlugin {
         for function in Conformance.functions where needs[function] == nil && (only?.contains(function) ?? true) {
             skipped.append((function, "not part of the C ABI: check its results through the file route"))
         }
-        let order = functions
+        let order = Conformance.functions
         skipped.sort { (order.firstIndex(of: $0.function) ?? order.count) < (order.firstIndex(of: $1.function) ?? order.count) }
         return (skipped, available)
     }

@@ -125,6 +125,8 @@ public enum CrossCheck {
     /// One layer case: its name, and a call of the layer entry point on given inputs.
     public struct LayerCase {
         public var name: String
+        /// The op of the op table (Ops) it exercises: every `.layer` op has at least one.
+        public var op: String
         public var run: (LayerKernels) -> LayerResult
     }
 
@@ -141,7 +143,7 @@ public enum CrossCheck {
             let ho = (h + 2 * pad - r) / stride + 1, wo = (w + 2 * pad - r) / stride + 1
             let dy = nd(rng.tensor([5, 7, ho, wo]))
             let size = h == 9 && w == 9 ? "" : " at \(h)x\(w)"
-            cases.append(LayerCase(name: "conv2d \(r)x\(r) stride \(stride) pad \(pad), \(c) channels\(size)") {
+            cases.append(LayerCase(name: "conv2d \(r)x\(r) stride \(stride) pad \(pad), \(c) channels\(size)", op: "conv2d") {
                 $0.conv2d(x: x, weight: wt, stride: stride, pad: pad, dy: dy)
             })
         }
@@ -150,25 +152,30 @@ public enum CrossCheck {
             let x = nd(rng.tensor(shape, -1, 3)), gamma = nd(rng.tensor([c], 0.5, 1.5)), beta = nd(rng.tensor([c], -0.5, 0.5))
             let dy = nd(rng.tensor(shape))
             let mean = nd(rng.tensor([c], -0.5, 0.5)), variance = nd(rng.tensor([c], 0.5, 2))
-            cases.append(LayerCase(name: "\(label) train") { $0.batchNormTrain(x: x, weight: gamma, bias: beta, dy: dy) })
-            cases.append(LayerCase(name: "\(label) eval") {
+            cases.append(LayerCase(name: "\(label) train", op: label + "_train") { $0.batchNormTrain(x: x, weight: gamma, bias: beta, dy: dy) })
+            cases.append(LayerCase(name: "\(label) eval", op: label + "_eval") {
                 $0.batchNormEval(x: x, weight: gamma, bias: beta, runningMean: mean, runningVar: variance)
             })
         }
         do {
             let x = nd(rng.tensor([6, 20])), w = nd(rng.tensor([9, 20], -0.3, 0.3)), b = nd(rng.tensor([9])), dy = nd(rng.tensor([6, 9]))
-            cases.append(LayerCase(name: "linear") { $0.linear(x: x, weight: w, bias: b, dy: dy) })
+            cases.append(LayerCase(name: "linear", op: "linear") { $0.linear(x: x, weight: w, bias: b, dy: dy) })
         }
         do {
             // ReLU inputs kept 1e-3 from the kink: float32 rounding must not flip a sign.
             let x = nd(rng.awayFromZero([4, 3, 5, 5], minMagnitude: 1e-3)), dy = nd(rng.tensor([4, 3, 5, 5]))
-            cases.append(LayerCase(name: "relu") { $0.relu(x: x, dy: dy) })
+            cases.append(LayerCase(name: "relu", op: "relu") { $0.relu(x: x, dy: dy) })
             let px = nd(rng.tensor([4, 6, 3, 5])), pdy = nd(rng.tensor([4, 6]))
-            cases.append(LayerCase(name: "global average pooling") { $0.avgPool(x: px, dy: pdy) })
+            cases.append(LayerCase(name: "global average pooling", op: "avgpool") { $0.avgPool(x: px, dy: pdy) })
         }
         do {
             let p = nd(rng.tensor([5, 8])), z = nd(rng.tensor([5, 8]))
-            cases.append(LayerCase(name: "normalized MSE loss") { $0.loss(p: p, z: z) })
+            cases.append(LayerCase(name: "normalized MSE loss", op: "loss") { $0.loss(p: p, z: z) })
+        }
+        do {
+            // Drawn after every other case: adding it left their inputs as they were.
+            let p1 = nd(rng.tensor([5, 8])), p2 = nd(rng.tensor([5, 8])), z1 = nd(rng.tensor([5, 8])), z2 = nd(rng.tensor([5, 8]))
+            cases.append(LayerCase(name: "symmetric loss", op: "symmetric_loss") { Conformance.symmetricLoss($0, p1: p1, p2: p2, z1: z1, z2: z2) })
         }
         return cases
     }

@@ -166,7 +166,7 @@ struct ConformanceCommand: ParsableCommand {
 
         static func validateOnly(_ only: String?) throws {
             guard let only else { return }
-            let known = ConformancePlugin.functions
+            let known = Conformance.functions
             let unknown = only.split(separator: ",").map(String.init).filter { !known.contains($0) }
             if !unknown.isEmpty {
                 throw ValidationError("--only: unknown function \(unknown[0]) (known: \(known.joined(separator: ", ")))")
