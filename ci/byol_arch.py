@@ -75,3 +75,50 @@ def init_state(arch, seed):
             state["target." + name[len("online."):]] = state[name].copy()
     state["step"] = np.array(0, dtype=np.int64)
     return state
+
+
+def target_specs(arch):
+    """The target network's arrays: the online backbone and projector under `target.`."""
+    return [("target." + n[len("online."):], s, k, f) for (n, s, k, f) in online_specs(arch)
+            if not n.startswith("online.predictor.")]
+
+
+def check(path):
+    """Differences between this restatement and `byol arch` JSON of the preset the file
+    is named for (Fixtures/arch/PRESET.json): the shape parameters and every array's
+    name, shape, kind and fan-in, in order. An empty list: they agree."""
+    import json
+    import os
+    with open(path) as f:
+        d = json.load(f)
+    preset = os.path.basename(path)[: -len(".json")]
+    if preset not in PRESETS:
+        return ["%s: no preset named %s here" % (path, preset)]
+    a = PRESETS[preset]
+    problems = []
+    mine = dict(widths=a["widths"], blocks=a["blocks"], proj_hidden=a["H"], proj_out=a["D"], pred_hidden=a["P"])
+    for k, v in mine.items():
+        if d.get(k) != v:
+            problems.append("%s: %s is %s in the package, %s here" % (path, k, d.get(k), v))
+    for part, specs in (("online", online_specs(a)), ("target", target_specs(a))):
+        here = [[n, list(s), k, f] for (n, s, k, f) in specs]
+        there = d.get(part, [])
+        for i, (x, y) in enumerate(zip(there, here)):
+            if x != y:
+                problems.append("%s: %s array %d: %s in the package, %s here" % (path, part, i, x, y))
+                break
+        if len(there) != len(here):
+            problems.append("%s: %d %s arrays in the package, %d here" % (path, len(there), part, len(here)))
+    return problems
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) < 3 or sys.argv[1] != "--check":
+        sys.exit("usage: ci/byol_arch.py --check Fixtures/arch/PRESET.json ...")
+    found = [p for path in sys.argv[2:] for p in check(path)]
+    for p in found:
+        print("byol_arch.py: " + p, file=sys.stderr)
+    if not found:
+        print("ci/byol_arch.py agrees with the package's network description: " + ", ".join(sys.argv[2:]))
+    sys.exit(1 if found else 0)

@@ -80,28 +80,25 @@ extension Architecture {
             out.append(ParamSpec(name: name + ".weight", shape: [o, i], kind: .linearWeight, fanIn: i))
             out.append(ParamSpec(name: name + ".bias", shape: [o], kind: .linearBias, fanIn: i))
         }
+        func convBN(_ c: ConvBNSpec) {
+            conv(c.conv, c.outChannels, c.inChannels, c.kernel)
+            bn(c.bn, c.outChannels)
+        }
+        func head(_ h: HeadSpec) {
+            linear(h.firstLinear, h.hidden, h.inFeatures)
+            bn(h.bn, h.hidden)
+            linear(h.secondLinear, h.outFeatures, h.hidden)
+        }
         switch part {
         case .backbone:
-            conv("conv1", widths[0], 3, 3)
-            bn("bn1", widths[0])
+            convBN(stem)
             for b in blockSpecs {
-                conv(b.prefix + ".conv1", b.outChannels, b.inChannels, 3)
-                bn(b.prefix + ".bn1", b.outChannels)
-                conv(b.prefix + ".conv2", b.outChannels, b.outChannels, 3)
-                bn(b.prefix + ".bn2", b.outChannels)
-                if b.hasDownsample {
-                    conv(b.prefix + ".downsample.0", b.outChannels, b.inChannels, 1)
-                    bn(b.prefix + ".downsample.1", b.outChannels)
-                }
+                convBN(b.first)
+                convBN(b.second)
+                if let d = b.downsample { convBN(d) }
             }
-        case .projector:
-            linear("projector.0", projHidden, featureSize)
-            bn("projector.1", projHidden)
-            linear("projector.3", projOut, projHidden)
-        case .predictor:
-            linear("predictor.0", predHidden, projOut)
-            bn("predictor.1", predHidden)
-            linear("predictor.3", projOut, predHidden)
+        case .projector: head(projector)
+        case .predictor: head(predictor)
         }
         // Heads are named without the part prefix inside their own module
         // (`projector.0.weight` lives in the module `online.projector` as `0.weight`).

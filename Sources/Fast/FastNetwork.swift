@@ -22,15 +22,17 @@ final class ConvBN {
     }
 }
 
-/// The projector or predictor: `{name}.0` Linear, `{name}.1` BN1d + ReLU, `{name}.3` Linear.
+/// The projector or predictor (the network description's HeadSpec): its first Linear,
+/// BN1d + ReLU, second Linear, by module name.
 final class Head {
-    let name: String
+    let first: String, bn: String, second: String
     let inF: Int, hidden: Int, outF: Int
     let pre: FloatBuffer, act: FloatBuffer, out: FloatBuffer
     var stats: FastBN.Stats
 
-    init(name: String, inF: Int, hidden: Int, outF: Int, cols: Int, groups: Int) {
-        self.name = name
+    init(_ spec: HeadSpec, cols: Int, groups: Int) {
+        (first, bn, second) = (spec.firstLinear, spec.bn, spec.secondLinear)
+        let (inF, hidden, outF) = (spec.inFeatures, spec.hidden, spec.outFeatures)
         self.inF = inF
         self.hidden = hidden
         self.outF = outF
@@ -110,7 +112,7 @@ final class FastNetwork {
         input = FloatBuffer(3 * nTotal * height * width)
         var h = height, w = width
         let stemShape = Self.stemShape(arch, h: h, w: w)
-        stem = ConvBN(stemShape, conv: "backbone.conv1.weight", bn: "backbone.bn1", relu: true, nTotal: nTotal, groups: bnBatches)
+        stem = ConvBN(stemShape, conv: "backbone." + arch.stem.conv + ".weight", bn: "backbone." + arch.stem.bn, relu: true, nTotal: nTotal, groups: bnBatches)
         var list: [Block] = []
         var maxAct = stem.shape.k * stem.len
         var shapes: [ConvShape] = []
@@ -120,11 +122,14 @@ final class FastNetwork {
         }
         track(stem)
         for b in arch.blockSpecs {
-            let p = "backbone." + b.prefix
+            let p = "backbone."
             let (s1, s2, sd) = Self.blockShapes(b, h: h, w: w)
-            let c1 = ConvBN(s1, conv: p + ".conv1.weight", bn: p + ".bn1", relu: true, nTotal: nTotal, groups: bnBatches)
-            let c2 = ConvBN(s2, conv: p + ".conv2.weight", bn: p + ".bn2", relu: true, nTotal: nTotal, groups: bnBatches)
-            let ds = sd.map { ConvBN($0, conv: p + ".downsample.0.weight", bn: p + ".downsample.1", relu: false, nTotal: nTotal, groups: bnBatches) }
+            let c1 = ConvBN(s1, conv: p + b.first.conv + ".weight", bn: p + b.first.bn, relu: true, nTotal: nTotal, groups: bnBatches)
+            let c2 = ConvBN(s2, conv: p + b.second.conv + ".weight", bn: p + b.second.bn, relu: true, nTotal: nTotal, groups: bnBatches)
+            var ds: ConvBN?
+            if let shape = sd, let spec = b.downsample {
+                ds = ConvBN(shape, conv: p + spec.conv + ".weight", bn: p + spec.bn, relu: false, nTotal: nTotal, groups: bnBatches)
+            }
             for cb in [c1, c2] + (ds.map { [$0] } ?? []) { track(cb) }
             list.append(Block(c1: c1, c2: c2, ds: ds))
             h = s1.ho
@@ -132,8 +137,8 @@ final class FastNetwork {
         }
         blocks = list
         feat = FloatBuffer(arch.featureSize * nTotal)
-        projector = Head(name: "projector", inF: arch.featureSize, hidden: arch.projHidden, outF: arch.projOut, cols: nTotal, groups: bnBatches)
-        predictor = Head(name: "predictor", inF: arch.projOut, hidden: arch.predHidden, outF: arch.projOut, cols: nTotal, groups: bnBatches)
+        projector = Head(arch.projector, cols: nTotal, groups: bnBatches)
+        predictor = Head(arch.predictor, cols: nTotal, groups: bnBatches)
         // Per-segment partial weight gradients of the largest head linear.
         let linears = [arch.featureSize * arch.projHidden, arch.projHidden * arch.projOut, arch.projOut * arch.predHidden, arch.predHidden * arch.projOut]
         convScratch = ConvScratch(shapes: shapes, seg: seg, workers: pool.workers, training: training,
@@ -220,22 +225,21 @@ final class FastNetwork {
     }
 
     func headForward(_ head: Head, x: UnsafePointer<Float>, params: ParamStore, train: Bool) {
-        let n = head.name
-        FastLinear.forward(x, params.ptr(n + ".0.weight"), params.ptr(n + ".0.bias"), head.pre.pointer, inF: head.inF, outF: head.hidden, seg: seg, pool: pool)
-        let gamma = params.ptr(n + ".1.weight"), beta = params.ptr(n + ".1.bias")
+        FastLinear.forward(x, params.ptr(head.first + ".weight"), params.ptr(head.first + ".bias"), head.pre.pointer, inF: head.inF, outF: head.hidden, seg: seg, pool: pool)
+        let gamma = params.ptr(head.bn + ".weight"), beta = params.ptr(head.bn + ".bias")
         if train {
             FastBN.forwardTrain(head.pre.pointer, head.act.pointer, channels: head.hidden, hw: 1, seg: seg, gamma: gamma, beta: beta,
                                 residual: nil, relu: true, stats: &head.stats, reduction: reduction, pool: pool)
-            var count = params.counts[n + ".1.num_batches_tracked"] ?? 0
-            FastBN.updateRunning(mean: params.ptr(n + ".1.running_mean"), variance: params.ptr(n + ".1.running_var"), count: &count,
+            var count = params.counts[head.bn + ".num_batches_tracked"] ?? 0
+            FastBN.updateRunning(mean: params.ptr(head.bn + ".running_mean"), variance: params.ptr(head.bn + ".running_var"), count: &count,
                                  stats: head.stats, channels: head.hidden, groups: bnBatches, samplesPerGroup: seg.bnBatchImages)
-            params.counts[n + ".1.num_batches_tracked"] = count
+            params.counts[head.bn + ".num_batches_tracked"] = count
         } else {
             FastBN.forwardEval(head.pre.pointer, head.act.pointer, channels: head.hidden, len: nTotal, gamma: gamma, beta: beta,
-                               runningMean: params.ptr(n + ".1.running_mean"), runningVar: params.ptr(n + ".1.running_var"),
+                               runningMean: params.ptr(head.bn + ".running_mean"), runningVar: params.ptr(head.bn + ".running_var"),
                                residual: nil, relu: true, pool: pool)
         }
-        FastLinear.forward(head.act.pointer, params.ptr(n + ".3.weight"), params.ptr(n + ".3.bias"), head.out.pointer,
+        FastLinear.forward(head.act.pointer, params.ptr(head.second + ".weight"), params.ptr(head.second + ".bias"), head.out.pointer,
                            inF: head.hidden, outF: head.outF, seg: seg, pool: pool)
     }
 
@@ -250,14 +254,13 @@ final class FastNetwork {
     /// Train mode only (the step): an eval-mode BN passes a shift through.
     func headBackward(_ head: Head, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                       feeding next: Head? = nil, params: ParamStore, grads: ParamStore, sink: GradientBlocks) {
-        let n = head.name
         let dact = headGrad[0].pointer, dpre = headGrad[1].pointer
-        FastLinear.backward(dy, head.act.pointer, params.ptr(n + ".3.weight"), dx: dact, dw: sink.targets(n + ".3.weight"),
-                            db: next == nil ? grads.ptr(n + ".3.bias") : nil, inF: head.hidden, outF: head.outF, seg: seg,
+        FastLinear.backward(dy, head.act.pointer, params.ptr(head.second + ".weight"), dx: dact, dw: sink.targets(head.second + ".weight"),
+                            db: next == nil ? grads.ptr(head.second + ".bias") : nil, inF: head.hidden, outF: head.outF, seg: seg,
                             reduction: reduction, partial: convScratch.partial.pointer, pool: pool)
         if let next {
             // next.0.weight [next.hidden, head.outF]; next.0.bias's gradient [next.hidden].
-            let w = params.ptr(next.name + ".0.weight"), sum = grads.ptr(next.name + ".0.bias"), db = grads.ptr(n + ".3.bias")
+            let w = params.ptr(next.first + ".weight"), sum = grads.ptr(next.first + ".bias"), db = grads.ptr(head.second + ".bias")
             for i in 0..<head.outF {
                 var t = 0.0
                 for o in 0..<next.hidden { t += Double(w[o * head.outF + i]) * Double(sum[o]) }
@@ -265,9 +268,9 @@ final class FastNetwork {
             }
         }
         FastBN.backward(dact, reluOut: head.act.pointer, head.pre.pointer, dpre, channels: head.hidden, hw: 1, seg: seg,
-                        gamma: params.ptr(n + ".1.weight"), stats: head.stats, dgamma: grads.ptr(n + ".1.weight"), dbeta: grads.ptr(n + ".1.bias"),
-                        dxSum: grads.ptr(n + ".0.bias"), reduction: reduction, pool: pool)
-        FastLinear.backward(dpre, x, params.ptr(n + ".0.weight"), dx: dx, dw: sink.targets(n + ".0.weight"), db: nil,
+                        gamma: params.ptr(head.bn + ".weight"), stats: head.stats, dgamma: grads.ptr(head.bn + ".weight"), dbeta: grads.ptr(head.bn + ".bias"),
+                        dxSum: grads.ptr(head.first + ".bias"), reduction: reduction, pool: pool)
+        FastLinear.backward(dpre, x, params.ptr(head.first + ".weight"), dx: dx, dw: sink.targets(head.first + ".weight"), db: nil,
                             inF: head.inF, outF: head.hidden, seg: seg, reduction: reduction, partial: convScratch.partial.pointer, pool: pool)
     }
 

@@ -16,7 +16,7 @@ public enum Backbone {
 
     public static func forward(_ x: Tensor, arch: Architecture, _ params: inout NetParams, _ mode: BNMode) -> (Tensor, Cache) {
         precondition(x.shape.count == 4 && x.shape[1] == 3, "backbone input must be [N, 3, H, W], got \(x.shape)")
-        let (a, stem) = convBN(x, conv: prefix + "conv1", bn: prefix + "bn1", stride: 1, pad: 1, &params, mode)
+        let (a, stem) = convBN(x, arch.stem, prefix: prefix, &params, mode)
         var h = ReLU.forward(a)
         var caches: [BasicBlock.Cache] = []
         for spec in arch.blockSpecs {
@@ -39,6 +39,6 @@ public enum Backbone {
             dh = BasicBlock.backward(dh, spec, prefix: prefix, c, params, &grads)
         }
         let da = ReLU.backward(dh, x: cache.stemAct)
-        return convBNBackward(da, conv: prefix + "conv1", bn: prefix + "bn1", stride: 1, pad: 1, cache.stem, params, &grads)
+        return convBNBackward(da, arch.stem, prefix: prefix, cache.stem, params, &grads)
     }
 }

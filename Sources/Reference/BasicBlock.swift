@@ -14,14 +14,13 @@ public enum BasicBlock {
     }
 
     public static func forward(_ x: Tensor, _ spec: BlockSpec, prefix: String, _ params: inout NetParams, _ mode: BNMode) -> (Tensor, Cache) {
-        let p = prefix + spec.prefix
-        let (a1, c1) = convBN(x, conv: p + ".conv1", bn: p + ".bn1", stride: spec.stride, pad: 1, &params, mode)
+        let (a1, c1) = convBN(x, spec.first, prefix: prefix, &params, mode)
         let r1 = ReLU.forward(a1)
-        let (a2, c2) = convBN(r1, conv: p + ".conv2", bn: p + ".bn2", stride: 1, pad: 1, &params, mode)
+        let (a2, c2) = convBN(r1, spec.second, prefix: prefix, &params, mode)
         var shortcut = x
         var cs: ConvBNCache?
-        if spec.hasDownsample {
-            let (s, c) = convBN(x, conv: p + ".downsample.0", bn: p + ".downsample.1", stride: spec.stride, pad: 0, &params, mode)
+        if let d = spec.downsample {
+            let (s, c) = convBN(x, d, prefix: prefix, &params, mode)
             shortcut = s
             cs = c
         }
@@ -33,13 +32,12 @@ public enum BasicBlock {
 
     /// dx [N, Cin, H, W] from dy; accumulates every parameter gradient of the block.
     public static func backward(_ dy: Tensor, _ spec: BlockSpec, prefix: String, _ cache: Cache, _ params: NetParams, _ grads: inout Gradients) -> Tensor {
-        let p = prefix + spec.prefix
         let dsum = ReLU.backward(dy, x: cache.sum)
-        let dr1 = convBNBackward(dsum, conv: p + ".conv2", bn: p + ".bn2", stride: 1, pad: 1, cache.branch2, params, &grads)
+        let dr1 = convBNBackward(dsum, spec.second, prefix: prefix, cache.branch2, params, &grads)
         let da1 = ReLU.backward(dr1, x: cache.act1)
-        var dx = convBNBackward(da1, conv: p + ".conv1", bn: p + ".bn1", stride: spec.stride, pad: 1, cache.branch1, params, &grads)
-        if let cs = cache.shortcut {
-            dx = dx + convBNBackward(dsum, conv: p + ".downsample.0", bn: p + ".downsample.1", stride: spec.stride, pad: 0, cs, params, &grads)
+        var dx = convBNBackward(da1, spec.first, prefix: prefix, cache.branch1, params, &grads)
+        if let cs = cache.shortcut, let d = spec.downsample {
+            dx = dx + convBNBackward(dsum, d, prefix: prefix, cs, params, &grads)
         } else {
             dx = dx + dsum
         }

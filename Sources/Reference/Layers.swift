@@ -1,3 +1,4 @@
+import BYOLModel
 /// The conv -> BN and linear -> BN building steps of the networks, bound to parameter
 /// names, with the caches their backward passes need.
 
@@ -57,6 +58,15 @@ func batchNormBackward(_ dy: Tensor, _ name: String, _ cache: BNCache, _ grads: 
 struct ConvBNCache {
     var x: Tensor
     var bn: BNCache
+}
+
+/// The conv + BN pair `spec` (the network description's names, under `prefix`).
+func convBN(_ x: Tensor, _ spec: ConvBNSpec, prefix: String, _ params: inout NetParams, _ mode: BNMode) -> (Tensor, ConvBNCache) {
+    convBN(x, conv: prefix + spec.conv, bn: prefix + spec.bn, stride: spec.stride, pad: spec.pad, &params, mode)
+}
+
+func convBNBackward(_ dy: Tensor, _ spec: ConvBNSpec, prefix: String, _ cache: ConvBNCache, _ params: NetParams, _ grads: inout Gradients) -> Tensor {
+    convBNBackward(dy, conv: prefix + spec.conv, bn: prefix + spec.bn, stride: spec.stride, pad: spec.pad, cache, params, &grads)
 }
 
 func convBN(_ x: Tensor, conv: String, bn: String, stride: Int, pad: Int, _ params: inout NetParams, _ mode: BNMode) -> (Tensor, ConvBNCache) {

@@ -1,3 +1,5 @@
+import BYOLModel
+
 /// The projector and predictor MLPs: `{name}.0` Linear -> `{name}.1` BatchNorm1d ->
 /// ReLU -> `{name}.3` Linear. x [N, In] -> [N, Out].
 public enum MLPHead {
@@ -10,23 +12,23 @@ public enum MLPHead {
         public var reluInputs: [Tensor] { [act] }
     }
 
-    public static func forward(_ x: Tensor, name: String, _ params: inout NetParams, _ mode: BNMode) -> (Tensor, Cache) {
-        let h = linearForward(x, name + ".0", params)
-        let (a, bn) = batchNorm(h, name + ".1", &params, mode)
+    public static func forward(_ x: Tensor, _ head: HeadSpec, _ params: inout NetParams, _ mode: BNMode) -> (Tensor, Cache) {
+        let h = linearForward(x, head.firstLinear, params)
+        let (a, bn) = batchNorm(h, head.bn, &params, mode)
         let r = ReLU.forward(a)
-        let y = linearForward(r, name + ".3", params)
+        let y = linearForward(r, head.secondLinear, params)
         return (y, Cache(x: x, hidden: h, bn: bn, act: a, relu: r))
     }
 
-    public static func backward(_ dy: Tensor, name: String, _ cache: Cache, _ params: NetParams, _ grads: inout Gradients) -> Tensor {
-        let (dr, dw3, db3) = linearBackward(dy, x: cache.relu, name + ".3", params)
-        grads.accumulate(name + ".3.weight", dw3)
-        grads.accumulate(name + ".3.bias", Tensor(shape: [db3.count], data: db3))
+    public static func backward(_ dy: Tensor, _ head: HeadSpec, _ cache: Cache, _ params: NetParams, _ grads: inout Gradients) -> Tensor {
+        let (dr, dw3, db3) = linearBackward(dy, x: cache.relu, head.secondLinear, params)
+        grads.accumulate(head.secondLinear + ".weight", dw3)
+        grads.accumulate(head.secondLinear + ".bias", Tensor(shape: [db3.count], data: db3))
         let da = ReLU.backward(dr, x: cache.act)
-        let dh = batchNormBackward(da, name + ".1", cache.bn, &grads)
-        let (dx, dw0, db0) = linearBackward(dh, x: cache.x, name + ".0", params)
-        grads.accumulate(name + ".0.weight", dw0)
-        grads.accumulate(name + ".0.bias", Tensor(shape: [db0.count], data: db0))
+        let dh = batchNormBackward(da, head.bn, cache.bn, &grads)
+        let (dx, dw0, db0) = linearBackward(dh, x: cache.x, head.firstLinear, params)
+        grads.accumulate(head.firstLinear + ".weight", dw0)
+        grads.accumulate(head.firstLinear + ".bias", Tensor(shape: [db0.count], data: db0))
         return dx
     }
 }

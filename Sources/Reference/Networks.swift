@@ -14,16 +14,16 @@ public enum OnlineNetwork {
     /// x [N, 3, H, W] -> prediction p [N, D].
     public static func forward(_ x: Tensor, arch: Architecture, _ params: inout NetParams, _ mode: BNMode) -> (p: Tensor, cache: Cache) {
         let (f, bc) = Backbone.forward(x, arch: arch, &params, mode)
-        let (z, pc) = MLPHead.forward(f, name: "projector", &params, mode)
-        let (p, qc) = MLPHead.forward(z, name: "predictor", &params, mode)
+        let (z, pc) = MLPHead.forward(f, arch.projector, &params, mode)
+        let (p, qc) = MLPHead.forward(z, arch.predictor, &params, mode)
         return (p, Cache(backbone: bc, projector: pc, predictor: qc))
     }
 
     /// Gradients of every online parameter from dL/dp (and dL/dx, unused by training).
     public static func backward(_ dp: Tensor, arch: Architecture, _ cache: Cache, _ params: NetParams) -> (grads: Gradients, dx: Tensor) {
         var grads = Gradients()
-        let dz = MLPHead.backward(dp, name: "predictor", cache.predictor, params, &grads)
-        let df = MLPHead.backward(dz, name: "projector", cache.projector, params, &grads)
+        let dz = MLPHead.backward(dp, arch.predictor, cache.predictor, params, &grads)
+        let df = MLPHead.backward(dz, arch.projector, cache.projector, params, &grads)
         let dx = Backbone.backward(df, arch: arch, cache.backbone, params, &grads)
         return (grads, dx)
     }
@@ -38,7 +38,7 @@ public enum TargetNetwork {
     /// The projection and every ReLU input of the pass.
     public static func forwardRecording(_ x: Tensor, arch: Architecture, _ params: inout NetParams, _ mode: BNMode) -> (z: Tensor, reluInputs: [Tensor]) {
         let (f, bc) = Backbone.forward(x, arch: arch, &params, mode)
-        let (z, pc) = MLPHead.forward(f, name: "projector", &params, mode)
+        let (z, pc) = MLPHead.forward(f, arch.projector, &params, mode)
         return (z, bc.reluInputs + pc.reluInputs)
     }
 }

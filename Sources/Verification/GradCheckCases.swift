@@ -180,12 +180,12 @@ public enum GradCheckCases {
             var rng = CaseDraws(seed: s)
             let x = rng.tensor([4, 6])
             var params = randomParams(specs, &rng)
-            let (y, cache) = MLPHead.forward(x, name: "projector", &params, .train)
+            let (y, cache) = MLPHead.forward(x, arch.projector, &params, .train)
             let r = rng.tensor(y.shape)
             var grads = Gradients()
-            grads["x"] = MLPHead.backward(r, name: "projector", cache, params, &grads)
+            grads["x"] = MLPHead.backward(r, arch.projector, cache, params, &grads)
             let c = composite(name: "MLP head (linear, BN1d, ReLU, linear)", x: x, params: params, learnable: learnable, analytic: grads) { x, p in
-                let (y, cache) = MLPHead.forward(x, name: "projector", &p, .train)
+                let (y, cache) = MLPHead.forward(x, arch.projector, &p, .train)
                 return (dot(y, r), cache.reluInputs)
             }
             return (c, margin(cache.reluInputs))

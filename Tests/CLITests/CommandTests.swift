@@ -33,6 +33,24 @@ import TestSupport
         #expect(state.arch == Architecture(widths: [2, 3, 4, 5], blocks: [1, 2, 1, 1], projHidden: 6, projOut: 3, predHidden: 7))
     }
 
+    /// Issue #25: the network description is written by the package (`byol arch`) and
+    /// committed for each preset in Fixtures/arch/, which ci/byol_arch.py (the PyTorch
+    /// scripts' architecture) is checked against in CI: the two must stay the same bytes.
+    @Test func archWritesTheCommittedDescriptions() throws {
+        let d = TemporaryDirectory()
+        for preset in ["tiny", "small", "resnet18"] {
+            let r = try CLI.run(["arch", "--preset", preset, "--out", d.file(preset + ".json")])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(readBytes(d.file(preset + ".json")) == readBytes(Repo.fixture("arch/\(preset).json")),
+                    "Fixtures/arch/\(preset).json is stale: byol arch --preset \(preset) --out Fixtures/arch/\(preset).json")
+        }
+        let json = try JSONSerialization.jsonObject(with: Data(readBytes(Repo.fixture("arch/tiny.json")))) as? [String: Any]
+        let online = json?["online"] as? [[Any]] ?? []
+        #expect(online.count == Architecture.tiny.onlineSpecs.count && (online.first?.first as? String) == "online.backbone.conv1.weight")
+        let blocks = json?["residual_blocks"] as? [[String: Any]] ?? []
+        #expect(blocks.map { $0["stride"] as? Int ?? 0 } == [1, 2, 2, 2])
+    }
+
     /// Issue #25: 64 is for flags only. A launch that is not one MPI job (srun without
     /// an MPI plugin) was a 64; it is a run-time failure, 1.
     @Test func aBrokenLaunchIsStatusOne() throws {
