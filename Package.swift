@@ -12,12 +12,12 @@ let package = Package(
     products: [
         .executable(name: "byol", targets: ["byol"]),
         .library(name: "Reference", targets: ["Reference"]),
-        .library(name: "NumPyIO", targets: ["NumPyIO"]),
+        .library(name: "NumPyIO", targets: ["NumPyIO"])
     ],
     dependencies: [
         // Exact, so every build resolves the same code (Package.resolved is not committed:
         // local package mirrors carry other commit ids than upstream's).
-        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
     ],
     targets: [
         // MARK: System libraries
@@ -73,7 +73,7 @@ let package = Package(
             name: "byol",
             dependencies: [
                 "Verification", "Training", "Reference", "Fast", "Augment", "Data", "BYOLModel", "NumPyIO", "Distributed",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 
         // MARK: Tests
@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "TestSupport"]),
         .testTarget(name: "FastTests", dependencies: ["Fast", "Verification", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
         .testTarget(name: "VerificationTests", dependencies: ["Verification", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Reference", "Data", "BYOLModel", "NumPyIO", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Reference", "Data", "BYOLModel", "NumPyIO", "TestSupport"])
     ],
     swiftLanguageModes: [.v5]
 )

@@ -36,7 +36,9 @@ public struct ViewParams: Equatable, Sendable {
     /// Draws the parameters for image `index`, epoch `epoch`, view `view` (1 or 2) of an
     /// H x W image, from NumPy's `Generator(Philox(key=[seed, 0], counter=[0, index,
     /// epoch, view])).random()` stream, in the order of docs/contract.md §3.5.
-    public static func draw(seed: UInt64, index: UInt64, epoch: UInt64, view: Int, imageHeight h: Int, imageWidth w: Int, recipe: Recipe) -> ViewParams {
+    public static func draw(
+        seed: UInt64, index: UInt64, epoch: UInt64, view: Int, imageHeight h: Int, imageWidth w: Int, recipe: Recipe
+    ) -> ViewParams {
         var rng = PhiloxStream(seed: seed, .augment, counter: (0, index, epoch, UInt64(view)))
         // 1. RandomResizedCrop.get_params, scale (0.08, 1), ratio (3/4, 4/3).
         let (top, left, ch, cw) = cropParams(&rng, height: h, width: w)
@@ -57,8 +59,9 @@ public struct ViewParams: Equatable, Sendable {
         let sigma = rng.uniform(0.1, 2.0)
         // 6. Solarize with the recipe's p.
         let solarize = rng.nextUniform() < recipe.solarizeProbability(view: view)
-        return ViewParams(top: top, left: left, height: ch, width: cw, flip: flip, jitter: jitter, jitterOrder: order,
-                          jitterFactors: factors, grayscale: gray, blur: blur, sigma: sigma, solarize: solarize)
+        return ViewParams(
+            top: top, left: left, height: ch, width: cw, flip: flip, jitter: jitter, jitterOrder: order,
+            jitterFactors: factors, grayscale: gray, blur: blur, sigma: sigma, solarize: solarize)
     }
 
     /// torchvision's `RandomResizedCrop.get_params` with U(lo, hi) = lo + (hi - lo) u.

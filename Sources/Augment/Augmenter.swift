@@ -75,8 +75,9 @@ public struct Augmenter: Sendable {
                                     let src = UnsafeBufferPointer(rebasing: img[i * 3 * height * width..<(i + 1) * 3 * height * width])
                                     let image = Self.toFloat(src, height: height, width: width)
                                     for v in 0..<2 {
-                                        let p = ViewParams.draw(seed: seed, index: UInt64(bitPattern: indices[i]), epoch: epoch,
-                                                                view: v + 1, imageHeight: height, imageWidth: width, recipe: recipe)
+                                        let p = ViewParams.draw(
+                                            seed: seed, index: UInt64(bitPattern: indices[i]), epoch: epoch,
+                                            view: v + 1, imageHeight: height, imageWidth: width, recipe: recipe)
                                         let out = apply(image, p)
                                         for j in 0..<per { outs[v][i * per + j] = out.data[j] }
                                         ps[v][i] = p

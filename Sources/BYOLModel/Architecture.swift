@@ -68,8 +68,10 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
     public func checkFits(memory: UInt64, copies: Int) throws {
         let need = stateBytes * copies
         guard UInt64(need) <= memory else {
-            throw ModelError(String(format: "%@: its state needs %.1f GB in float64 (%d copies while it is built), more than this machine's %.1f GB of memory",
-                                    description, Double(stateBytes) / 1e9, copies, Double(memory) / 1e9))
+            throw ModelError(
+                String(
+                    format: "%@: its state needs %.1f GB in float64 (%d copies while it is built), more than this machine's %.1f GB of memory",
+                    description, Double(stateBytes) / 1e9, copies, Double(memory) / 1e9))
         }
     }
 

@@ -18,8 +18,9 @@ public protocol Collective: AnyObject, Sendable {
     func allgather(_ mine: UnsafeBufferPointer<Float>, counts: [Int], into out: UnsafeMutableBufferPointer<Float>)
     /// Rank r sends `send[sendOffsets[d] ..< + sendCounts[d]]` to each rank d and receives
     /// rank s's part into `recv[recvOffsets[s] ..< + recvCounts[s]]`.
-    func alltoall(_ send: UnsafeBufferPointer<Float>, sendCounts: [Int], sendOffsets: [Int],
-                  into recv: UnsafeMutableBufferPointer<Float>, recvCounts: [Int], recvOffsets: [Int])
+    func alltoall(
+        _ send: UnsafeBufferPointer<Float>, sendCounts: [Int], sendOffsets: [Int],
+        into recv: UnsafeMutableBufferPointer<Float>, recvCounts: [Int], recvOffsets: [Int])
     /// Sends `mine` to rank `partner` and receives its array of the same length into
     /// `theirs` (both ranks call it with each other as partner).
     func exchange(_ mine: UnsafeBufferPointer<Double>, with partner: Int, into theirs: UnsafeMutableBufferPointer<Double>)
@@ -58,8 +59,10 @@ public final class SingleProcess: Collective, Sendable {
         _ = out.initialize(from: mine)
     }
 
-    public func alltoall(_ send: UnsafeBufferPointer<Float>, sendCounts: [Int], sendOffsets: [Int],
-                         into recv: UnsafeMutableBufferPointer<Float>, recvCounts: [Int], recvOffsets: [Int]) {
+    public func alltoall(
+        _ send: UnsafeBufferPointer<Float>, sendCounts: [Int], sendOffsets: [Int],
+        into recv: UnsafeMutableBufferPointer<Float>, recvCounts: [Int], recvOffsets: [Int]
+    ) {
         for i in 0..<sendCounts[0] { recv[recvOffsets[0] + i] = send[sendOffsets[0] + i] }
     }
 
@@ -96,7 +99,9 @@ public enum CollectiveWait {
             return (p, bytes.count - 1)
         }
         stopping = line("SIGTERM: stopping, after this step if every rank finishes it; the last checkpoint is kept (continue with --resume)")
-        timeout = line("no answer from the other ranks for \(graceSeconds) s after a stop signal (a rank has ended?): exiting; the last checkpoint is kept (continue with --resume)")
+        timeout = line(
+            "no answer from the other ranks for \(graceSeconds) s after a stop signal (a rank has ended?): exiting; the last checkpoint is kept (continue with --resume)"
+        )
     }
 
     /// Around every collective call.

@@ -49,8 +49,10 @@ public protocol NetworkEngine: EngineIdentity {
     func embed(_ images: NDArray, network: String) -> NDArray
     /// The weighted kNN vote (docs/contract.md §3, `byol knn`) on features [N, F] and
     /// [M, F] in the engine's precision.
-    func knn(bank: NDArray, bankLabels: [Int64], queries: NDArray, queryLabels: [Int64]?, k: Int, temperature: Double,
-             classes: Int) -> KNNResult
+    func knn(
+        bank: NDArray, bankLabels: [Int64], queries: NDArray, queryLabels: [Int64]?, k: Int, temperature: Double,
+        classes: Int
+    ) -> KNNResult
 
     /// `count` images split into `parts` contiguous ranges, along the engine's own
     /// embedding batches, so that embedding each range on its own (`embed(_:network:ofSetOf:)`)

@@ -29,8 +29,9 @@ extension BlockSpec {
     /// The 1x1 conv + BN shortcut (`downsample.0`, `downsample.1`), or nil: identity.
     public var downsample: ConvBNSpec? {
         guard hasDownsample else { return nil }
-        return ConvBNSpec(conv: prefix + ".downsample.0", bn: prefix + ".downsample.1", inChannels: inChannels, outChannels: outChannels,
-                          kernel: 1, stride: stride, pad: 0)
+        return ConvBNSpec(
+            conv: prefix + ".downsample.0", bn: prefix + ".downsample.1", inChannels: inChannels, outChannels: outChannels,
+            kernel: 1, stride: stride, pad: 0)
     }
 }
 
@@ -71,11 +72,13 @@ extension Architecture {
             "widths": widths, "blocks": blocks, "proj_hidden": projHidden, "proj_out": projOut, "pred_hidden": predHidden,
             "stem": convBN(stem),
             "residual_blocks": blockSpecs.map { b -> [String: Any] in
-                ["prefix": b.prefix, "in": b.inChannels, "out": b.outChannels, "stride": b.stride, "conv_bn_1": convBN(b.first),
-                 "conv_bn_2": convBN(b.second), "downsample": b.downsample.map(convBN) ?? NSNull()]
+                [
+                    "prefix": b.prefix, "in": b.inChannels, "out": b.outChannels, "stride": b.stride, "conv_bn_1": convBN(b.first),
+                    "conv_bn_2": convBN(b.second), "downsample": b.downsample.map(convBN) ?? NSNull()
+                ]
             },
             "projector": head(projector), "predictor": head(predictor),
-            "online": arrays(onlineSpecs), "target": arrays(targetSpecs),
+            "online": arrays(onlineSpecs), "target": arrays(targetSpecs)
         ]
     }
 }

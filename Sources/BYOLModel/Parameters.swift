@@ -1,14 +1,14 @@
 /// What an entry of a network's `state_dict` is, which decides its initialization and
 /// how optimizers treat it.
 public enum ParamKind: Sendable, Equatable {
-    case convWeight       // [out, in, k, k]
-    case linearWeight     // [out, in]
-    case linearBias       // [out]
-    case bnWeight         // [C]
-    case bnBias           // [C]
-    case bnRunningMean    // [C], buffer
-    case bnRunningVar     // [C], buffer
-    case bnBatchCount     // (), int64 buffer num_batches_tracked
+    case convWeight  // [out, in, k, k]
+    case linearWeight  // [out, in]
+    case linearBias  // [out]
+    case bnWeight  // [C]
+    case bnBias  // [C]
+    case bnRunningMean  // [C], buffer
+    case bnRunningVar  // [C], buffer
+    case bnBatchCount  // (), int64 buffer num_batches_tracked
 
     /// Trained by the optimizer (as opposed to a BN buffer).
     public var isLearnable: Bool {
@@ -36,7 +36,7 @@ public struct ParamSpec: Sendable, Equatable {
 
 /// One residual BasicBlock of the backbone: `layer{stage+1}.{index}`.
 public struct BlockSpec: Sendable, Equatable {
-    public var prefix: String      // "layer2.0"
+    public var prefix: String  // "layer2.0"
     public var inChannels: Int
     public var outChannels: Int
     public var stride: Int
@@ -103,7 +103,11 @@ extension Architecture {
         // Heads are named without the part prefix inside their own module
         // (`projector.0.weight` lives in the module `online.projector` as `0.weight`).
         if part != .backbone {
-            out = out.map { var s = $0; s.name = String(s.name.dropFirst(part.rawValue.count + 1)); return s }
+            out = out.map {
+                var s = $0
+                s.name = String(s.name.dropFirst(part.rawValue.count + 1))
+                return s
+            }
         }
         return out
     }
@@ -111,14 +115,22 @@ extension Architecture {
     /// Online network state: `online.backbone.*`, `online.projector.*`, `online.predictor.*`.
     public var onlineSpecs: [ParamSpec] {
         NetworkPart.allCases.flatMap { part in
-            specs(part).map { var s = $0; s.name = "online.\(part.rawValue).\(s.name)"; return s }
+            specs(part).map {
+                var s = $0
+                s.name = "online.\(part.rawValue).\(s.name)"
+                return s
+            }
         }
     }
 
     /// Target network state: `target.backbone.*`, `target.projector.*` (no predictor).
     public var targetSpecs: [ParamSpec] {
         [NetworkPart.backbone, .projector].flatMap { part in
-            specs(part).map { var s = $0; s.name = "target.\(part.rawValue).\(s.name)"; return s }
+            specs(part).map {
+                var s = $0
+                s.name = "target.\(part.rawValue).\(s.name)"
+                return s
+            }
         }
     }
 

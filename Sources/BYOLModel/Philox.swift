@@ -13,7 +13,9 @@ public enum Philox4x64 {
     static let w1: UInt64 = 0xBB67_AE85_84CA_A73B  // sqrt(3) - 1
 
     /// Ten rounds of Philox4x64 on `counter` under `key`.
-    public static func block(counter: (UInt64, UInt64, UInt64, UInt64), key: (UInt64, UInt64))
+    public static func block(
+        counter: (UInt64, UInt64, UInt64, UInt64), key: (UInt64, UInt64)
+    )
         -> (UInt64, UInt64, UInt64, UInt64)
     {
         var c = counter

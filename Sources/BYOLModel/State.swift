@@ -84,7 +84,9 @@ public struct BYOLState {
         // (a corrupted name, a stage the shapes do not imply) is named.
         let expected = Set(specs.map(\.name) + ["step", "loss"])
         for name in file.names where !expected.contains(name) && !name.hasPrefix("optimizer.") && !name.hasPrefix("pretrain.") {
-            throw NumPyIOError(file: path, array: name, "not an array of a state of this architecture (\(arch)); a state holds online.*, target.*, step, optimizer.* and optionally loss")
+            throw NumPyIOError(
+                file: path, array: name,
+                "not an array of a state of this architecture (\(arch)); a state holds online.*, target.*, step, optimizer.* and optionally loss")
         }
         var arrays: [String: NDArray] = [:]
         for spec in specs {
@@ -116,7 +118,9 @@ public struct BYOLState {
             // optimizer.<parameter>.<buffer>: say which part is unknown.
             let rest = name.dropFirst("optimizer.".count)
             if let dot = rest.lastIndex(of: "."), learnable.contains(String(rest[..<dot])) {
-                throw NumPyIOError(file: path, array: name, "unknown optimizer buffer '\(rest[rest.index(after: dot)...])' (known: \(Self.optimizerBufferNames.joined(separator: ", ")))")
+                throw NumPyIOError(
+                    file: path, array: name,
+                    "unknown optimizer buffer '\(rest[rest.index(after: dot)...])' (known: \(Self.optimizerBufferNames.joined(separator: ", ")))")
             }
             throw NumPyIOError(file: path, array: name, "optimizer array for no learnable parameter of this architecture")
         }
@@ -133,7 +137,9 @@ public struct BYOLState {
             while file["\(p)layer\(s).\(b).conv1.weight"] != nil { b += 1 }
             guard b > 0 else { throw NumPyIOError(file: file.path, array: "\(p)layer\(s).0.conv1.weight", "missing (cannot infer the architecture)") }
             let w = try file.require("\(p)layer\(s).0.conv1.weight")
-            guard w.shape.count == 4 else { throw NumPyIOError(file: file.path, array: "\(p)layer\(s).0.conv1.weight", "shape \(fmt(w.shape)), expected 4 dimensions") }
+            guard w.shape.count == 4 else {
+                throw NumPyIOError(file: file.path, array: "\(p)layer\(s).0.conv1.weight", "shape \(fmt(w.shape)), expected 4 dimensions")
+            }
             widths.append(w.shape[0])
             blocks.append(b)
         }

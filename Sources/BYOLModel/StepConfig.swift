@@ -34,8 +34,10 @@ public struct OptimizerConfig: Sendable, Equatable {
     public var adamBeta2: Double
     public var adamEps: Double
 
-    public init(kind: OptimizerKind, lr: Double, momentum: Double = 0.9, weightDecay: Double = 0,
-                larsEta: Double = 0.001, adamBeta1: Double = 0.9, adamBeta2: Double = 0.999, adamEps: Double = 1e-8) {
+    public init(
+        kind: OptimizerKind, lr: Double, momentum: Double = 0.9, weightDecay: Double = 0,
+        larsEta: Double = 0.001, adamBeta1: Double = 0.9, adamBeta2: Double = 0.999, adamEps: Double = 1e-8
+    ) {
         self.kind = kind
         self.lr = lr
         self.momentum = momentum

@@ -62,7 +62,8 @@ public enum CIFAR10 {
                 throw DataError("\(path): \(full) is a second \(base) (the first is \(first)); an archive holds each CIFAR-10 file once")
             }
             if let folder, folder != dir {
-                throw DataError("\(path): \(full) is outside \(folder.isEmpty ? "the archive's top level" : folder + "/"), where its other CIFAR-10 files are")
+                throw DataError(
+                    "\(path): \(full) is outside \(folder.isEmpty ? "the archive's top level" : folder + "/"), where its other CIFAR-10 files are")
             }
             seen[base] = full
             folder = dir
@@ -161,7 +162,9 @@ public enum CIFAR10 {
         let test = try records(testFile)
         var names = (0..<10).map { "class \($0)" }
         if let meta = files[metaFile] {
-            let lines = String(decoding: meta, as: UTF8.self).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let lines = String(decoding: meta, as: UTF8.self).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
             if lines.count >= 10 { names = Array(lines.prefix(10)) }
         }
         return DataSplits(name: "CIFAR-10 (\(source))", train: train, test: test, classNames: names)

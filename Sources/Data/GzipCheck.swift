@@ -52,8 +52,10 @@ enum GzipCheck {
         if !matches, try verifyMembers(path) { return }
         guard matches else {
             let t = trailers[0]
-            throw DataError(String(format: "%@: corrupt archive: the data's CRC-32 %08x and length %lld do not match the gzip trailer's %08x and %u",
-                                   path, crc.value, size, t.crc, t.size))
+            throw DataError(
+                String(
+                    format: "%@: corrupt archive: the data's CRC-32 %08x and length %lld do not match the gzip trailer's %08x and %u",
+                    path, crc.value, size, t.crc, t.size))
         }
     }
 
@@ -84,7 +86,10 @@ enum GzipCheck {
                 }
                 if !inMember {
                     // Between members: another one, or the zero padding some tools add.
-                    if input[start] == 0 { padding = true; continue }
+                    if input[start] == 0 {
+                        padding = true
+                        continue
+                    }
                     inflateReset(&s)
                     inMember = true
                 }
@@ -155,7 +160,12 @@ struct CRC32 {
     private static let tables: [UInt32] = {
         var t = [UInt32](repeating: 0, count: 8 * 256)
         for i in 0..<256 { t[i] = (0..<8).reduce(UInt32(i)) { c, _ in c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 } }
-        for k in 1..<8 { for i in 0..<256 { let p = t[(k - 1) * 256 + i]; t[k * 256 + i] = (p >> 8) ^ t[Int(p & 0xFF)] } }
+        for k in 1..<8 {
+            for i in 0..<256 {
+                let p = t[(k - 1) * 256 + i]
+                t[k * 256 + i] = (p >> 8) ^ t[Int(p & 0xFF)]
+            }
+        }
         return t
     }()
     private var state: UInt32 = 0xFFFF_FFFF
@@ -168,7 +178,9 @@ struct CRC32 {
             while i + 8 <= n {
                 let lo = c ^ (UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
                 let hi = UInt32(bytes[i + 4]) | UInt32(bytes[i + 5]) << 8 | UInt32(bytes[i + 6]) << 16 | UInt32(bytes[i + 7]) << 24
-                c = t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)] ^ t[5 * 256 + Int((lo >> 16) & 0xFF)] ^ t[4 * 256 + Int(lo >> 24)]
+                c =
+                    t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)] ^ t[5 * 256 + Int((lo >> 16) & 0xFF)]
+                    ^ t[4 * 256 + Int(lo >> 24)]
                     ^ t[3 * 256 + Int(hi & 0xFF)] ^ t[2 * 256 + Int((hi >> 8) & 0xFF)] ^ t[256 + Int((hi >> 16) & 0xFF)] ^ t[Int(hi >> 24)]
                 i += 8
             }

@@ -15,12 +15,15 @@ import Foundation
 /// colour jitter keeps, and kNN accuracy fell below a random network's; with one
 /// palette, the pattern is the only cue that survives the augmentations.
 public enum SyntheticShapes {
-    public static let classNames = ["horizontal stripes", "vertical stripes", "checkerboard", "dot grid", "concentric rings",
-                                    "crosshatch", "blobs", "wavy stripes", "diamond lattice", "diagonal stripes"]
+    public static let classNames = [
+        "horizontal stripes", "vertical stripes", "checkerboard", "dot grid", "concentric rings",
+        "crosshatch", "blobs", "wavy stripes", "diamond lattice", "diagonal stripes"
+    ]
 
     public static func make(train: Int = 5000, test: Int = 1000, seed: UInt64 = 0) -> DataSplits {
-        DataSplits(name: "embedded synthetic patterns (seed \(seed), \(train) train, \(test) test)",
-                   train: split(count: train, split: 0, seed: seed), test: split(count: test, split: 1, seed: seed), classNames: classNames)
+        DataSplits(
+            name: "embedded synthetic patterns (seed \(seed), \(train) train, \(test) test)",
+            train: split(count: train, split: 0, seed: seed), test: split(count: test, split: 1, seed: seed), classNames: classNames)
     }
 
     static func split(count: Int, split: UInt64, seed: UInt64) -> LabelledImages {

@@ -68,40 +68,52 @@ public final class MPICollective: Collective, @unchecked Sendable {
         var len: Int32 = 0
         MPI_Error_string(code, &text, &len)
         let message = String(decoding: text.prefix(Int(len)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        FileHandle.standardError.write(Data("byol: rank \(rank) of \(size): \(what) failed (\(message)); another rank has probably ended: stopping the job\n".utf8))
+        FileHandle.standardError.write(
+            Data("byol: rank \(rank) of \(size): \(what) failed (\(message)); another rank has probably ended: stopping the job\n".utf8))
         MPI_Abort(world, 1)
         exit(1)
     }
 
     private func displacements(_ counts: [Int], _ what: String) -> [Int32] {
         var o = 0
-        return counts.map { c in defer { o += c }; return count(o, what) }
+        return counts.map { c in
+            defer { o += c }
+            return count(o, what)
+        }
     }
 
     public func allgather(_ mine: UnsafeBufferPointer<Double>, counts: [Int], into out: UnsafeMutableBufferPointer<Double>) {
         let c = counts.map { count($0, "gathering sums") }, d = displacements(counts, "gathering sums")
-        check(waiting { MPI_Allgatherv(mine.baseAddress, c[rank], byol_mpi_double(), out.baseAddress, c, d, byol_mpi_double(), world) }, "gathering sums")
+        check(
+            waiting { MPI_Allgatherv(mine.baseAddress, c[rank], byol_mpi_double(), out.baseAddress, c, d, byol_mpi_double(), world) },
+            "gathering sums")
     }
 
     public func allgather(_ mine: UnsafeBufferPointer<Float>, counts: [Int], into out: UnsafeMutableBufferPointer<Float>) {
         let c = counts.map { count($0, "gathering gradients") }, d = displacements(counts, "gathering gradients")
-        check(waiting { MPI_Allgatherv(mine.baseAddress, c[rank], byol_mpi_float(), out.baseAddress, c, d, byol_mpi_float(), world) }, "gathering gradients")
+        check(
+            waiting { MPI_Allgatherv(mine.baseAddress, c[rank], byol_mpi_float(), out.baseAddress, c, d, byol_mpi_float(), world) },
+            "gathering gradients")
     }
 
-    public func alltoall(_ send: UnsafeBufferPointer<Float>, sendCounts: [Int], sendOffsets: [Int],
-                         into recv: UnsafeMutableBufferPointer<Float>, recvCounts: [Int], recvOffsets: [Int]) {
+    public func alltoall(
+        _ send: UnsafeBufferPointer<Float>, sendCounts: [Int], sendOffsets: [Int],
+        into recv: UnsafeMutableBufferPointer<Float>, recvCounts: [Int], recvOffsets: [Int]
+    ) {
         let w = "exchanging gradient blocks"
         let (sc, so) = (sendCounts.map { count($0, w) }, sendOffsets.map { count($0, w) })
         let (rc, ro) = (recvCounts.map { count($0, w) }, recvOffsets.map { count($0, w) })
-        check(waiting { MPI_Alltoallv(send.baseAddress, sc, so, byol_mpi_float(), recv.baseAddress, rc, ro, byol_mpi_float(), world) },
-              "exchanging gradient blocks")
+        check(
+            waiting { MPI_Alltoallv(send.baseAddress, sc, so, byol_mpi_float(), recv.baseAddress, rc, ro, byol_mpi_float(), world) },
+            "exchanging gradient blocks")
     }
 
     public func exchange(_ mine: UnsafeBufferPointer<Double>, with partner: Int, into theirs: UnsafeMutableBufferPointer<Double>) {
         let n = count(mine.count, "an exchange of sums"), p = Int32(partner)
-        check(waiting {
-            MPI_Sendrecv(mine.baseAddress, n, byol_mpi_double(), p, 17, theirs.baseAddress, n, byol_mpi_double(), p, 17, world, nil)
-        }, "exchanging sums with rank \(partner)")
+        check(
+            waiting {
+                MPI_Sendrecv(mine.baseAddress, n, byol_mpi_double(), p, 17, theirs.baseAddress, n, byol_mpi_double(), p, 17, world, nil)
+            }, "exchanging sums with rank \(partner)")
     }
 
     public func broadcast(_ bytes: [UInt8]) -> [UInt8] {

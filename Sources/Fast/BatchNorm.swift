@@ -24,8 +24,10 @@ enum FastBN {
     /// Per (channel, BN batch) sums over all sample groups: this process's segments'
     /// partials, `partial(c, j, g)` (`width` values each), added over the groups by the
     /// reduction tree (`GroupReduction.fold`; without a reduction the single segment's own).
-    static func groupSums(channels: Int, seg: Segments, width: Int, reduction: GroupReduction?, pool: WorkerPool,
-                          _ partial: (_ c: Int, _ j: Int, _ g: Int, _ out: UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+    static func groupSums(
+        channels: Int, seg: Segments, width: Int, reduction: GroupReduction?, pool: WorkerPool,
+        _ partial: (_ c: Int, _ j: Int, _ g: Int, _ out: UnsafeMutablePointer<Double>) -> Void
+    ) -> [Double] {
         let nSeg = seg.ranges.count, groups = seg.bnBatches
         let n = channels * groups * width
         var local = [Double](repeating: 0, count: nSeg * n)
@@ -46,9 +48,11 @@ enum FastBN {
     /// y = gamma (x - mean) / sqrt(var + eps) + beta (+ residual) (then ReLU if `relu`),
     /// x and y [channels, images of `seg` x hw]; mean and variance over each BN batch of
     /// the whole batch: sums over sample groups, then squared deviations from the mean.
-    static func forwardTrain(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, channels: Int, hw: Int, seg: Segments,
-                             gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
-                             stats: inout Stats, reduction: GroupReduction?, pool: WorkerPool) {
+    static func forwardTrain(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, channels: Int, hw: Int, seg: Segments,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
+        stats: inout Stats, reduction: GroupReduction?, pool: WorkerPool
+    ) {
         let len = seg.images * hw, groups = seg.bnBatches
         let count = Double(seg.bnBatchImages * hw)
         func row(_ c: Int, _ j: Int, _ g: Int) -> (UnsafePointer<Float>, Int, Int) {
@@ -76,27 +80,33 @@ enum FastBN {
                 for g in 0..<groups {
                     let (p, offset, m) = row(c, j, g)
                     let i = c * groups + g
-                    normalize(p, y + offset, count: m, mean: Float(st.mean[i]), scale: Float(Double(gamma[c]) * st.invStd[i]),
-                              beta: beta[c], residual: residual.map { $0 + offset }, relu: relu)
+                    normalize(
+                        p, y + offset, count: m, mean: Float(st.mean[i]), scale: Float(Double(gamma[c]) * st.invStd[i]),
+                        beta: beta[c], residual: residual.map { $0 + offset }, relu: relu)
                 }
             }
         }
     }
 
     /// Eval mode: the running statistics.
-    static func forwardEval(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, channels: Int, len: Int,
-                            gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, runningMean: UnsafePointer<Float>,
-                            runningVar: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool, pool: WorkerPool) {
+    static func forwardEval(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, channels: Int, len: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, runningMean: UnsafePointer<Float>,
+        runningVar: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool, pool: WorkerPool
+    ) {
         pool.run(chunks: channels) { c, _ in
             let inv = 1 / (Double(runningVar[c]) + eps).squareRoot()
-            normalize(x + c * len, y + c * len, count: len, mean: runningMean[c], scale: Float(Double(gamma[c]) * inv),
-                      beta: beta[c], residual: residual.map { $0 + c * len }, relu: relu)
+            normalize(
+                x + c * len, y + c * len, count: len, mean: runningMean[c], scale: Float(Double(gamma[c]) * inv),
+                beta: beta[c], residual: residual.map { $0 + c * len }, relu: relu)
         }
     }
 
     @inline(__always)
-    static func normalize(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, mean: Float, scale: Float,
-                          beta: Float, residual: UnsafePointer<Float>?, relu: Bool) {
+    static func normalize(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, mean: Float, scale: Float,
+        beta: Float, residual: UnsafePointer<Float>?, relu: Bool
+    ) {
         if let residual {
             for i in 0..<count {
                 let v = (x[i] - mean) * scale + beta + residual[i]
@@ -111,8 +121,10 @@ enum FastBN {
 
     /// running <- (1 - momentum) running + momentum batch, group by group in order
     /// (view1's batch, then view2's), with the unbiased variance; one count per group.
-    static func updateRunning(mean rm: UnsafeMutablePointer<Float>, variance rv: UnsafeMutablePointer<Float>, count: inout Int64,
-                              stats: Stats, channels: Int, groups: Int, samplesPerGroup m: Int) {
+    static func updateRunning(
+        mean rm: UnsafeMutablePointer<Float>, variance rv: UnsafeMutablePointer<Float>, count: inout Int64,
+        stats: Stats, channels: Int, groups: Int, samplesPerGroup m: Int
+    ) {
         for g in 0..<groups {
             for c in 0..<channels {
                 let i = c * groups + g
@@ -136,10 +148,12 @@ enum FastBN {
     /// by sqrt(v) + 1e-8 and so turns that noise into steps of up to 0.7 lr (7x the
     /// float32 bound at lr 0.01). Here the terms cancel to float64 rounding, as in the
     /// reference.
-    static func backward(_ dy: UnsafeMutablePointer<Float>, reluOut: UnsafePointer<Float>?, _ x: UnsafePointer<Float>,
-                         _ dx: UnsafeMutablePointer<Float>, channels: Int, hw: Int, seg: Segments, gamma: UnsafePointer<Float>,
-                         stats: Stats, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
-                         dxSum: UnsafeMutablePointer<Float>? = nil, reduction: GroupReduction?, pool: WorkerPool) {
+    static func backward(
+        _ dy: UnsafeMutablePointer<Float>, reluOut: UnsafePointer<Float>?, _ x: UnsafePointer<Float>,
+        _ dx: UnsafeMutablePointer<Float>, channels: Int, hw: Int, seg: Segments, gamma: UnsafePointer<Float>,
+        stats: Stats, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
+        dxSum: UnsafeMutablePointer<Float>? = nil, reduction: GroupReduction?, pool: WorkerPool
+    ) {
         let len = seg.images * hw, groups = seg.bnBatches
         let m = Double(seg.bnBatchImages * hw)
         let width = dxSum == nil ? 2 : 3
@@ -148,8 +162,9 @@ enum FastBN {
             let r = seg.bnRange(j, g)
             let offset = c * len + r.lowerBound * hw, count = r.count * hw
             let i = c * groups + g
-            let (a, b) = LaneSum.backwardSums(dy + offset, mask: reluOut.map { $0 + offset }, x: x + offset, count: count,
-                                              mean: stats.mean[i], invStd: stats.invStd[i])
+            let (a, b) = LaneSum.backwardSums(
+                dy + offset, mask: reluOut.map { $0 + offset }, x: x + offset, count: count,
+                mean: stats.mean[i], invStd: stats.invStd[i])
             out[0] = a
             out[1] = b
             if width == 3 { out[2] = LaneSum.sum(x + offset, count: count) }
@@ -212,7 +227,10 @@ enum LaneSum {
             i += 8
         }
         var t = total(acc)
-        while i < n { t += Double(x[i]); i += 1 }
+        while i < n {
+            t += Double(x[i])
+            i += 1
+        }
         return t
     }
 
@@ -227,14 +245,20 @@ enum LaneSum {
             i += 8
         }
         var t = total(acc)
-        while i < n { let d = Double(x[i]) - mean; t += d * d; i += 1 }
+        while i < n {
+            let d = Double(x[i]) - mean
+            t += d * d
+            i += 1
+        }
         return t
     }
 
     /// (sum_i dy[i], sum_i dy[i] (x[i] - mean) invStd), after masking dy in place by
     /// (mask[i] > 0) when a mask is given.
-    static func backwardSums(_ dy: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>?, x: UnsafePointer<Float>, count n: Int,
-                             mean: Double, invStd: Double) -> (Double, Double) {
+    static func backwardSums(
+        _ dy: UnsafeMutablePointer<Float>, mask: UnsafePointer<Float>?, x: UnsafePointer<Float>, count n: Int,
+        mean: Double, invStd: Double
+    ) -> (Double, Double) {
         var a = SIMD8<Double>(), b = SIMD8<Double>()
         let mv = SIMD8<Double>(repeating: mean), iv = SIMD8<Double>(repeating: invStd)
         var i = 0

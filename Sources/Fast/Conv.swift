@@ -119,8 +119,10 @@ enum FastConv {
     }
 
     /// y [K, nTotal * Ho * Wo] = w [K, C*R*R] x im2col(x), group by group.
-    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: ConvShape,
-                        seg: Segments, pool: WorkerPool, scratch: ConvScratch) {
+    static func forward(
+        _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: ConvShape,
+        seg: Segments, pool: WorkerPool, scratch: ConvScratch
+    ) {
         if Winograd.applies(s) {
             Winograd.forward(x, w, y, s, seg: seg, pool: pool, scratch: scratch)
             return
@@ -146,9 +148,11 @@ enum FastConv {
     /// dw = the sum of the groups' dy_g x col_g^T (`ImageGroups.reduce`), into one
     /// output per block of the reduction (one, without one); dx = col2im(w^T x dy) when
     /// `dx` is given.
-    static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                         dx: UnsafeMutablePointer<Float>?, dw: [UnsafeMutablePointer<Float>], _ s: ConvShape,
-                         seg: Segments, reduction: GroupReduction?, pool: WorkerPool, scratch: ConvScratch) {
+    static func backward(
+        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+        dx: UnsafeMutablePointer<Float>?, dw: [UnsafeMutablePointer<Float>], _ s: ConvShape,
+        seg: Segments, reduction: GroupReduction?, pool: WorkerPool, scratch: ConvScratch
+    ) {
         if Winograd.applies(s) {
             Winograd.backward(dy, x, w, dx: dx, dw: dw, s, seg: seg, reduction: reduction, pool: pool, scratch: scratch)
             return
@@ -164,8 +168,9 @@ enum FastConv {
             let cols = (n1 - n0) * hw
             let col = scratch.a[worker].pointer
             im2col(x, nTotal: nTotal, n0: n0, n1: n1, s, col)
-            sgemm(transB: true, m: s.k, n: s.crr, k: cols, a: dy + n0 * hw, lda: nTotal * hw, b: col, ldb: cols,
-                  c: partial.pointer + g * wsize, ldc: s.crr)
+            sgemm(
+                transB: true, m: s.k, n: s.crr, k: cols, a: dy + n0 * hw, lda: nTotal * hw, b: col, ldb: cols,
+                c: partial.pointer + g * wsize, ldc: s.crr)
             if let dx {
                 let dcol = scratch.b[worker].pointer
                 sgemm(transA: true, m: s.crr, n: cols, k: s.k, a: w, lda: s.crr, b: dy + n0 * hw, ldb: nTotal * hw, c: dcol, ldc: cols)

@@ -13,9 +13,12 @@ public final class FastEmbedder {
         self.height = height
         self.width = width
         net = FastNetwork(arch: arch, seg: Segments(images: batch), height: height, width: width, pool: WorkerPool(workers: threads), training: false)
-        params = ParamStore(specs: arch.onlineSpecs.filter { !$0.name.hasPrefix("online.predictor") }.map {
-            var s = $0; s.name = String(s.name.dropFirst("online.".count)); return s
-        })
+        params = ParamStore(
+            specs: arch.onlineSpecs.filter { !$0.name.hasPrefix("online.predictor") }.map {
+                var s = $0
+                s.name = String(s.name.dropFirst("online.".count))
+                return s
+            })
     }
 
     /// Uses the `network` ("online" or "target") arrays of `state`.

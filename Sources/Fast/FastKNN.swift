@@ -6,8 +6,10 @@ import Foundation
 /// index first), weights exp(s / T) and class scores summed in float64 in rank order.
 public enum FastKNN {
     /// bank [N, F], queries [M, F], sample-major.
-    public static func classify(bank: [Float], bankLabels: [Int64], queries: [Float], queryLabels: [Int64]?, features f: Int,
-                                k: Int, temperature t: Double, classes: Int, threads: Int) -> KNNResult {
+    public static func classify(
+        bank: [Float], bankLabels: [Int64], queries: [Float], queryLabels: [Int64]?, features f: Int,
+        k: Int, temperature t: Double, classes: Int, threads: Int
+    ) -> KNNResult {
         let n = bankLabels.count, m = queries.count / f
         let kk = min(k, n)
         let b = normalized(bank, f), q = normalized(queries, f)
@@ -16,24 +18,30 @@ public enum FastKNN {
         let blocks = queryBlocks(m)
         let pool = WorkerPool(workers: threads)
         let sims = (0..<threads).map { _ in FloatBuffer(128 * n) }
-        b.withUnsafeBufferPointer { B in q.withUnsafeBufferPointer { Q in
-            predictions.withUnsafeMutableBufferPointer { P in scores.withUnsafeMutableBufferPointer { S in
-                pool.run(chunks: blocks.count) { bi, worker in
-                    let r = blocks[bi]
-                    let s = sims[worker].pointer
-                    sgemm(transB: true, m: r.count, n: n, k: f, a: Q.baseAddress! + r.lowerBound * f, lda: f, b: B.baseAddress!, ldb: f, c: s, ldc: n)
-                    var top = [Int](repeating: 0, count: kk)
-                    for (row, qi) in r.enumerated() {
-                        let sr = s + row * n
-                        selectTop(sr, n: n, k: kk, into: &top)
-                        for j in top { S[qi * classes + Int(bankLabels[j])] += exp(Double(sr[j]) / t) }
-                        var best = 0
-                        for c in 1..<max(classes, 1) where S[qi * classes + c] > S[qi * classes + best] { best = c }
-                        P[qi] = Int64(best)
+        b.withUnsafeBufferPointer { B in
+            q.withUnsafeBufferPointer { Q in
+                predictions.withUnsafeMutableBufferPointer { P in
+                    scores.withUnsafeMutableBufferPointer { S in
+                        pool.run(chunks: blocks.count) { bi, worker in
+                            let r = blocks[bi]
+                            let s = sims[worker].pointer
+                            sgemm(
+                                transB: true, m: r.count, n: n, k: f, a: Q.baseAddress! + r.lowerBound * f, lda: f, b: B.baseAddress!, ldb: f, c: s,
+                                ldc: n)
+                            var top = [Int](repeating: 0, count: kk)
+                            for (row, qi) in r.enumerated() {
+                                let sr = s + row * n
+                                selectTop(sr, n: n, k: kk, into: &top)
+                                for j in top { S[qi * classes + Int(bankLabels[j])] += exp(Double(sr[j]) / t) }
+                                var best = 0
+                                for c in 1..<max(classes, 1) where S[qi * classes + c] > S[qi * classes + best] { best = c }
+                                P[qi] = Int64(best)
+                            }
+                        }
                     }
                 }
-            } }
-        } }
+            }
+        }
         var accuracy: Double?
         if let queryLabels {
             accuracy = m == 0 ? 0 : Double(zip(predictions, queryLabels).filter { $0 == $1 }.count) / Double(m)

@@ -74,7 +74,6 @@ final class FastNetwork {
     let dfeat: FloatBuffer
     let headGrad: [FloatBuffer]
 
-
     static func stemShape(_ arch: Architecture, h: Int, w: Int) -> ConvShape {
         ConvShape(c: 3, k: arch.widths[0], r: 3, stride: 1, pad: 1, h: h, w: w)
     }
@@ -112,7 +111,8 @@ final class FastNetwork {
         input = FloatBuffer(3 * nTotal * height * width)
         var h = height, w = width
         let stemShape = Self.stemShape(arch, h: h, w: w)
-        stem = ConvBN(stemShape, conv: "backbone." + arch.stem.conv + ".weight", bn: "backbone." + arch.stem.bn, relu: true, nTotal: nTotal, groups: bnBatches)
+        stem = ConvBN(
+            stemShape, conv: "backbone." + arch.stem.conv + ".weight", bn: "backbone." + arch.stem.bn, relu: true, nTotal: nTotal, groups: bnBatches)
         var list: [Block] = []
         var maxAct = stem.shape.k * stem.len
         var shapes: [ConvShape] = []
@@ -140,9 +140,12 @@ final class FastNetwork {
         projector = Head(arch.projector, cols: nTotal, groups: bnBatches)
         predictor = Head(arch.predictor, cols: nTotal, groups: bnBatches)
         // Per-segment partial weight gradients of the largest head linear.
-        let linears = [arch.featureSize * arch.projHidden, arch.projHidden * arch.projOut, arch.projOut * arch.predHidden, arch.predHidden * arch.projOut]
-        convScratch = ConvScratch(shapes: shapes, seg: seg, workers: pool.workers, training: training,
-                                  linearPartials: training ? seg.ranges.count * (linears.max() ?? 1) : 1)
+        let linears = [
+            arch.featureSize * arch.projHidden, arch.projHidden * arch.projOut, arch.projOut * arch.predHidden, arch.predHidden * arch.projOut
+        ]
+        convScratch = ConvScratch(
+            shapes: shapes, seg: seg, workers: pool.workers, training: training,
+            linearPartials: training ? seg.ranges.count * (linears.max() ?? 1) : 1)
         if training { grad = (0..<3).map { _ in FloatBuffer(maxAct) } }
         dfeat = FloatBuffer(arch.featureSize * nTotal)
         let maxHead = max(arch.projHidden, arch.predHidden, arch.projOut, arch.featureSize) * nTotal
@@ -190,17 +193,20 @@ final class FastNetwork {
         let gamma = params.ptr(cb.bn + ".weight"), beta = params.ptr(cb.bn + ".bias")
         if train {
             PhaseProfile.shared.measure("bn forward") {
-                FastBN.forwardTrain(cb.pre.pointer, cb.out.pointer, channels: cb.shape.k, hw: cb.shape.ho * cb.shape.wo, seg: seg, gamma: gamma,
-                                    beta: beta, residual: residual, relu: cb.relu, stats: &cb.stats, reduction: reduction, pool: pool)
+                FastBN.forwardTrain(
+                    cb.pre.pointer, cb.out.pointer, channels: cb.shape.k, hw: cb.shape.ho * cb.shape.wo, seg: seg, gamma: gamma,
+                    beta: beta, residual: residual, relu: cb.relu, stats: &cb.stats, reduction: reduction, pool: pool)
             }
             var count = params.counts[cb.bn + ".num_batches_tracked"] ?? 0
-            FastBN.updateRunning(mean: params.ptr(cb.bn + ".running_mean"), variance: params.ptr(cb.bn + ".running_var"), count: &count,
-                                 stats: cb.stats, channels: cb.shape.k, groups: bnBatches, samplesPerGroup: seg.bnBatchImages * cb.shape.ho * cb.shape.wo)
+            FastBN.updateRunning(
+                mean: params.ptr(cb.bn + ".running_mean"), variance: params.ptr(cb.bn + ".running_var"), count: &count,
+                stats: cb.stats, channels: cb.shape.k, groups: bnBatches, samplesPerGroup: seg.bnBatchImages * cb.shape.ho * cb.shape.wo)
             params.counts[cb.bn + ".num_batches_tracked"] = count
         } else {
-            FastBN.forwardEval(cb.pre.pointer, cb.out.pointer, channels: cb.shape.k, len: cb.len, gamma: gamma, beta: beta,
-                               runningMean: params.ptr(cb.bn + ".running_mean"), runningVar: params.ptr(cb.bn + ".running_var"),
-                               residual: residual, relu: cb.relu, pool: pool)
+            FastBN.forwardEval(
+                cb.pre.pointer, cb.out.pointer, channels: cb.shape.k, len: cb.len, gamma: gamma, beta: beta,
+                runningMean: params.ptr(cb.bn + ".running_mean"), runningVar: params.ptr(cb.bn + ".running_var"),
+                residual: residual, relu: cb.relu, pool: pool)
         }
     }
 
@@ -225,22 +231,28 @@ final class FastNetwork {
     }
 
     func headForward(_ head: Head, x: UnsafePointer<Float>, params: ParamStore, train: Bool) {
-        FastLinear.forward(x, params.ptr(head.first + ".weight"), params.ptr(head.first + ".bias"), head.pre.pointer, inF: head.inF, outF: head.hidden, seg: seg, pool: pool)
+        FastLinear.forward(
+            x, params.ptr(head.first + ".weight"), params.ptr(head.first + ".bias"), head.pre.pointer, inF: head.inF, outF: head.hidden, seg: seg,
+            pool: pool)
         let gamma = params.ptr(head.bn + ".weight"), beta = params.ptr(head.bn + ".bias")
         if train {
-            FastBN.forwardTrain(head.pre.pointer, head.act.pointer, channels: head.hidden, hw: 1, seg: seg, gamma: gamma, beta: beta,
-                                residual: nil, relu: true, stats: &head.stats, reduction: reduction, pool: pool)
+            FastBN.forwardTrain(
+                head.pre.pointer, head.act.pointer, channels: head.hidden, hw: 1, seg: seg, gamma: gamma, beta: beta,
+                residual: nil, relu: true, stats: &head.stats, reduction: reduction, pool: pool)
             var count = params.counts[head.bn + ".num_batches_tracked"] ?? 0
-            FastBN.updateRunning(mean: params.ptr(head.bn + ".running_mean"), variance: params.ptr(head.bn + ".running_var"), count: &count,
-                                 stats: head.stats, channels: head.hidden, groups: bnBatches, samplesPerGroup: seg.bnBatchImages)
+            FastBN.updateRunning(
+                mean: params.ptr(head.bn + ".running_mean"), variance: params.ptr(head.bn + ".running_var"), count: &count,
+                stats: head.stats, channels: head.hidden, groups: bnBatches, samplesPerGroup: seg.bnBatchImages)
             params.counts[head.bn + ".num_batches_tracked"] = count
         } else {
-            FastBN.forwardEval(head.pre.pointer, head.act.pointer, channels: head.hidden, len: nTotal, gamma: gamma, beta: beta,
-                               runningMean: params.ptr(head.bn + ".running_mean"), runningVar: params.ptr(head.bn + ".running_var"),
-                               residual: nil, relu: true, pool: pool)
+            FastBN.forwardEval(
+                head.pre.pointer, head.act.pointer, channels: head.hidden, len: nTotal, gamma: gamma, beta: beta,
+                runningMean: params.ptr(head.bn + ".running_mean"), runningVar: params.ptr(head.bn + ".running_var"),
+                residual: nil, relu: true, pool: pool)
         }
-        FastLinear.forward(head.act.pointer, params.ptr(head.second + ".weight"), params.ptr(head.second + ".bias"), head.out.pointer,
-                           inF: head.hidden, outF: head.outF, seg: seg, pool: pool)
+        FastLinear.forward(
+            head.act.pointer, params.ptr(head.second + ".weight"), params.ptr(head.second + ".bias"), head.out.pointer,
+            inF: head.hidden, outF: head.outF, seg: seg, pool: pool)
     }
 
     // MARK: Backward
@@ -252,12 +264,15 @@ final class FastNetwork {
     /// head's BN, so the output bias's gradient is W^T sum(dpre) of that head, evaluated
     /// in float64 from its first bias's gradient, instead of float32 row sums of dy.
     /// Train mode only (the step): an eval-mode BN passes a shift through.
-    func headBackward(_ head: Head, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
-                      feeding next: Head? = nil, params: ParamStore, grads: ParamStore, sink: GradientBlocks) {
+    func headBackward(
+        _ head: Head, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+        feeding next: Head? = nil, params: ParamStore, grads: ParamStore, sink: GradientBlocks
+    ) {
         let dact = headGrad[0].pointer, dpre = headGrad[1].pointer
-        FastLinear.backward(dy, head.act.pointer, params.ptr(head.second + ".weight"), dx: dact, dw: sink.targets(head.second + ".weight"),
-                            db: next == nil ? grads.ptr(head.second + ".bias") : nil, inF: head.hidden, outF: head.outF, seg: seg,
-                            reduction: reduction, partial: convScratch.partial.pointer, pool: pool)
+        FastLinear.backward(
+            dy, head.act.pointer, params.ptr(head.second + ".weight"), dx: dact, dw: sink.targets(head.second + ".weight"),
+            db: next == nil ? grads.ptr(head.second + ".bias") : nil, inF: head.hidden, outF: head.outF, seg: seg,
+            reduction: reduction, partial: convScratch.partial.pointer, pool: pool)
         if let next {
             // next.0.weight [next.hidden, head.outF]; next.0.bias's gradient [next.hidden].
             let w = params.ptr(next.first + ".weight"), sum = grads.ptr(next.first + ".bias"), db = grads.ptr(head.second + ".bias")
@@ -267,26 +282,32 @@ final class FastNetwork {
                 db[i] = Float(t)
             }
         }
-        FastBN.backward(dact, reluOut: head.act.pointer, head.pre.pointer, dpre, channels: head.hidden, hw: 1, seg: seg,
-                        gamma: params.ptr(head.bn + ".weight"), stats: head.stats, dgamma: grads.ptr(head.bn + ".weight"), dbeta: grads.ptr(head.bn + ".bias"),
-                        dxSum: grads.ptr(head.first + ".bias"), reduction: reduction, pool: pool)
-        FastLinear.backward(dpre, x, params.ptr(head.first + ".weight"), dx: dx, dw: sink.targets(head.first + ".weight"), db: nil,
-                            inF: head.inF, outF: head.hidden, seg: seg, reduction: reduction, partial: convScratch.partial.pointer, pool: pool)
+        FastBN.backward(
+            dact, reluOut: head.act.pointer, head.pre.pointer, dpre, channels: head.hidden, hw: 1, seg: seg,
+            gamma: params.ptr(head.bn + ".weight"), stats: head.stats, dgamma: grads.ptr(head.bn + ".weight"), dbeta: grads.ptr(head.bn + ".bias"),
+            dxSum: grads.ptr(head.first + ".bias"), reduction: reduction, pool: pool)
+        FastLinear.backward(
+            dpre, x, params.ptr(head.first + ".weight"), dx: dx, dw: sink.targets(head.first + ".weight"), db: nil,
+            inF: head.inF, outF: head.hidden, seg: seg, reduction: reduction, partial: convScratch.partial.pointer, pool: pool)
     }
 
     /// BN backward of `cb` from dOut (masked in place by a fused ReLU) into dPre (which
     /// may be dOut itself: BN's input gradient is elementwise once its sums are known),
     /// then the conv backward into dx (when given; never dPre) and the weight gradient.
-    func convBNBackward(_ cb: ConvBN, dOut: UnsafeMutablePointer<Float>, dPre: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
-                        dx: UnsafeMutablePointer<Float>?, params: ParamStore, grads: ParamStore, sink: GradientBlocks) {
+    func convBNBackward(
+        _ cb: ConvBN, dOut: UnsafeMutablePointer<Float>, dPre: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
+        dx: UnsafeMutablePointer<Float>?, params: ParamStore, grads: ParamStore, sink: GradientBlocks
+    ) {
         PhaseProfile.shared.measure("bn backward") {
-            FastBN.backward(dOut, reluOut: cb.relu ? UnsafePointer(cb.out.pointer) : nil, cb.pre.pointer, dPre, channels: cb.shape.k,
-                            hw: cb.shape.ho * cb.shape.wo, seg: seg, gamma: params.ptr(cb.bn + ".weight"), stats: cb.stats,
-                            dgamma: grads.ptr(cb.bn + ".weight"), dbeta: grads.ptr(cb.bn + ".bias"), reduction: reduction, pool: pool)
+            FastBN.backward(
+                dOut, reluOut: cb.relu ? UnsafePointer(cb.out.pointer) : nil, cb.pre.pointer, dPre, channels: cb.shape.k,
+                hw: cb.shape.ho * cb.shape.wo, seg: seg, gamma: params.ptr(cb.bn + ".weight"), stats: cb.stats,
+                dgamma: grads.ptr(cb.bn + ".weight"), dbeta: grads.ptr(cb.bn + ".bias"), reduction: reduction, pool: pool)
         }
         PhaseProfile.shared.measure("conv backward") {
-            FastConv.backward(dPre, x, params.ptr(cb.conv), dx: dx, dw: sink.targets(cb.conv), cb.shape, seg: seg,
-                              reduction: reduction, pool: pool, scratch: convScratch)
+            FastConv.backward(
+                dPre, x, params.ptr(cb.conv), dx: dx, dw: sink.targets(cb.conv), cb.shape, seg: seg,
+                reduction: reduction, pool: pool, scratch: convScratch)
         }
     }
 

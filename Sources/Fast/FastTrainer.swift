@@ -23,13 +23,15 @@ public final class FastTrainer {
     /// Other state arrays carried unchanged (e.g. another optimizer's buffers).
     var passthrough: [String: NDArray] = [:]
     public private(set) var step: Int64 = 0
-    let learnable: [ParamSpec]   // relative names
+    let learnable: [ParamSpec]  // relative names
     let z: FloatBuffer, dp: FloatBuffer
 
     /// `groups` (default: the batch's default groups on one process) says which samples
     /// this process computes; `comm` connects it to the others.
-    public init(arch: Architecture, batch: Int, height: Int, width: Int, bnViews: BNViews, threads: Int,
-                groups: SampleGroups? = nil, comm: Collective = SingleProcess()) {
+    public init(
+        arch: Architecture, batch: Int, height: Int, width: Int, bnViews: BNViews, threads: Int,
+        groups: SampleGroups? = nil, comm: Collective = SingleProcess()
+    ) {
         self.arch = arch
         self.batch = batch
         self.height = height
@@ -40,10 +42,15 @@ public final class FastTrainer {
         self.groups = groups
         pool = WorkerPool(workers: threads)
         reduction = GroupReduction(groups: groups, comm: comm, pool: pool)
-        net = FastNetwork(arch: arch, seg: Segments(groups: groups, bnBatches: bnViews == .separate ? 2 : 1), height: height, width: width,
-                          pool: pool, training: true, reduction: reduction)
+        net = FastNetwork(
+            arch: arch, seg: Segments(groups: groups, bnBatches: bnViews == .separate ? 2 : 1), height: height, width: width,
+            pool: pool, training: true, reduction: reduction)
         func rel(_ specs: [ParamSpec], _ prefix: String) -> [ParamSpec] {
-            specs.map { var s = $0; s.name = String(s.name.dropFirst(prefix.count)); return s }
+            specs.map {
+                var s = $0
+                s.name = String(s.name.dropFirst(prefix.count))
+                return s
+            }
         }
         online = ParamStore(specs: rel(arch.onlineSpecs, "online."))
         target = ParamStore(specs: rel(arch.targetSpecs, "target."))
@@ -91,7 +98,8 @@ public final class FastTrainer {
         arrays.merge(target.export(prefix: "target."), uniquingKeysWith: { a, _ in a })
         for (b, store) in optimizerBuffers {
             for s in learnable {
-                arrays["optimizer.online.\(s.name).\(b)"] = NDArray(float32: Array(UnsafeBufferPointer(start: store.ptr(s.name), count: s.count)), shape: s.shape)
+                arrays["optimizer.online.\(s.name).\(b)"] = NDArray(
+                    float32: Array(UnsafeBufferPointer(start: store.ptr(s.name), count: s.count)), shape: s.shape)
             }
         }
         arrays.merge(passthrough, uniquingKeysWith: { a, _ in a })
@@ -101,7 +109,9 @@ public final class FastTrainer {
 
     /// Gradients of the last step, `online.<name>` -> float32.
     public func exportGradients() -> [(name: String, array: NDArray)] {
-        learnable.map { s in ("online." + s.name, NDArray(float32: Array(UnsafeBufferPointer(start: grads.ptr(s.name), count: s.count)), shape: s.shape)) }
+        learnable.map { s in
+            ("online." + s.name, NDArray(float32: Array(UnsafeBufferPointer(start: grads.ptr(s.name), count: s.count)), shape: s.shape))
+        }
     }
 
     /// The first learnable parameter (full name) whose last gradient has a NaN or Inf.
@@ -151,15 +161,18 @@ public final class FastTrainer {
             net.headForward(net.predictor, x: net.projector.out.pointer, params: online, train: true)
         }
         // 3. Loss: in each group, p1 against z2 and p2 against z1.
-        let loss = FastLoss.forwardBackward(p: net.predictor.out.pointer, z: z.pointer, dp: dp.pointer, d: d, seg: net.seg, batch: batch,
-                                            reduction: reduction)
+        let loss = FastLoss.forwardBackward(
+            p: net.predictor.out.pointer, z: z.pointer, dp: dp.pointer, d: d, seg: net.seg, batch: batch,
+            reduction: reduction)
         // 4. Backward.
         prof.measure("heads backward") {
-            net.headBackward(net.predictor, dy: dp.pointer, x: net.projector.out.pointer, dx: net.headGrad[2].pointer, params: online,
-                             grads: grads, sink: blocks)
+            net.headBackward(
+                net.predictor, dy: dp.pointer, x: net.projector.out.pointer, dx: net.headGrad[2].pointer, params: online,
+                grads: grads, sink: blocks)
             // (headBackward uses headGrad[0] and [1] only, so headGrad[2] holds dz meanwhile.)
-            net.headBackward(net.projector, dy: net.headGrad[2].pointer, x: net.feat.pointer, dx: net.dfeat.pointer, feeding: net.predictor,
-                             params: online, grads: grads, sink: blocks)
+            net.headBackward(
+                net.projector, dy: net.headGrad[2].pointer, x: net.feat.pointer, dx: net.dfeat.pointer, feeding: net.predictor,
+                params: online, grads: grads, sink: blocks)
         }
         net.backboneBackward(params: online, grads: grads, sink: blocks)
         // Weight gradients of several processes: the tree above the blocks.
@@ -172,8 +185,9 @@ public final class FastTrainer {
         }
         // 5. Optimizer, 6. EMA, 7. step.
         prof.measure("optimizer + EMA") {
-            FastOptimizer.update(specs: learnable, params: online, grads: grads, buffers: &optimizerBuffers, step: step,
-                                 config: config.optimizer, pool: pool)
+            FastOptimizer.update(
+                specs: learnable, params: online, grads: grads, buffers: &optimizerBuffers, step: step,
+                config: config.optimizer, pool: pool)
             FastOptimizer.ema(target: target, online: online, tau: config.tau, pool: pool)
         }
         step += 1
@@ -187,8 +201,10 @@ public final class FastTrainer {
 /// over the whole batch of N, the per-group sums added by the reduction tree; dp gets
 /// dloss/dp. Row norms and the loss in float64.
 enum FastLoss {
-    static func forwardBackward(p: UnsafePointer<Float>, z: UnsafePointer<Float>, dp: UnsafeMutablePointer<Float>, d: Int,
-                                seg: Segments, batch n: Int, reduction: GroupReduction?) -> Double {
+    static func forwardBackward(
+        p: UnsafePointer<Float>, z: UnsafePointer<Float>, dp: UnsafeMutablePointer<Float>, d: Int,
+        seg: Segments, batch n: Int, reduction: GroupReduction?
+    ) -> Double {
         precondition(reduction != nil || seg.ranges.count == 1, "several segments need a reduction")
         let cols = seg.images
         var partial = [Double](repeating: 0, count: 2 * seg.ranges.count)

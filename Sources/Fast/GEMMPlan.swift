@@ -102,7 +102,9 @@ public enum GEMMPlan {
             }
             // The input gradient reads a column block of w [O, I]: rows I long.
             if training {
-                for r in FastLinear.rowBlocks(inF) { out.insert(GEMMShape(transA: true, m: r.count, n: sr.count, k: outF, lda: inF, ldb: cols, ldc: cols)) }
+                for r in FastLinear.rowBlocks(inF) {
+                    out.insert(GEMMShape(transA: true, m: r.count, n: sr.count, k: outF, lda: inF, ldb: cols, ldc: cols))
+                }
             }
         }
         return out
@@ -136,12 +138,16 @@ public enum GEMMRecorder {
     /// The shapes `body` calls sgemm with.
     public static func record(_ body: () -> Void) -> Set<GEMMShape> {
         let r = Recording()
-        lock.lock(); active += 1; lock.unlock()
+        lock.lock()
+        active += 1
+        lock.unlock()
         let outer = current
         current = r
         body()
         current = outer
-        lock.lock(); active -= 1; lock.unlock()
+        lock.lock()
+        active -= 1
+        lock.unlock()
         return r.shapes
     }
 
@@ -158,6 +164,8 @@ public enum GEMMRecorder {
 
     static func add(_ s: GEMMShape) {
         guard let r = current else { return }
-        r.lock.lock(); r.shapes.insert(s); r.lock.unlock()
+        r.lock.lock()
+        r.shapes.insert(s)
+        r.lock.unlock()
     }
 }

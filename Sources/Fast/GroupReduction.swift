@@ -1,5 +1,5 @@
-import Foundation
 import BYOLModel
+import Foundation
 
 /// Sums over the sample groups of a training step, on one process or across the ranks
 /// of a run: every sum a step makes over samples goes through here, so its order is
@@ -162,9 +162,11 @@ final class GroupReduction {
             }
         }
         timed {
-            sendBuffer.withUnsafeBufferPointer { s in recvBuffer.withUnsafeMutableBufferPointer { r in
-                comm.alltoall(s, sendCounts: sendCounts, sendOffsets: sendOffsets, into: r, recvCounts: recvCounts, recvOffsets: recvOffsets)
-            } }
+            sendBuffer.withUnsafeBufferPointer { s in
+                recvBuffer.withUnsafeMutableBufferPointer { r in
+                    comm.alltoall(s, sendCounts: sendCounts, sendOffsets: sendOffsets, into: r, recvCounts: recvCounts, recvOffsets: recvOffsets)
+                }
+            }
         }
         // Part i (every rank's blocks, left to right) is recv[i * len ..< (i + 1) * len].
         let plan = ReductionTree.additions(tree.root, parts: blocksByRank.flatMap { $0 })
@@ -182,7 +184,9 @@ final class GroupReduction {
         timed {
             recvBuffer.withUnsafeBufferPointer { r in
                 rootBuffer.withUnsafeMutableBufferPointer {
-                    comm.allgather(UnsafeBufferPointer(rebasing: r[0..<len]), counts: slices.map(\.count), into: UnsafeMutableBufferPointer(rebasing: $0[0..<count]))
+                    comm.allgather(
+                        UnsafeBufferPointer(rebasing: r[0..<len]), counts: slices.map(\.count),
+                        into: UnsafeMutableBufferPointer(rebasing: $0[0..<count]))
                 }
             }
         }

@@ -29,7 +29,10 @@ public enum KernelCheck {
         for (i, s) in shapes.sorted().enumerated() {
             let (count, bad) = check(s, seed: UInt64(i), corrupt: corrupt && i == 0)
             entries += count
-            if let bad { failure = bad; break }
+            if let bad {
+                failure = bad
+                break
+            }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         return Result(passed: failure == nil, shapes: shapes.count, entries: entries, seconds: seconds, failure: failure)
@@ -80,9 +83,14 @@ public enum KernelCheck {
         }
         let a = matrix(aRows, aCols, s.lda, fill: true), b = matrix(bRows, bCols, s.ldb, fill: true)
         let c = matrix(m, n, s.ldc, fill: false)
-        defer { free(a.baseAddress); free(b.baseAddress); free(c.baseAddress) }
-        sgemm(transA: s.transA, transB: s.transB, m: m, n: n, k: k, a: a.baseAddress!, lda: s.lda,
-              b: b.baseAddress!, ldb: s.ldb, c: c.baseAddress!, ldc: s.ldc)
+        defer {
+            free(a.baseAddress)
+            free(b.baseAddress)
+            free(c.baseAddress)
+        }
+        sgemm(
+            transA: s.transA, transB: s.transB, m: m, n: n, k: k, a: a.baseAddress!, lda: s.lda,
+            b: b.baseAddress!, ldb: s.ldb, c: c.baseAddress!, ldc: s.ldc)
         // The sampled rows of op(A) and columns of op(B), contiguous in l, in float64
         // (integers below 2^24: their products and sums are exact).
         let rows = sampled(m), cols = sampled(n)
@@ -92,11 +100,13 @@ public enum KernelCheck {
         var count = 0
         for (q, j) in cols.enumerated() {
             for (r, i) in rows.enumerated() {
-                var exact = opA.withUnsafeBufferPointer { A in opB.withUnsafeBufferPointer { B in
-                    var sum = 0.0
-                    for l in 0..<k { sum += A[r * k + l] * B[q * k + l] }
-                    return sum
-                } }
+                var exact = opA.withUnsafeBufferPointer { A in
+                    opB.withUnsafeBufferPointer { B in
+                        var sum = 0.0
+                        for l in 0..<k { sum += A[r * k + l] * B[q * k + l] }
+                        return sum
+                    }
+                }
                 if corrupt && count == 0 { exact += 1 }
                 count += 1
                 let got = c[i * s.ldc + j]

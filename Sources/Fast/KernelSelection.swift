@@ -51,7 +51,8 @@ public enum KernelSelection {
         case "haswell", "zen", "excavator": return .avx2
         case "sandybridge", "bulldozer", "piledriver", "steamroller": return .avx
         case "prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "barcelona", "opteron", "opteron_sse3",
-             "athlon", "nano", "katmai", "coppermine", "northwood", "banias", "unknown": return .sse
+            "athlon", "nano", "katmai", "coppermine", "northwood", "banias", "unknown":
+            return .sse
         default: return nil
         }
     }

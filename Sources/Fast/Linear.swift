@@ -10,15 +10,21 @@ enum FastLinear {
         WorkerPool.split(rows, parts: max((rows + rowBlock - 1) / rowBlock, min(rows, 16)))
     }
 
-    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                        inF: Int, outF: Int, seg: Segments, pool: WorkerPool) {
+    static func forward(
+        _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+        inF: Int, outF: Int, seg: Segments, pool: WorkerPool
+    ) {
         let cols = seg.images
         let blocks = rowBlocks(outF)
         pool.run(chunks: blocks.count * seg.ranges.count) { t, _ in
             let r = blocks[t % blocks.count], sr = seg.ranges[t / blocks.count]
-            sgemm(m: r.count, n: sr.count, k: inF, a: w + r.lowerBound * inF, lda: inF, b: x + sr.lowerBound, ldb: cols,
-                  c: y + r.lowerBound * cols + sr.lowerBound, ldc: cols)
-            for o in r { let row = y + o * cols; for j in sr { row[j] += b[o] } }
+            sgemm(
+                m: r.count, n: sr.count, k: inF, a: w + r.lowerBound * inF, lda: inF, b: x + sr.lowerBound, ldb: cols,
+                c: y + r.lowerBound * cols + sr.lowerBound, ldc: cols)
+            for o in r {
+                let row = y + o * cols
+                for j in sr { row[j] += b[o] }
+            }
         }
     }
 
@@ -27,9 +33,11 @@ enum FastLinear {
     /// = row sums of dy in float64, per segment then over the groups by the tree (when
     /// given: a bias feeding a BN gets its gradient from the BN instead), dx [I, cols] =
     /// w^T dy (when given). A single segment without a reduction needs no `partial`.
-    static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
-                         dw: [UnsafeMutablePointer<Float>], db: UnsafeMutablePointer<Float>?, inF: Int, outF: Int, seg: Segments,
-                         reduction: GroupReduction?, partial: UnsafeMutablePointer<Float>?, pool: WorkerPool) {
+    static func backward(
+        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+        dw: [UnsafeMutablePointer<Float>], db: UnsafeMutablePointer<Float>?, inF: Int, outF: Int, seg: Segments,
+        reduction: GroupReduction?, partial: UnsafeMutablePointer<Float>?, pool: WorkerPool
+    ) {
         let cols = seg.images, nSeg = seg.ranges.count
         let wsize = outF * inF
         let direct = reduction == nil && nSeg == 1
@@ -41,8 +49,9 @@ enum FastLinear {
         sums.withUnsafeMutableBufferPointer { S in
             pool.run(chunks: oBlocks.count * nSeg) { t, _ in
                 let r = oBlocks[t % oBlocks.count], j = t / oBlocks.count, sr = seg.ranges[j]
-                sgemm(transB: true, m: r.count, n: inF, k: sr.count, a: dy + r.lowerBound * cols + sr.lowerBound, lda: cols,
-                      b: x + sr.lowerBound, ldb: cols, c: slot(j) + r.lowerBound * inF, ldc: inF)
+                sgemm(
+                    transB: true, m: r.count, n: inF, k: sr.count, a: dy + r.lowerBound * cols + sr.lowerBound, lda: cols,
+                    b: x + sr.lowerBound, ldb: cols, c: slot(j) + r.lowerBound * inF, ldc: inF)
                 guard db != nil else { return }
                 for o in r {
                     var s = 0.0
@@ -63,8 +72,9 @@ enum FastLinear {
         let iBlocks = rowBlocks(inF)
         pool.run(chunks: iBlocks.count * nSeg) { t, _ in
             let r = iBlocks[t % iBlocks.count], sr = seg.ranges[t / iBlocks.count]
-            sgemm(transA: true, m: r.count, n: sr.count, k: outF, a: w + r.lowerBound, lda: inF, b: dy + sr.lowerBound, ldb: cols,
-                  c: dx + r.lowerBound * cols + sr.lowerBound, ldc: cols)
+            sgemm(
+                transA: true, m: r.count, n: sr.count, k: outF, a: w + r.lowerBound, lda: inF, b: dy + sr.lowerBound, ldb: cols,
+                c: dx + r.lowerBound * cols + sr.lowerBound, ldc: cols)
         }
     }
 }

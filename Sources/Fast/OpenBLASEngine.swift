@@ -104,10 +104,13 @@ public final class OpenBLASEngine: Engine {
         return NDArray(float32: e.features(all: images.floats, count: n), shape: [n, s.arch.featureSize])
     }
 
-    public func knn(bank: NDArray, bankLabels: [Int64], queries: NDArray, queryLabels: [Int64]?, k: Int, temperature: Double,
-                    classes: Int) -> KNNResult {
-        return FastKNN.classify(bank: bank.floats, bankLabels: bankLabels, queries: queries.floats, queryLabels: queryLabels,
-                                 features: bank.shape.last ?? 1, k: k, temperature: temperature, classes: classes, threads: threads)
+    public func knn(
+        bank: NDArray, bankLabels: [Int64], queries: NDArray, queryLabels: [Int64]?, k: Int, temperature: Double,
+        classes: Int
+    ) -> KNNResult {
+        return FastKNN.classify(
+            bank: bank.floats, bankLabels: bankLabels, queries: queries.floats, queryLabels: queryLabels,
+            features: bank.shape.last ?? 1, k: k, temperature: temperature, classes: classes, threads: threads)
     }
 
     // MARK: Layers
@@ -115,40 +118,52 @@ public final class OpenBLASEngine: Engine {
     public func conv2d(x: NDArray, weight: NDArray, stride: Int, pad: Int, dy: NDArray) -> LayerResult {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (k, r) = (weight.shape[0], weight.shape[2])
-        let o = FastLayers.conv2d(x: x.floats, n: n, c: c, h: h, w: w, weight: weight.floats, k: k, r: r, stride: stride, pad: pad,
-                                  dy: dy.floats, threads: threads)
-        return LayerResult([("y", NDArray(float32: o.y, shape: dy.shape)), ("dx", NDArray(float32: o.dx, shape: x.shape)),
-                            ("dweight", NDArray(float32: o.dw, shape: weight.shape))])
+        let o = FastLayers.conv2d(
+            x: x.floats, n: n, c: c, h: h, w: w, weight: weight.floats, k: k, r: r, stride: stride, pad: pad,
+            dy: dy.floats, threads: threads)
+        return LayerResult([
+            ("y", NDArray(float32: o.y, shape: dy.shape)), ("dx", NDArray(float32: o.dx, shape: x.shape)),
+            ("dweight", NDArray(float32: o.dw, shape: weight.shape))
+        ])
     }
 
     public func batchNormTrain(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult {
         let (n, c) = (x.shape[0], x.shape[1])
-        let o = FastLayers.batchNormTrain(x: x.floats, n: n, c: c, spatial: x.shape.dropFirst(2).reduce(1, *), gamma: weight.floats,
-                                          beta: bias.floats, dy: dy.floats, threads: threads)
-        return LayerResult([("y", NDArray(float32: o.y, shape: x.shape)), ("dx", NDArray(float32: o.dx, shape: x.shape)),
-                            ("dweight", NDArray(float32: o.dgamma, shape: [c])), ("dbias", NDArray(float32: o.dbeta, shape: [c]))])
+        let o = FastLayers.batchNormTrain(
+            x: x.floats, n: n, c: c, spatial: x.shape.dropFirst(2).reduce(1, *), gamma: weight.floats,
+            beta: bias.floats, dy: dy.floats, threads: threads)
+        return LayerResult([
+            ("y", NDArray(float32: o.y, shape: x.shape)), ("dx", NDArray(float32: o.dx, shape: x.shape)),
+            ("dweight", NDArray(float32: o.dgamma, shape: [c])), ("dbias", NDArray(float32: o.dbeta, shape: [c]))
+        ])
     }
 
     public func batchNormEval(x: NDArray, weight: NDArray, bias: NDArray, runningMean: NDArray, runningVar: NDArray) -> LayerResult {
-        let y = FastLayers.batchNormEval(x: x.floats, n: x.shape[0], c: x.shape[1], spatial: x.shape.dropFirst(2).reduce(1, *),
-                                         gamma: weight.floats, beta: bias.floats, runningMean: runningMean.floats,
-                                         runningVar: runningVar.floats, threads: threads)
+        let y = FastLayers.batchNormEval(
+            x: x.floats, n: x.shape[0], c: x.shape[1], spatial: x.shape.dropFirst(2).reduce(1, *),
+            gamma: weight.floats, beta: bias.floats, runningMean: runningMean.floats,
+            runningVar: runningVar.floats, threads: threads)
         return LayerResult([("y", NDArray(float32: y, shape: x.shape))])
     }
 
     public func batchNormRunning(x: NDArray, runningMean: NDArray, runningVar: NDArray, batches: Int64) -> LayerResult {
         let c = x.shape[1]
-        let r = FastLayers.batchNormRunning(x: x.floats, n: x.shape[0], c: c, spatial: x.shape.dropFirst(2).reduce(1, *),
-                                            runningMean: runningMean.floats, runningVar: runningVar.floats, batches: batches, threads: threads)
-        return LayerResult([("running_mean", NDArray(float32: r.mean, shape: [c])), ("running_var", NDArray(float32: r.variance, shape: [c])),
-                            ("num_batches_tracked", .scalar(r.batches))])
+        let r = FastLayers.batchNormRunning(
+            x: x.floats, n: x.shape[0], c: c, spatial: x.shape.dropFirst(2).reduce(1, *),
+            runningMean: runningMean.floats, runningVar: runningVar.floats, batches: batches, threads: threads)
+        return LayerResult([
+            ("running_mean", NDArray(float32: r.mean, shape: [c])), ("running_var", NDArray(float32: r.variance, shape: [c])),
+            ("num_batches_tracked", .scalar(r.batches))
+        ])
     }
 
     public func linear(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult {
         let (n, i, o) = (x.shape[0], x.shape[1], weight.shape[0])
         let r = FastLayers.linear(x: x.floats, n: n, inF: i, weight: weight.floats, bias: bias.floats, outF: o, dy: dy.floats, threads: threads)
-        return LayerResult([("y", NDArray(float32: r.y, shape: [n, o])), ("dx", NDArray(float32: r.dx, shape: x.shape)),
-                            ("dweight", NDArray(float32: r.dw, shape: weight.shape)), ("dbias", NDArray(float32: r.db, shape: [o]))])
+        return LayerResult([
+            ("y", NDArray(float32: r.y, shape: [n, o])), ("dx", NDArray(float32: r.dx, shape: x.shape)),
+            ("dweight", NDArray(float32: r.dw, shape: weight.shape)), ("dbias", NDArray(float32: r.db, shape: [o]))
+        ])
     }
 
     public func relu(x: NDArray, dy: NDArray) -> LayerResult {
@@ -163,10 +178,12 @@ public final class OpenBLASEngine: Engine {
     }
 
     public func optimizerUpdate(param: NDArray, grad: NDArray, buffers: [String: NDArray], step: Int64, config: OptimizerConfig) -> LayerResult {
-        let r = FastLayers.optimizerUpdate(param: param.floats, grad: grad.floats, buffers: buffers.mapValues(\.floats), shape: param.shape,
-                                           step: step, config: config, threads: threads)
-        return LayerResult([("param", NDArray(float32: r.param, shape: param.shape))]
-            + config.bufferNames.map { ($0, NDArray(float32: r.buffers[$0]!, shape: param.shape)) })
+        let r = FastLayers.optimizerUpdate(
+            param: param.floats, grad: grad.floats, buffers: buffers.mapValues(\.floats), shape: param.shape,
+            step: step, config: config, threads: threads)
+        return LayerResult(
+            [("param", NDArray(float32: r.param, shape: param.shape))]
+                + config.bufferNames.map { ($0, NDArray(float32: r.buffers[$0]!, shape: param.shape)) })
     }
 
     public func emaUpdate(target: NDArray, online: NDArray, tau: Double) -> LayerResult {

@@ -15,8 +15,10 @@ enum FastOptimizer {
         }
     }
 
-    static func update(specs: [ParamSpec], params: ParamStore, grads: ParamStore, buffers: inout [String: ParamStore],
-                       step: Int64, config c: OptimizerConfig, pool: WorkerPool) {
+    static func update(
+        specs: [ParamSpec], params: ParamStore, grads: ParamStore, buffers: inout [String: ParamStore],
+        step: Int64, config c: OptimizerConfig, pool: WorkerPool
+    ) {
         for b in c.bufferNames where buffers[b] == nil {
             let store = ParamStore(specs: specs)
             store.buffer.pointer.update(repeating: 0, count: store.total)
@@ -69,7 +71,11 @@ enum FastOptimizer {
                     if isMatrix {
                         var pn = 0.0, dn = 0.0
                         var b = firstBlock[si]
-                        while b < work.count && work[b].spec == si { pn += nb[2 * b]; dn += nb[2 * b + 1]; b += 1 }
+                        while b < work.count && work[b].spec == si {
+                            pn += nb[2 * b]
+                            dn += nb[2 * b + 1]
+                            b += 1
+                        }
                         if pn > 0 && dn > 0 { trust = Float(c.larsEta * pn.squareRoot() / dn.squareRoot()) }
                     }
                     for i in r {

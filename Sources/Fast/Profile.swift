@@ -17,9 +17,9 @@ public final class PhaseProfile: @unchecked Sendable {
     public static let boundThreads = [2, 4, 8, 16]
 
     struct Phase {
-        var wall = 0.0          // time inside measure
-        var runWall = 0.0       // of which inside pool.run
-        var work = 0.0          // sum of task durations
+        var wall = 0.0  // time inside measure
+        var runWall = 0.0  // of which inside pool.run
+        var work = 0.0  // sum of task durations
         var tasks = 0, barriers = 0
         var largestTask = 0.0
         var loads = [Double](repeating: 0, count: PhaseProfile.boundThreads.count)  // per bound thread count
@@ -39,7 +39,10 @@ public final class PhaseProfile: @unchecked Sendable {
         let r = body()
         let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         current = outer
-        if phases[label] == nil { order.append(label); phases[label] = Phase() }
+        if phases[label] == nil {
+            order.append(label)
+            phases[label] = Phase()
+        }
         if outer == nil { phases[label]!.wall += dt }
         return r
     }
@@ -52,14 +55,20 @@ public final class PhaseProfile: @unchecked Sendable {
         p.runWall += wall
         p.barriers += 1
         p.tasks += durations.count
-        for d in durations { p.work += d; p.largestTask = max(p.largestTask, d) }
+        for d in durations {
+            p.work += d
+            p.largestTask = max(p.largestTask, d)
+        }
         for (i, t) in Self.boundThreads.enumerated() {
             let w = min(t, durations.count)
             var worst = 0.0
             for worker in 0..<w {
                 var s = 0.0
                 var c = worker
-                while c < durations.count { s += durations[c]; c += w }
+                while c < durations.count {
+                    s += durations[c]
+                    c += w
+                }
                 worst = max(worst, s)
             }
             p.loads[i] += worst
@@ -70,7 +79,11 @@ public final class PhaseProfile: @unchecked Sendable {
     /// Adds a whole step's wall time (its part outside every phase counts as serial).
     public func addStep(seconds: Double) { if enabled { stepWall += seconds } }
 
-    public func reset() { phases = [:]; order = []; stepWall = 0 }
+    public func reset() {
+        phases = [:]
+        order = []
+        stepWall = 0
+    }
 
     /// Per phase: "label: s/step (percent), tasks, largest task's share, bound at 2-16
     /// threads"; then the whole step's bound.
@@ -78,13 +91,17 @@ public final class PhaseProfile: @unchecked Sendable {
         let inPhases = phases.values.reduce(0) { $0 + $1.wall }
         let outside = max(0, stepWall - inPhases)
         let total = max(stepWall, inPhases)
-        var lines = ["  phase              s/step  share   tasks/step barriers  largest task   speed-up bound at " +
-                     Self.boundThreads.map { "\($0)" }.joined(separator: "/") + " threads"]
+        var lines = [
+            "  phase              s/step  share   tasks/step barriers  largest task   speed-up bound at "
+                + Self.boundThreads.map { "\($0)" }.joined(separator: "/") + " threads"
+        ]
         var work = outside, time = [Double](repeating: outside, count: Self.boundThreads.count)
         func line(_ label: String, wall: Double, tasks: Int, barriers: Int, largest: Double, phaseWork: Double, bound: [Double]) -> String {
             let padded = label.padding(toLength: 18, withPad: " ", startingAt: 0)
-            return "  " + padded + String(format: " %6.3f  %5.1f%%  %8d %8d   %7.2f%%      ", wall / Double(steps), 100 * wall / total,
-                                          tasks / max(steps, 1), barriers / max(steps, 1), 100 * largest / max(phaseWork, 1e-12))
+            return "  " + padded
+                + String(
+                    format: " %6.3f  %5.1f%%  %8d %8d   %7.2f%%      ", wall / Double(steps), 100 * wall / total,
+                    tasks / max(steps, 1), barriers / max(steps, 1), 100 * largest / max(phaseWork, 1e-12))
                 + bound.map { String(format: "%5.1fx", $0) }.joined(separator: " ")
         }
         for label in order {
@@ -99,11 +116,15 @@ public final class PhaseProfile: @unchecked Sendable {
             lines.append(line(label, wall: p.wall, tasks: p.tasks, barriers: p.barriers, largest: p.largestTask, phaseWork: phaseWork, bound: bound))
         }
         if outside > 0 {
-            lines.append(line("outside phases", wall: outside, tasks: 0, barriers: 0, largest: 0, phaseWork: outside,
-                              bound: Self.boundThreads.map { _ in 1 }))
+            lines.append(
+                line(
+                    "outside phases", wall: outside, tasks: 0, barriers: 0, largest: 0, phaseWork: outside,
+                    bound: Self.boundThreads.map { _ in 1 }))
         }
-        lines.append("  whole step: speed-up bound " + zip(Self.boundThreads, time).map { t, s in String(format: "%.1fx at %d", work / max(s, 1e-12), t) }
-            .joined(separator: ", ") + " threads (the fixed partition's limit; memory bandwidth and synchronization not counted)")
+        lines.append(
+            "  whole step: speed-up bound "
+                + zip(Self.boundThreads, time).map { t, s in String(format: "%.1fx at %d", work / max(s, 1e-12), t) }
+                .joined(separator: ", ") + " threads (the fixed partition's limit; memory bandwidth and synchronization not counted)")
         return lines
     }
 

@@ -18,7 +18,10 @@ struct ReductionTree {
     func blocks(inside range: Range<Int>) -> [Range<Int>] {
         var out: [Range<Int>] = []
         func visit(_ n: Range<Int>) {
-            if n.lowerBound >= range.lowerBound && n.upperBound <= range.upperBound { out.append(n); return }
+            if n.lowerBound >= range.lowerBound && n.upperBound <= range.upperBound {
+                out.append(n)
+                return
+            }
             guard n.count > 1, n.overlaps(range) else { return }
             let (l, r) = Self.split(n)
             visit(l)

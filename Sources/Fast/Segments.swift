@@ -69,8 +69,10 @@ struct ImageGroups {
     /// Sums per-group partials (group i's at parts + i * count): each segment's groups
     /// in group order (into its first group's slot), then the segments by the reduction
     /// (without one: the single segment); `write(b, sum)` receives block b's sum.
-    func reduce(_ parts: UnsafeMutablePointer<Float>, count: Int, reduction: GroupReduction?, pool: WorkerPool,
-                write: (Int, UnsafePointer<Float>) -> Void) {
+    func reduce(
+        _ parts: UnsafeMutablePointer<Float>, count: Int, reduction: GroupReduction?, pool: WorkerPool,
+        write: (Int, UnsafePointer<Float>) -> Void
+    ) {
         let folds = bySegment.filter { $0.count > 1 }
         if !folds.isEmpty {
             let ranges = WorkerPool.split(count, parts: 16)

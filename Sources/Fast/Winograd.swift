@@ -18,7 +18,10 @@ enum Winograd {
     static func applies(_ s: ConvShape) -> Bool { s.r == 3 && s.stride == 1 && s.pad == 1 && s.c > 3 }
 
     static func tiles(_ h: Int, _ w: Int) -> (Int, Int) { ((h + 1) / 2, (w + 1) / 2) }
-    static func tilesPerImage(_ s: ConvShape) -> Int { let (th, tw) = tiles(s.h, s.w); return th * tw }
+    static func tilesPerImage(_ s: ConvShape) -> Int {
+        let (th, tw) = tiles(s.h, s.w)
+        return th * tw
+    }
 
     /// The sample groups of a Winograd convolution: about 512 tiles each (2 to 8 MB of
     /// [16, C, T] tiles before and after the GEMMs for 64 to 256 channels), so that a
@@ -114,13 +117,19 @@ enum Winograd {
             store(2, c0.2, c1.2, c2.2, c3.2)
         }
         let r = only ?? 0..<kc
-        sweep(r.count) { position(r.lowerBound + $0, SIMD8<Float>.self) } narrow: { position(r.lowerBound + $0, SIMD2<Float>.self) }
+        sweep(r.count) {
+            position(r.lowerBound + $0, SIMD8<Float>.self)
+        } narrow: {
+            position(r.lowerBound + $0, SIMD2<Float>.self)
+        }
     }
 
     /// v[e, ch, t] = (B^T d B)[e] of the 4x4 patch d of x[ch, n] at rows 2i - 1 ..< 2i + 3,
     /// columns 2j - 1 ..< 2j + 3 (0 outside), for samples n0..<n1 of x [channels, nTotal, h, w].
-    static func inputTransform(_ x: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
-                               _ v: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>, only: Range<Int>? = nil) {
+    static func inputTransform(
+        _ x: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
+        _ v: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>, only: Range<Int>? = nil
+    ) {
         let (th, tw, tCount, es) = layout(channels: channels, samples: n1 - n0, h: h, w: w)
         // The plane with a zero border: padded[r, q] = x[r - 1, q - 1]. Its border and
         // slack stay zero; only the interior is rewritten per plane.
@@ -154,7 +163,11 @@ enum Winograd {
                         store(2, a0.2, a1.2, a2.2, a3.2)
                         store(3, a0.3, a1.3, a2.3, a3.3)
                     }
-                    sweep(tw) { patch($0, SIMD8<Float>.self) } narrow: { patch($0, SIMD2<Float>.self) }
+                    sweep(tw) {
+                        patch($0, SIMD8<Float>.self)
+                    } narrow: {
+                        patch($0, SIMD2<Float>.self)
+                    }
                 }
             }
         }
@@ -167,8 +180,10 @@ enum Winograd {
 
     /// y[ch, n, 2i + a, 2j + b] = (A^T m A)[a, b] for m[e] = mt[e, ch, t]; outputs past an
     /// odd last row or column are dropped.
-    static func outputTransform(_ mt: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
-                                _ y: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>, only: Range<Int>? = nil) {
+    static func outputTransform(
+        _ mt: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
+        _ y: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>, only: Range<Int>? = nil
+    ) {
         let (_, _, tCount, es) = layout(channels: channels, samples: n1 - n0, h: h, w: w)
         // The tiles' four outputs: y00[t] for output row 2i, column 2j, y01[t] for 2i, 2j + 1, ...
         let y00 = rows, y01 = rows + tCount, y10 = y01 + tCount, y11 = y10 + tCount
@@ -185,7 +200,11 @@ enum Winograd {
                 (s10 + s11 + s12).store(y10 + t)
                 (s11 - s12 - s13).store(y11 + t)
             }
-            sweep(tCount) { outputs($0, SIMD8<Float>.self) } narrow: { outputs($0, SIMD2<Float>.self) }
+            sweep(tCount) {
+                outputs($0, SIMD8<Float>.self)
+            } narrow: {
+                outputs($0, SIMD2<Float>.self)
+            }
             eachOutputRow(n0: n0, n1: n1, h: h, w: w) { n, offset, t0, a in
                 let row = y + (ch * nTotal + n) * h * w + offset
                 let (even, odd) = a == 0 ? (y00, y01) : (y10, y11)
@@ -196,8 +215,10 @@ enum Winograd {
 
     /// g[e, ch, t] = (A dy A^T)[e] of the 2x2 tile t of dy[ch, n] (0 past an odd edge):
     /// the adjoint of outputTransform.
-    static func gradientTransform(_ dy: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
-                                  _ g: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>, only: Range<Int>? = nil) {
+    static func gradientTransform(
+        _ dy: UnsafePointer<Float>, channels: Int, nTotal: Int, n0: Int, n1: Int, h: Int, w: Int,
+        _ g: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>, only: Range<Int>? = nil
+    ) {
         let (_, _, tCount, es) = layout(channels: channels, samples: n1 - n0, h: h, w: w)
         // The tiles' four values, deinterleaved: g00[t] = dy[2i, 2j], g01[t] = dy[2i, 2j + 1], ...
         let g00 = rows, g01 = rows + tCount, g10 = g01 + tCount, g11 = g10 + tCount
@@ -223,7 +244,11 @@ enum Winograd {
                 store(2, a0 - b0, a1 - b1)
                 store(3, -b0, -b1)
             }
-            sweep(tCount) { tilesOf($0, SIMD8<Float>.self) } narrow: { tilesOf($0, SIMD2<Float>.self) }
+            sweep(tCount) {
+                tilesOf($0, SIMD8<Float>.self)
+            } narrow: {
+                tilesOf($0, SIMD2<Float>.self)
+            }
         }
     }
 
@@ -244,7 +269,11 @@ enum Winograd {
     /// memmove call costs more than the copy.
     @inline(__always)
     static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
-        sweep(count) { SIMD8<Float>.load(src + $0).store(dst + $0) } narrow: { dst[$0] = src[$0] }
+        sweep(count) {
+            SIMD8<Float>.load(src + $0).store(dst + $0)
+        } narrow: {
+            dst[$0] = src[$0]
+        }
     }
 
     /// row[2m] = even[m], row[2m + 1] = odd[m] for the first `count` entries of row.
@@ -277,8 +306,14 @@ enum Winograd {
     @inline(__always)
     static func sweep(_ count: Int, _ body: (Int) -> Void, narrow: (Int) -> Void) {
         var i = 0
-        while i + 8 <= count { body(i); i += 8 }
-        while i < count { narrow(i); i += 1 }
+        while i + 8 <= count {
+            body(i)
+            i += 8
+        }
+        while i < count {
+            narrow(i)
+            i += 1
+        }
     }
 
     // MARK: Convolution
@@ -307,8 +342,10 @@ enum Winograd {
     }
 
     /// y [K, nTotal * H * W] = conv(x, w), group by group.
-    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: ConvShape,
-                        seg: Segments, pool: WorkerPool, scratch: ConvScratch) {
+    static func forward(
+        _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: ConvShape,
+        seg: Segments, pool: WorkerPool, scratch: ConvScratch
+    ) {
         let (k, c) = (s.k, s.c)
         let nTotal = seg.images
         let groups = groups(seg, s).ranges
@@ -316,17 +353,20 @@ enum Winograd {
         transformWeights(w, k: k, c: c, flipped: false, u, pool: pool)
         // The stages of group g with tile buffers v [16, C, T], m [16, K, T].
         func transformIn(_ g: Range<Int>, _ v: UnsafeMutablePointer<Float>, _ worker: Int, _ only: Range<Int>? = nil) {
-            inputTransform(x, channels: c, nTotal: nTotal, n0: g.lowerBound, n1: g.upperBound, h: s.h, w: s.w, v,
-                           rows: scratch.rows[worker].pointer, only: only)
+            inputTransform(
+                x, channels: c, nTotal: nTotal, n0: g.lowerBound, n1: g.upperBound, h: s.h, w: s.w, v,
+                rows: scratch.rows[worker].pointer, only: only)
         }
         func gemm(_ g: Range<Int>, _ e: Int, _ v: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>) {
             let t = g.count * tilesPerImage(s)
-            sgemm(m: k, n: t, k: c, a: u + e * planeStride(k, c), lda: c, b: v + e * planeStride(c, t), ldb: t,
-                  c: m + e * planeStride(k, t), ldc: t)
+            sgemm(
+                m: k, n: t, k: c, a: u + e * planeStride(k, c), lda: c, b: v + e * planeStride(c, t), ldb: t,
+                c: m + e * planeStride(k, t), ldc: t)
         }
         func transformOut(_ g: Range<Int>, _ m: UnsafeMutablePointer<Float>, _ worker: Int, _ only: Range<Int>? = nil) {
-            outputTransform(m, channels: k, nTotal: nTotal, n0: g.lowerBound, n1: g.upperBound, h: s.h, w: s.w, y,
-                            rows: scratch.rows[worker].pointer, only: only)
+            outputTransform(
+                m, channels: k, nTotal: nTotal, n0: g.lowerBound, n1: g.upperBound, h: s.h, w: s.w, y,
+                rows: scratch.rows[worker].pointer, only: only)
         }
         if !groupPerTask(s, groups) {
             let v = scratch.a[0].pointer, m = scratch.b[0].pointer
@@ -349,9 +389,11 @@ enum Winograd {
     /// dw = the sum of the groups' adjoint tile sums (`ImageGroups.reduce`), into one
     /// output per block of the reduction; dx (when given) = the convolution of dy with
     /// the flipped, transposed filters.
-    static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                         dx: UnsafeMutablePointer<Float>?, dw: [UnsafeMutablePointer<Float>], _ s: ConvShape,
-                         seg: Segments, reduction: GroupReduction?, pool: WorkerPool, scratch: ConvScratch) {
+    static func backward(
+        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+        dx: UnsafeMutablePointer<Float>?, dw: [UnsafeMutablePointer<Float>], _ s: ConvShape,
+        seg: Segments, reduction: GroupReduction?, pool: WorkerPool, scratch: ConvScratch
+    ) {
         let (k, c) = (s.k, s.c)
         let nTotal = seg.images
         let ig = groups(seg, s)
@@ -375,8 +417,9 @@ enum Winograd {
         // dU[e] [K, C] = (A dy A^T)[e] [K, T] x V[e]^T [T, C]
         func gemmDU(_ gi: Int, _ e: Int, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, _ du: UnsafeMutablePointer<Float>) {
             let t = tileCount(gi)
-            sgemm(transB: true, m: k, n: c, k: t, a: b + e * planeStride(k, t), lda: t, b: a + e * planeStride(c, t), ldb: t,
-                  c: du + e * planeStride(k, c), ldc: c)
+            sgemm(
+                transB: true, m: k, n: c, k: t, a: b + e * planeStride(k, t), lda: t, b: a + e * planeStride(c, t), ldb: t,
+                c: du + e * planeStride(k, c), ldc: c)
         }
         // B^T dy B into a (channels of K), then M[e] [C, T] = U'[e] [C, K] x a[e] [K, T] into b, then dx.
         func transformDyIn(_ gi: Int, _ a: UnsafeMutablePointer<Float>, _ worker: Int, _ only: Range<Int>? = nil) {
@@ -385,8 +428,9 @@ enum Winograd {
         }
         func gemmDX(_ gi: Int, _ e: Int, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>) {
             let t = tileCount(gi)
-            sgemm(m: c, n: t, k: k, a: uFlip + e * planeStride(k, c), lda: k, b: a + e * planeStride(k, t), ldb: t,
-                  c: b + e * planeStride(c, t), ldc: t)
+            sgemm(
+                m: c, n: t, k: k, a: uFlip + e * planeStride(k, c), lda: k, b: a + e * planeStride(k, t), ldb: t,
+                c: b + e * planeStride(c, t), ldc: t)
         }
         func transformDx(_ gi: Int, _ b: UnsafeMutablePointer<Float>, _ worker: Int, _ only: Range<Int>? = nil) {
             let (n0, n1) = n01(gi)
@@ -438,7 +482,11 @@ enum Winograd {
                         let v = V.load(sum + p * kc + idx)
                         for l in 0..<V.usedLanes { out[(idx + l) * 9 + p] = v[l] }
                     }
-                    sweep(ranges[ri].count) { copy($0, SIMD8<Float>.self) } narrow: { copy($0, SIMD2<Float>.self) }
+                    sweep(ranges[ri].count) {
+                        copy($0, SIMD8<Float>.self)
+                    } narrow: {
+                        copy($0, SIMD2<Float>.self)
+                    }
                 }
             }
         }
@@ -454,8 +502,10 @@ enum Winograd {
     /// stands still (7x the float32 bound at lr 0.01). It happens on small planes, where
     /// a ReLU can zero a channel's corner row and column in every sample. Per group, so
     /// that each group's partial, and hence every sum of them, is exact there.
-    static func zeroUnseenTaps(_ x: UnsafePointer<Float>, channels: Range<Int>, c: Int, k: Int, nTotal: Int, images: Range<Int>,
-                               h: Int, w: Int, _ partial: UnsafeMutablePointer<Float>) {
+    static func zeroUnseenTaps(
+        _ x: UnsafePointer<Float>, channels: Range<Int>, c: Int, k: Int, nTotal: Int, images: Range<Int>,
+        h: Int, w: Int, _ partial: UnsafeMutablePointer<Float>
+    ) {
         for ci in channels {
             // Bit 3r + q: tap (r, q)'s window holds a nonzero (NaN counts as one).
             var seen: UInt16 = 0

@@ -20,7 +20,10 @@ struct HeaderParser {
         var dict: [String: HeaderValue] = [:]
         while true {
             skipSpace()
-            if peek == "}" { pos += 1; break }
+            if peek == "}" {
+                pos += 1
+                break
+            }
             let key = try parseString()
             skipSpace()
             try expect(":")
@@ -29,7 +32,10 @@ struct HeaderParser {
             if dict[key] != nil { throw Failure(message: "duplicate key '\(key)'") }
             dict[key] = value
             skipSpace()
-            if peek == "," { pos += 1; continue }
+            if peek == "," {
+                pos += 1
+                continue
+            }
             skipSpace()
             try expect("}")
             break
@@ -85,15 +91,24 @@ struct HeaderParser {
         var items: [Int] = []
         while true {
             skipSpace()
-            if peek == ")" { pos += 1; return items }
+            if peek == ")" {
+                pos += 1
+                return items
+            }
             var digits = ""
-            while let c = peek, c.isASCII, c.isNumber { digits.append(c); pos += 1 }
+            while let c = peek, c.isASCII, c.isNumber {
+                digits.append(c)
+                pos += 1
+            }
             // Python 2 era headers may write 3L.
             if peek == "L" { pos += 1 }
             guard let v = Int(digits) else { throw Failure(message: "expected an integer at \(pos)") }
             items.append(v)
             skipSpace()
-            if peek == "," { pos += 1; continue }
+            if peek == "," {
+                pos += 1
+                continue
+            }
             skipSpace()
             try expect(")")
             return items

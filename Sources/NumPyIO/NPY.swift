@@ -171,15 +171,33 @@ private struct ElementKind {
         default: return nil
         }
         switch code {
-        case "f8": base = .f8; size = 8
-        case "f4": base = .f4; size = 4
-        case "i8": base = .i8; size = 8
-        case "i4": base = .i4; size = 4
-        case "i2": base = .i2; size = 2
-        case "i1": base = .i1; size = 1
-        case "u1": base = .u1; size = 1
-        case "u2": base = .u2; size = 2
-        case "u4": base = .u4; size = 4
+        case "f8":
+            base = .f8
+            size = 8
+        case "f4":
+            base = .f4
+            size = 4
+        case "i8":
+            base = .i8
+            size = 8
+        case "i4":
+            base = .i4
+            size = 4
+        case "i2":
+            base = .i2
+            size = 2
+        case "i1":
+            base = .i1
+            size = 1
+        case "u1":
+            base = .u1
+            size = 1
+        case "u2":
+            base = .u2
+            size = 2
+        case "u4":
+            base = .u4
+            size = 4
         default: return nil
         }
     }

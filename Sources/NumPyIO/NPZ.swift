@@ -35,7 +35,8 @@ public enum NPZ {
             // A zip of no members is its end record alone (numpy.savez with no arrays and our
             // own writer give one); libarchive does not recognize it.
             if fileBytes == 22, let h = FileHandle(forReadingAtPath: path), let end = try? h.read(upToCount: 22),
-               end.starts(with: [0x50, 0x4B, 0x05, 0x06]), end[8...11].allSatisfy({ $0 == 0 }) {
+                end.starts(with: [0x50, 0x4B, 0x05, 0x06]), end[8...11].allSatisfy({ $0 == 0 })
+            {
                 return ([], [:])
             }
             // A zip that starts like one but has no readable central directory at its end
@@ -74,7 +75,9 @@ public enum NPZ {
                 }
                 bytes += chunk[0..<n]
                 guard bytes.count <= (declared ?? maxMemberBytes) else {
-                    throw NumPyIOError(file: path, array: name, "member data longer than \(declared.map { "its declared \($0)" } ?? "possible in a \(fileBytes)-byte archive") bytes")
+                    throw NumPyIOError(
+                        file: path, array: name,
+                        "member data longer than \(declared.map { "its declared \($0)" } ?? "possible in a \(fileBytes)-byte archive") bytes")
                 }
             }
             if archive_entry_size_is_set(entry) != 0, Int64(bytes.count) != archive_entry_size(entry) {
@@ -144,8 +147,8 @@ public enum NPZ {
         guard let a = archive_write_new() else { throw NumPyIOError(file: path, "libarchive: out of memory") }
         defer { archive_write_free(a) }
         guard archive_write_set_format_zip(a) == ARCHIVE_OK,
-              archive_write_set_options(a, "zip:compression=store") == ARCHIVE_OK,
-              archive_write_open_filename(a, tmp) == ARCHIVE_OK
+            archive_write_set_options(a, "zip:compression=store") == ARCHIVE_OK,
+            archive_write_open_filename(a, tmp) == ARCHIVE_OK
         else { throw NumPyIOError(file: path, "cannot write: \(message(a))") }
         guard let e = archive_entry_new() else { throw NumPyIOError(file: path, "libarchive: out of memory") }
         defer { archive_entry_free(e) }

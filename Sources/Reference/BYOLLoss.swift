@@ -13,8 +13,10 @@ public enum BYOLLoss {
 
     /// views [N, 3, H, W]; z1, z2 [N, D] the target projections of view1 and view2.
     /// `online` has its BN running statistics updated (view1's batch first, then view2's).
-    public static func onlineStep(view1: Tensor, view2: Tensor, z1: Tensor, z2: Tensor, arch: Architecture,
-                                  online: inout NetParams, bnViews: BNViews) -> Result {
+    public static func onlineStep(
+        view1: Tensor, view2: Tensor, z1: Tensor, z2: Tensor, arch: Architecture,
+        online: inout NetParams, bnViews: BNViews
+    ) -> Result {
         let n = view1.shape[0]
         switch bnViews {
         case .separate:
@@ -39,7 +41,9 @@ public enum BYOLLoss {
 
     /// The target projections z1, z2 of both views, updating the target's running
     /// statistics (view1 first under `separate`).
-    public static func targetProjections(view1: Tensor, view2: Tensor, arch: Architecture, target: inout NetParams, bnViews: BNViews) -> (z1: Tensor, z2: Tensor) {
+    public static func targetProjections(
+        view1: Tensor, view2: Tensor, arch: Architecture, target: inout NetParams, bnViews: BNViews
+    ) -> (z1: Tensor, z2: Tensor) {
         switch bnViews {
         case .separate:
             let z1 = TargetNetwork.forward(view1, arch: arch, &target, .train)

@@ -6,7 +6,7 @@ import BYOLModel
 public enum Backbone {
     public struct Cache {
         var stem: ConvBNCache
-        var stemAct: Tensor   // bn1 output, the stem ReLU's input
+        var stemAct: Tensor  // bn1 output, the stem ReLU's input
         var blocks: [BasicBlock.Cache]
         var lastShape: [Int]  // layer4 output shape, for the pooling backward
         public var reluInputs: [Tensor] { [stemAct] + blocks.flatMap(\.reluInputs) }

@@ -6,10 +6,10 @@ import BYOLModel
 public enum BasicBlock {
     public struct Cache {
         var branch1: ConvBNCache
-        var act1: Tensor       // bn1 output, the first ReLU's input
+        var act1: Tensor  // bn1 output, the first ReLU's input
         var branch2: ConvBNCache
         var shortcut: ConvBNCache?
-        var sum: Tensor        // bn2 output + shortcut, the second ReLU's input
+        var sum: Tensor  // bn2 output + shortcut, the second ReLU's input
         public var reluInputs: [Tensor] { [act1, sum] }
     }
 
@@ -31,7 +31,9 @@ public enum BasicBlock {
     }
 
     /// dx [N, Cin, H, W] from dy; accumulates every parameter gradient of the block.
-    public static func backward(_ dy: Tensor, _ spec: BlockSpec, prefix: String, _ cache: Cache, _ params: NetParams, _ grads: inout Gradients) -> Tensor {
+    public static func backward(
+        _ dy: Tensor, _ spec: BlockSpec, prefix: String, _ cache: Cache, _ params: NetParams, _ grads: inout Gradients
+    ) -> Tensor {
         let dsum = ReLU.backward(dy, x: cache.sum)
         let dr1 = convBNBackward(dsum, spec.second, prefix: prefix, cache.branch2, params, &grads)
         let da1 = ReLU.backward(dr1, x: cache.act1)

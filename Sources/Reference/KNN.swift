@@ -8,8 +8,10 @@ import Foundation
 /// of class c (summed in rank order), prediction = argmax (ties: lower class).
 public enum KNN {
     /// bank [N, F] with labels [N] in 0..<classes; queries [M, F], optional labels.
-    public static func classify(bank: [Double], bankLabels: [Int64], queries: [Double], queryLabels: [Int64]?,
-                                features f: Int, k: Int, temperature t: Double, classes: Int) -> KNNResult {
+    public static func classify(
+        bank: [Double], bankLabels: [Int64], queries: [Double], queryLabels: [Int64]?,
+        features f: Int, k: Int, temperature t: Double, classes: Int
+    ) -> KNNResult {
         let n = bankLabels.count
         let m = queries.count / max(f, 1)
         let kk = min(k, n)

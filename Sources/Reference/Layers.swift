@@ -1,4 +1,5 @@
 import BYOLModel
+
 /// The conv -> BN and linear -> BN building steps of the networks, bound to parameter
 /// names, with the caches their backward passes need.
 
@@ -19,8 +20,10 @@ func batchNorm(_ x: Tensor, _ name: String, _ params: inout NetParams, _ mode: B
         var (y, cache, next) = BatchNorm.forwardTrain(x, gamma: gamma, beta: beta, running: running)
         RoundingNoise.site(&y.data, BatchNormErrors.trainForward(x: x, gamma: gamma, beta: beta))
         if RoundingNoise.current != nil {
-            let e = RoundingNoise.recording
-                ? BatchNormErrors.running(x: x, runningMean: running.mean, runningVar: running.variance, momentum: BatchNorm.momentum, next: next) : nil
+            let e =
+                RoundingNoise.recording
+                ? BatchNormErrors.running(x: x, runningMean: running.mean, runningVar: running.variance, momentum: BatchNorm.momentum, next: next)
+                : nil
             RoundingNoise.site(&next.mean, e!.mean)
             RoundingNoise.site(&next.variance, e!.variance)
         }
@@ -29,8 +32,11 @@ func batchNorm(_ x: Tensor, _ name: String, _ params: inout NetParams, _ mode: B
     case .eval:
         let exact = BatchNorm.forwardEval(x, gamma: gamma, beta: beta, running: running)
         var y = exact
-        RoundingNoise.site(&y.data, BatchNormErrors.eval(x: x, gamma: gamma, beta: beta, runningMean: running.mean, runningVar: running.variance,
-                                                         y: exact))
+        RoundingNoise.site(
+            &y.data,
+            BatchNormErrors.eval(
+                x: x, gamma: gamma, beta: beta, runningMean: running.mean, runningVar: running.variance,
+                y: exact))
         return (y, .eval(x: x, gamma: gamma, running: running))
     }
 }
@@ -78,7 +84,9 @@ func convBN(_ x: Tensor, conv: String, bn: String, stride: Int, pad: Int, _ para
     return (y, ConvBNCache(x: x, bn: bnCache))
 }
 
-func convBNBackward(_ dy: Tensor, conv: String, bn: String, stride: Int, pad: Int, _ cache: ConvBNCache, _ params: NetParams, _ grads: inout Gradients) -> Tensor {
+func convBNBackward(
+    _ dy: Tensor, conv: String, bn: String, stride: Int, pad: Int, _ cache: ConvBNCache, _ params: NetParams, _ grads: inout Gradients
+) -> Tensor {
     let dc = batchNormBackward(dy, bn, cache.bn, &grads)
     let w = params[conv + ".weight"]
     var (dx, dw) = Conv2d.backward(dc, x: cache.x, w: w, stride: stride, pad: pad)
@@ -90,4 +98,3 @@ func convBNBackward(_ dy: Tensor, conv: String, bn: String, stride: Int, pad: In
     grads.accumulate(conv + ".weight", dw)
     return dx
 }
-

@@ -5,10 +5,10 @@ import BYOLModel
 public enum MLPHead {
     public struct Cache {
         var x: Tensor
-        var hidden: Tensor    // linear 0 output
+        var hidden: Tensor  // linear 0 output
         var bn: BNCache
-        var act: Tensor       // BN output, the ReLU's input
-        var relu: Tensor      // ReLU output, linear 3's input
+        var act: Tensor  // BN output, the ReLU's input
+        var relu: Tensor  // ReLU output, linear 3's input
         public var reluInputs: [Tensor] { [act] }
     }
 

@@ -24,8 +24,9 @@ public struct NetParams: Equatable {
 
     /// The running statistics of BN layer `bn` (e.g. `backbone.layer1.0.bn1`).
     public func running(_ bn: String) -> BatchNorm.Running {
-        BatchNorm.Running(mean: self[bn + ".running_mean"].data, variance: self[bn + ".running_var"].data,
-                          batches: batchCounts[bn + ".num_batches_tracked"] ?? 0)
+        BatchNorm.Running(
+            mean: self[bn + ".running_mean"].data, variance: self[bn + ".running_var"].data,
+            batches: batchCounts[bn + ".num_batches_tracked"] ?? 0)
     }
 
     public mutating func setRunning(_ bn: String, _ r: BatchNorm.Running) {

@@ -36,7 +36,9 @@ public enum TargetNetwork {
     }
 
     /// The projection and every ReLU input of the pass.
-    public static func forwardRecording(_ x: Tensor, arch: Architecture, _ params: inout NetParams, _ mode: BNMode) -> (z: Tensor, reluInputs: [Tensor]) {
+    public static func forwardRecording(
+        _ x: Tensor, arch: Architecture, _ params: inout NetParams, _ mode: BNMode
+    ) -> (z: Tensor, reluInputs: [Tensor]) {
         let (f, bc) = Backbone.forward(x, arch: arch, &params, mode)
         let (z, pc) = MLPHead.forward(f, arch.projector, &params, mode)
         return (z, bc.reluInputs + pc.reluInputs)

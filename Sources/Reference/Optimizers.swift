@@ -1,5 +1,5 @@
-import Foundation
 import BYOLModel
+import Foundation
 
 /// The optimizers of `byol step` (docs/contract.md §3, point 4), on one parameter tensor
 /// at a time, in float64. Each returns the new parameter and its new buffers.
@@ -7,8 +7,10 @@ public enum Optimizer {
     /// One update of parameter p with gradient g. `buffers` holds the incoming buffers
     /// (absent = zeros); `isMatrix` is "more than one dimension" (LARS adapts only those);
     /// `step` counts finished steps (Adam's bias correction uses t = step + 1).
-    public static func update(_ p: [Double], grad g: [Double], buffers: [String: [Double]], isMatrix: Bool,
-                              step: Int64, config c: OptimizerConfig) -> (p: [Double], buffers: [String: [Double]]) {
+    public static func update(
+        _ p: [Double], grad g: [Double], buffers: [String: [Double]], isMatrix: Bool,
+        step: Int64, config c: OptimizerConfig
+    ) -> (p: [Double], buffers: [String: [Double]]) {
         let n = p.count
         let zeros = [Double](repeating: 0, count: n)
         switch c.kind {

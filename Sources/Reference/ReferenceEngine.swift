@@ -47,10 +47,13 @@ public final class ReferenceEngine: Engine {
 
     static let embedBatch = 64
 
-    public func knn(bank: NDArray, bankLabels: [Int64], queries: NDArray, queryLabels: [Int64]?, k: Int, temperature: Double,
-                    classes: Int) -> KNNResult {
-        return KNN.classify(bank: bank.doubles, bankLabels: bankLabels, queries: queries.doubles, queryLabels: queryLabels,
-                             features: bank.shape.last ?? 0, k: k, temperature: temperature, classes: classes)
+    public func knn(
+        bank: NDArray, bankLabels: [Int64], queries: NDArray, queryLabels: [Int64]?, k: Int, temperature: Double,
+        classes: Int
+    ) -> KNNResult {
+        return KNN.classify(
+            bank: bank.doubles, bankLabels: bankLabels, queries: queries.doubles, queryLabels: queryLabels,
+            features: bank.shape.last ?? 0, k: k, temperature: temperature, classes: classes)
     }
 
     // MARK: Layers
@@ -78,9 +81,12 @@ public final class ReferenceEngine: Engine {
     public func batchNormRunning(x: NDArray, runningMean: NDArray, runningVar: NDArray, batches: Int64) -> LayerResult {
         let running = BatchNorm.Running(mean: runningMean.doubles, variance: runningVar.doubles, batches: batches)
         let c = x.shape[1]
-        let next = BatchNorm.forwardTrain(Tensor(x), gamma: .init(repeating: 1, count: c), beta: .init(repeating: 0, count: c), running: running).running
-        return LayerResult([("running_mean", .vector(next.mean)), ("running_var", .vector(next.variance)),
-                            ("num_batches_tracked", .scalar(next.batches))])
+        let next = BatchNorm.forwardTrain(Tensor(x), gamma: .init(repeating: 1, count: c), beta: .init(repeating: 0, count: c), running: running)
+            .running
+        return LayerResult([
+            ("running_mean", .vector(next.mean)), ("running_var", .vector(next.variance)),
+            ("num_batches_tracked", .scalar(next.batches))
+        ])
     }
 
     public func linear(x: NDArray, weight: NDArray, bias: NDArray, dy: NDArray) -> LayerResult {
@@ -96,15 +102,19 @@ public final class ReferenceEngine: Engine {
     }
 
     public func avgPool(x: NDArray, dy: NDArray) -> LayerResult {
-        LayerResult([("y", NDArray(GlobalAvgPool.forward(Tensor(x)))),
-                     ("dx", NDArray(GlobalAvgPool.backward(Tensor(dy), inputShape: x.shape)))])
+        LayerResult([
+            ("y", NDArray(GlobalAvgPool.forward(Tensor(x)))),
+            ("dx", NDArray(GlobalAvgPool.backward(Tensor(dy), inputShape: x.shape)))
+        ])
     }
 
     public func optimizerUpdate(param: NDArray, grad: NDArray, buffers: [String: NDArray], step: Int64, config: OptimizerConfig) -> LayerResult {
-        let r = Optimizer.update(param.doubles, grad: grad.doubles, buffers: buffers.mapValues(\.doubles), isMatrix: param.shape.count > 1,
-                                 step: step, config: config)
-        return LayerResult([("param", NDArray(float64: r.p, shape: param.shape))]
-            + config.bufferNames.map { ($0, NDArray(float64: r.buffers[$0]!, shape: param.shape)) })
+        let r = Optimizer.update(
+            param.doubles, grad: grad.doubles, buffers: buffers.mapValues(\.doubles), isMatrix: param.shape.count > 1,
+            step: step, config: config)
+        return LayerResult(
+            [("param", NDArray(float64: r.p, shape: param.shape))]
+                + config.bufferNames.map { ($0, NDArray(float64: r.buffers[$0]!, shape: param.shape)) })
     }
 
     public func emaUpdate(target: NDArray, online: NDArray, tau: Double) -> LayerResult {

@@ -36,12 +36,15 @@ public enum BYOLStep {
             for b in config.optimizer.bufferNames {
                 if let a = state.arrays["optimizer.\(spec.name).\(b)"] { buffers[b] = a.doubles }
             }
-            var (p, newBuffers) = Optimizer.update(online[rel].data, grad: g.data, buffers: buffers,
-                                                   isMatrix: spec.shape.count > 1, step: state.step, config: config.optimizer)
+            var (p, newBuffers) = Optimizer.update(
+                online[rel].data, grad: g.data, buffers: buffers,
+                isMatrix: spec.shape.count > 1, step: state.step, config: config.optimizer)
             if RoundingNoise.current != nil {
-                let e = RoundingNoise.recording
-                    ? UpdateErrors.update(param: online[rel].data, grad: g.data, buffers: buffers, isMatrix: spec.shape.count > 1,
-                                          step: state.step, config: config.optimizer, out: p, newBuffers: newBuffers) : [:]
+                let e =
+                    RoundingNoise.recording
+                    ? UpdateErrors.update(
+                        param: online[rel].data, grad: g.data, buffers: buffers, isMatrix: spec.shape.count > 1,
+                        step: state.step, config: config.optimizer, out: p, newBuffers: newBuffers) : [:]
                 RoundingNoise.site(&p, e["param"]!)
                 for b in config.optimizer.bufferNames { RoundingNoise.site(&newBuffers[b]!, e[b]!) }
             }

@@ -31,8 +31,11 @@ public enum KNNMonitor {
 
     /// The accuracy of the loaded state's `network` backbone in eval mode.
     public static func accuracy(_ engine: NetworkEngine, network: String = "online", data: DataSplits, k: Int, temperature: Double) -> Double {
-        guard let a = accuracy(engine, network: network, data: data, k: k, temperature: temperature, comm: SingleProcess(),
-                               stopRequested: { false }) else { preconditionFailure("a pass that is never stopped ended early") }
+        guard
+            let a = accuracy(
+                engine, network: network, data: data, k: k, temperature: temperature, comm: SingleProcess(),
+                stopRequested: { false })
+        else { preconditionFailure("a pass that is never stopped ended early") }
         return a
     }
 
@@ -43,8 +46,10 @@ public enum KNNMonitor {
     /// embeds its share of each set (whole embedding batches, `Engine.embedRanges`, so the
     /// features are those of one process), rank 0 gathers them and votes, and every rank
     /// returns its accuracy.
-    public static func accuracy(_ engine: NetworkEngine, network: String = "online", data: DataSplits, k: Int, temperature: Double,
-                                comm: Collective, stopRequested: () -> Bool) -> Double? {
+    public static func accuracy(
+        _ engine: NetworkEngine, network: String = "online", data: DataSplits, k: Int, temperature: Double,
+        comm: Collective, stopRequested: () -> Bool
+    ) -> Double? {
         let dtype = engine.precision.dtype
         let f = engine.exportState().arch.featureSize  // once per pass: a copy of the state, small beside the pass
         func features(_ set: LabelledImages) -> NDArray? {
@@ -74,8 +79,9 @@ public enum KNNMonitor {
         guard let bank = features(data.train), let queries = features(data.test) else { return nil }
         var accuracy = 0.0
         if comm.isRoot {
-            let r = engine.knn(bank: bank, bankLabels: data.train.labels, queries: queries, queryLabels: data.test.labels, k: k,
-                               temperature: temperature, classes: max(data.classNames.count, 1))
+            let r = engine.knn(
+                bank: bank, bankLabels: data.train.labels, queries: queries, queryLabels: data.test.labels, k: k,
+                temperature: temperature, classes: max(data.classNames.count, 1))
             accuracy = r.accuracy ?? 0
         }
         guard comm.size > 1 else { return accuracy }

@@ -36,9 +36,13 @@ enum Plot {
         guard let xmin = pts.map(\.0).min(), let xmax = pts.map(\.0).max(), var ymin = pts.map(\.1).min(), var ymax = pts.map(\.1).max() else {
             return s + "</g>\n"
         }
-        if ymax - ymin < 1e-9 { ymin -= 1; ymax += 1 }
+        if ymax - ymin < 1e-9 {
+            ymin -= 1
+            ymax += 1
+        }
         let pad = (ymax - ymin) * 0.05
-        ymin -= pad; ymax += pad
+        ymin -= pad
+        ymax += pad
         let xs = xmax > xmin ? xmax - xmin : 1
         func px(_ v: Double) -> Double { x0 + (v - xmin) / xs * w }
         func py(_ v: Double) -> Double { y0 + h - (v - ymin) / (ymax - ymin) * h }

@@ -56,7 +56,9 @@ public enum Pretrain {
     /// processes (`c.comm`), every rank calls this with the same configuration: each loads
     /// the data, augments and computes its samples; rank 0 alone reads and writes the
     /// run folder, logs and shows progress, and every failure ends every rank.
-    public static func run(_ c: PretrainConfig, engine: DataParallelEngine, log rootLog: @escaping (String) -> Void, progress: Progress) throws -> Summary {
+    public static func run(
+        _ c: PretrainConfig, engine: DataParallelEngine, log rootLog: @escaping (String) -> Void, progress: Progress
+    ) throws -> Summary {
         let comm = c.comm
         let root = comm.isRoot
         let log: (String) -> Void = { if root { rootLog($0) } }
@@ -100,7 +102,8 @@ public enum Pretrain {
                 do {
                     try fm.createDirectory(atPath: c.out, withIntermediateDirectories: true)
                 } catch {
-                    throw DataError("\(c.out): cannot create the run folder: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+                    throw DataError(
+                        "\(c.out): cannot create the run folder: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
                 }
                 if lock < 0 {
                     // A new folder: locked now, then looked at again, in case another run
@@ -117,8 +120,11 @@ public enum Pretrain {
         if comm.size > 1 {
             let mine = c.kernels["openblas_core"] ?? ""
             let rootCore = String(decoding: comm.broadcast(Array(mine.utf8)), as: UTF8.self)
-            try comm.agree(rootCore == mine ? nil : DataError(
-                "runs OpenBLAS kernels \(mine) where rank 0 runs \(rootCore): set OPENBLAS_CORETYPE=\(rootCore) for every rank"))
+            try comm.agree(
+                rootCore == mine
+                    ? nil
+                    : DataError(
+                        "runs OpenBLAS kernels \(mine) where rank 0 runs \(rootCore): set OPENBLAS_CORETYPE=\(rootCore) for every rank"))
         }
         // Set when the set-up above did not fail (and comm.agree threw if it did).
         guard let data = loaded else { throw DataError("\(c.out): the data did not load") }
@@ -227,7 +233,9 @@ public enum Pretrain {
             }
             atStart = acc
             try rootWrites {
-                try metrics?.append(["type": "epoch", "epoch": 0, "step": 0, "knn_accuracy": acc, "knn_k": c.knnK, "knn_temperature": c.knnTemperature])
+                try metrics?.append([
+                    "type": "epoch", "epoch": 0, "step": 0, "knn_accuracy": acc, "knn_k": c.knnK, "knn_temperature": c.knnTemperature
+                ])
             }
             log(String(format: "epoch 0 (initialization): kNN accuracy %.2f%%", 100 * acc))
             c.afterStep?(0)  // between the first metrics line and the first checkpoint
@@ -253,8 +261,9 @@ public enum Pretrain {
                 if signal != 0 || c.stopAfter.map({ stepsThisRun >= $0 }) == true {
                     try checkpoint(epoch: epoch, stepInEpoch: stepInEpoch)
                     if signal == 0 { log("stopping after \(stepsThisRun) steps as asked (checkpoint at step \(k)); resume with --resume") }
-                    return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: k, imagesPerSecond: 0, stopped: true,
-                                   interrupted: signal == 0 ? nil : signal)
+                    return Summary(
+                        knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: k, imagesPerSecond: 0, stopped: true,
+                        interrupted: signal == 0 ? nil : signal)
                 }
                 let batch = perm[stepInEpoch * c.batch..<(stepInEpoch + 1) * c.batch]
                 let idx = batch[(batch.startIndex + mine.lowerBound)..<(batch.startIndex + mine.upperBound)]
@@ -265,12 +274,14 @@ public enum Pretrain {
                 let views = aug.run(images: pixels, count: idx.count, height: height, width: width, indices: idx.map(Int64.init), threads: c.threads)
                 let lr = Schedule.learningRate(step: k, total: totalSteps, warmup: warmup, base: c.lr)
                 let tau = Schedule.tau(step: k, total: totalSteps, base: c.tauBase)
-                let config = StepConfig(optimizer: OptimizerConfig(kind: c.optimizer, lr: lr, momentum: c.momentum, weightDecay: c.weightDecay),
-                                             tau: tau, bnViews: c.bnViews)
+                let config = StepConfig(
+                    optimizer: OptimizerConfig(kind: c.optimizer, lr: lr, momentum: c.momentum, weightDecay: c.weightDecay),
+                    tau: tau, bnViews: c.bnViews)
                 // Float64 views; a float32 engine rounds them to nearest.
                 let shape = [idx.count, 3, height, height]
-                let loss = engine.step(view1: NDArray(float64: views.views[0], shape: shape), view2: NDArray(float64: views.views[1], shape: shape),
-                                       config: config)
+                let loss = engine.step(
+                    view1: NDArray(float64: views.views[0], shape: shape), view2: NDArray(float64: views.views[1], shape: shape),
+                    config: config)
                 // Loss, gradients and state are the same on every rank: so is any failure.
                 guard loss.isFinite else { throw DataError("step \(k + 1): the loss is \(loss); stopped, the last good checkpoint is \(ckptPath)") }
                 if let bad = engine.firstNonFiniteGradient() {
@@ -285,15 +296,18 @@ public enum Pretrain {
                 lastLoss = loss
                 stepsThisRun += 1
                 stepInEpoch += 1
-                var line: [String: Any] = ["type": "step", "step": k + 1, "epoch": epoch + 1, "loss": loss, "lr": lr, "tau": tau,
-                                           "images_per_second": Double(c.batch) / dt]
+                var line: [String: Any] = [
+                    "type": "step", "step": k + 1, "epoch": epoch + 1, "loss": loss, "lr": lr, "tau": tau,
+                    "images_per_second": Double(c.batch) / dt
+                ]
                 if comm.size > 1 { line["exchange_seconds"] = exchanged }
                 try rootWrites { try metrics?.append(line) }
                 let elapsed = Date().timeIntervalSince(runStart)
                 let rate = Double(stepsThisRun * c.batch) / max(elapsed, 1e-9)
                 if root {
-                    progress.update(epoch: epoch + 1, epochs: c.epochs, step: stepInEpoch, stepsPerEpoch: stepsPerEpoch, loss: loss,
-                                    imagesPerSecond: rate, eta: Double((totalSteps - k - 1) * c.batch) / max(rate, 1e-9))
+                    progress.update(
+                        epoch: epoch + 1, epochs: c.epochs, step: stepInEpoch, stepsPerEpoch: stepsPerEpoch, loss: loss,
+                        imagesPerSecond: rate, eta: Double((totalSteps - k - 1) * c.batch) / max(rate, 1e-9))
                 }
                 if (k + 1) % c.checkpointEvery == 0 && stepInEpoch < stepsPerEpoch { try checkpoint(epoch: epoch, stepInEpoch: stepInEpoch) }
                 c.afterStep?(k + 1)
@@ -306,20 +320,25 @@ public enum Pretrain {
             let acc = signal == 0 ? knn(after: epoch + 1) : nil
             guard let acc else {
                 try checkpoint(epoch: epoch, stepInEpoch: stepsPerEpoch)
-                return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: (epoch + 1) * stepsPerEpoch, imagesPerSecond: 0,
-                               stopped: true, interrupted: signal != 0 ? signal : agreedSignal())
+                return Summary(
+                    knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: (epoch + 1) * stepsPerEpoch, imagesPerSecond: 0,
+                    stopped: true, interrupted: signal != 0 ? signal : agreedSignal())
             }
             last = acc
             let bestSoFar = max(best ?? acc, acc)
             best = bestSoFar
             let seconds = Date().timeIntervalSince(epochStart)
             try rootWrites {
-                try metrics?.append(["type": "epoch", "epoch": epoch + 1, "step": (epoch + 1) * stepsPerEpoch, "knn_accuracy": acc,
-                                     "best_knn_accuracy": bestSoFar, "loss": lastLoss, "seconds": seconds, "knn_k": c.knnK,
-                                     "knn_temperature": c.knnTemperature])
+                try metrics?.append([
+                    "type": "epoch", "epoch": epoch + 1, "step": (epoch + 1) * stepsPerEpoch, "knn_accuracy": acc,
+                    "best_knn_accuracy": bestSoFar, "loss": lastLoss, "seconds": seconds, "knn_k": c.knnK,
+                    "knn_temperature": c.knnTemperature
+                ])
             }
-            log(String(format: "epoch %d/%d: loss %.4f, kNN accuracy %.2f%% (best %.2f%%, at initialization %.2f%%), %.0f s",
-                       epoch + 1, c.epochs, lastLoss, 100 * acc, 100 * bestSoFar, 100 * (atStart ?? .nan), seconds))
+            log(
+                String(
+                    format: "epoch %d/%d: loss %.4f, kNN accuracy %.2f%% (best %.2f%%, at initialization %.2f%%), %.0f s",
+                    epoch + 1, c.epochs, lastLoss, 100 * acc, 100 * bestSoFar, 100 * (atStart ?? .nan), seconds))
             epoch += 1
             stepInEpoch = 0
             try checkpoint(epoch: epoch, stepInEpoch: 0)
@@ -332,8 +351,9 @@ public enum Pretrain {
         // is reported, not swallowed: the run is complete, and the status says it was asked
         // to stop (issue #23 row 15).
         let late = agreedSignal()
-        return Summary(knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: Int(finalState.step),
-                       imagesPerSecond: Double(stepsThisRun * c.batch) / max(elapsed, 1e-9), stopped: false, stepsThisRun: stepsThisRun,
-                       interrupted: late == 0 ? nil : late, exchangeShare: elapsed > 0 && comm.size > 1 ? exchange / elapsed : nil)
+        return Summary(
+            knnAtStart: atStart, lastKNN: last, bestKNN: best, steps: Int(finalState.step),
+            imagesPerSecond: Double(stepsThisRun * c.batch) / max(elapsed, 1e-9), stopped: false, stepsThisRun: stepsThisRun,
+            interrupted: late == 0 ? nil : late, exchangeShare: elapsed > 0 && comm.size > 1 ? exchange / elapsed : nil)
     }
 }

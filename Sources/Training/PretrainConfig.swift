@@ -1,13 +1,13 @@
 import Augment
-import Data
 import BYOLModel
+import Data
 import Foundation
 
 /// `byol pretrain`: BYOL on a data set, reproducibly, with checkpoints that resume to the
 /// same bytes, a kNN monitor after each epoch, and a run folder of metrics, plot and
 /// manifest.
 public struct PretrainConfig: Sendable {
-    public var data: String?          // nil: the embedded synthetic set
+    public var data: String?  // nil: the embedded synthetic set
     public var preset = "small"
     public var epochs = 10
     public var batch = 256
@@ -66,11 +66,13 @@ public struct PretrainConfig: Sendable {
 
     /// Every setting, for the manifest and the resume check.
     public var asDictionary: [String: Any] {
-        ["data": data ?? "embedded", "preset": preset, "epochs": epochs, "batch": batch, "optimizer": optimizer.rawValue, "lr": lr,
-         "momentum": momentum, "weight_decay": weightDecay, "tau_base": tauBase, "warmup_epochs": warmupEpochs, "seed": seed,
-         "precision": precision.rawValue, "threads": threads, "recipe": recipe.rawValue, "bn_views": bnViews.rawValue,
-         "checkpoint_every": checkpointEvery, "knn_k": knnK, "knn_temperature": knnTemperature,
-         "train_limit": trainLimit ?? -1, "test_limit": testLimit ?? -1, "sample_groups": resolvedSampleGroups]
+        [
+            "data": data ?? "embedded", "preset": preset, "epochs": epochs, "batch": batch, "optimizer": optimizer.rawValue, "lr": lr,
+            "momentum": momentum, "weight_decay": weightDecay, "tau_base": tauBase, "warmup_epochs": warmupEpochs, "seed": seed,
+            "precision": precision.rawValue, "threads": threads, "recipe": recipe.rawValue, "bn_views": bnViews.rawValue,
+            "checkpoint_every": checkpointEvery, "knn_k": knnK, "knn_temperature": knnTemperature,
+            "train_limit": trainLimit ?? -1, "test_limit": testLimit ?? -1, "sample_groups": resolvedSampleGroups
+        ]
     }
 
     /// Settings that must not change across a resume (threads and processes may), as
@@ -94,7 +96,10 @@ extension Collective {
     /// rank's error (its own, or the other rank's message, naming the rank), the others
     /// throw `QuietFailure`. Collective: every rank calls it at the same point.
     func agree(_ error: Error?) throws {
-        guard size > 1 else { if let error { throw error }; return }
+        guard size > 1 else {
+            if let error { throw error }
+            return
+        }
         // One integer when all is well; the messages only when a rank failed.
         guard max(error == nil ? 0 : 1) == 1 else { return }
         let text = error.map { "\($0)" } ?? ""

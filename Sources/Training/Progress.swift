@@ -12,13 +12,17 @@ public final class Progress {
         let filled = Int(frac * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         let etaText = String(format: "%d:%02d:%02d", Int(eta) / 3600, Int(eta) / 60 % 60, Int(eta) % 60)
-        let text = String(format: "epoch %d/%d [%@] %d/%d loss %.4f %.1f img/s ETA %@", epoch, epochs, bar, step, stepsPerEpoch, loss,
-                          imagesPerSecond, etaText)
+        let text = String(
+            format: "epoch %d/%d [%@] %d/%d loss %.4f %.1f img/s ETA %@", epoch, epochs, bar, step, stepsPerEpoch, loss,
+            imagesPerSecond, etaText)
         if isTTY {
             FileHandle.standardError.write(Data(("\r" + text).utf8))
         } else {
             let decile = Int(frac * 10)
-            if decile != lastPrinted { lastPrinted = decile; FileHandle.standardError.write(Data((text + "\n").utf8)) }
+            if decile != lastPrinted {
+                lastPrinted = decile
+                FileHandle.standardError.write(Data((text + "\n").utf8))
+            }
         }
     }
 

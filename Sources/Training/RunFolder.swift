@@ -27,13 +27,15 @@ extension Pretrain {
             // was trained, so the same run starts over, once the manifest says it is the
             // same run.
             if Set(present).isSubset(of: ["manifest.json", "metrics.jsonl"]), present.contains("manifest.json"),
-               !Metrics.hasSteps(c.out + "/metrics.jsonl") {
+                !Metrics.hasSteps(c.out + "/metrics.jsonl")
+            {
                 try checkSameRun(manifestPath: c.out + "/manifest.json", config: c, checksum: nil)
                 try AtomicFile.write(c.out + "/metrics.jsonl", data: Data())
                 return false
             }
             if !present.isEmpty {
-                throw DataError("\(c.out): no checkpoint.npz to resume from, but files of a run (\(present.joined(separator: ", "))); use another --out")
+                throw DataError(
+                    "\(c.out): no checkpoint.npz to resume from, but files of a run (\(present.joined(separator: ", "))); use another --out")
             }
             return false
         }
@@ -52,8 +54,10 @@ extension Pretrain {
         let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw DataError("\(folder): cannot open the run folder: \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let why = errno == EWOULDBLOCK ? "another byol pretrain is using this run folder; wait for it to end or choose another --out"
-                                           : "cannot lock the run folder: \(String(cString: strerror(errno)))"
+            let why =
+                errno == EWOULDBLOCK
+                ? "another byol pretrain is using this run folder; wait for it to end or choose another --out"
+                : "cannot lock the run folder: \(String(cString: strerror(errno)))"
             close(fd)
             throw DataError("\(folder): \(why)")
         }
@@ -96,10 +100,15 @@ extension Pretrain {
         let perEpoch = Int64(stepsPerEpoch)
         // step_in_epoch = steps per epoch: every step of the epoch done, its kNN pass not yet.
         guard (0...perEpoch).contains(inEpoch), epoch < Int64(config.epochs) || inEpoch == 0 else {
-            throw NumPyIOError(file: f.path, array: "pretrain.step_in_epoch", "step \(inEpoch) of epoch \(epoch) is outside the run's \(stepsPerEpoch) steps per epoch")
+            throw NumPyIOError(
+                file: f.path, array: "pretrain.step_in_epoch",
+                "step \(inEpoch) of epoch \(epoch) is outside the run's \(stepsPerEpoch) steps per epoch")
         }
         guard state.step == epoch * perEpoch + inEpoch else {
-            throw NumPyIOError(file: f.path, array: "step", "step \(state.step) disagrees with the position epoch \(epoch), step \(inEpoch) of \(stepsPerEpoch) (expected \(epoch * perEpoch + inEpoch))")
+            throw NumPyIOError(
+                file: f.path, array: "step",
+                "step \(state.step) disagrees with the position epoch \(epoch), step \(inEpoch) of \(stepsPerEpoch) (expected \(epoch * perEpoch + inEpoch))"
+            )
         }
     }
 
@@ -107,8 +116,9 @@ extension Pretrain {
     /// (bytes then differ from an uninterrupted run's), or nil.
     static func kernelChange(manifestPath: String, config: PretrainConfig) -> String? {
         guard let now = config.kernels["openblas_core"], let data = FileManager.default.contents(atPath: manifestPath),
-              let m = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let before = (m["kernels"] as? [String: Any])?["openblas_core"] as? String, before != now else { return nil }
+            let m = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let before = (m["kernels"] as? [String: Any])?["openblas_core"] as? String, before != now
+        else { return nil }
         return "warning: this run ran on OpenBLAS kernels \(before) and continues on \(now): float32 bytes will differ from an uninterrupted run's"
     }
 
@@ -116,14 +126,17 @@ extension Pretrain {
     /// `checksum` is given, the same data.
     static func checkSameRun(manifestPath: String, config: PretrainConfig, checksum: String?) throws {
         guard let data = FileManager.default.contents(atPath: manifestPath),
-              let m = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let flags = m["flags"] as? [String: Any] else {
+            let m = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let flags = m["flags"] as? [String: Any]
+        else {
             throw DataError("\(manifestPath): missing or unreadable; cannot check that --resume continues the same run")
         }
         // In a fixed order, the derived sample_groups (its default follows --batch) last,
         // so that the message names the flag the user changed.
         let identity = config.identity.sorted { ($0.key == "sample_groups" ? 1 : 0, $0.key) < ($1.key == "sample_groups" ? 1 : 0, $1.key) }
         for (k, _) in identity where flags[k] == nil {
-            throw DataError("\(manifestPath): the run has no \(k) setting (an earlier byol-swift started it); this version cannot continue it to the same bytes: start a new run")
+            throw DataError(
+                "\(manifestPath): the run has no \(k) setting (an earlier byol-swift started it); this version cannot continue it to the same bytes: start a new run"
+            )
         }
         for (k, v) in identity where "\(flags[k] ?? "")" != v {
             throw DataError("\(manifestPath): the run was started with \(k) = \(flags[k] ?? "none"), now \(v); resume with the same flags")
@@ -135,10 +148,12 @@ extension Pretrain {
     }
 
     static func writeManifest(_ c: PretrainConfig, arch: Architecture, data: DataSplits, checksum: String, stepsPerEpoch: Int) throws {
-        var m: [String: Any] = ["flags": c.asDictionary, "version": "byol-swift 0.1.0", "data": data.name, "images_sha256": checksum,
-                                "train_images": data.train.count, "test_images": data.test.count, "classes": data.classNames,
-                                "architecture": arch.description, "steps_per_epoch": stepsPerEpoch,
-                                "knn": "online backbone, eval mode, bank = train set with the test transform, cosine, k \(c.knnK), T \(c.knnTemperature)"]
+        var m: [String: Any] = [
+            "flags": c.asDictionary, "version": "byol-swift 0.1.0", "data": data.name, "images_sha256": checksum,
+            "train_images": data.train.count, "test_images": data.test.count, "classes": data.classNames,
+            "architecture": arch.description, "steps_per_epoch": stepsPerEpoch,
+            "knn": "online backbone, eval mode, bank = train set with the test transform, cosine, k \(c.knnK), T \(c.knnTemperature)"
+        ]
         if !c.kernels.isEmpty { m["kernels"] = c.kernels }
         // How many processes the latest invocation ran on (not part of the run's identity:
         // a resume may use another count and reaches the same bytes).

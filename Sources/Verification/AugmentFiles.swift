@@ -29,7 +29,7 @@ public enum AugmentFiles {
             ("view1", NDArray(float64: batch.views[0], shape: [n, 3, s, s])),
             ("view2", NDArray(float64: batch.views[1], shape: [n, 3, s, s])),
             ("mean", NDArray(float64: Augmenter.mean, shape: [3])),
-            ("std", NDArray(float64: Augmenter.std, shape: [3])),
+            ("std", NDArray(float64: Augmenter.std, shape: [3]))
         ]
         func flag(_ b: Bool) -> Int64 { b ? 1 : 0 }
         for v in 0..<2 {
@@ -44,7 +44,7 @@ public enum AugmentFiles {
                 (name + "grayscale", NDArray(int64: p.map { flag($0.grayscale) }, shape: [n])),
                 (name + "blur", NDArray(int64: p.map { flag($0.blur) }, shape: [n])),
                 (name + "sigma", NDArray(float64: p.map(\.sigma), shape: [n])),
-                (name + "solarize", NDArray(int64: p.map { flag($0.solarize) }, shape: [n])),
+                (name + "solarize", NDArray(int64: p.map { flag($0.solarize) }, shape: [n]))
             ]
         }
         return out

@@ -21,9 +21,11 @@ public struct CaseDraws {
     /// Values with magnitude in [minMagnitude, 1) and a random sign: inputs that stay
     /// clear of a ReLU kink.
     public mutating func awayFromZero(_ shape: [Int], minMagnitude: Double) -> Tensor {
-        Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in
-            let m = stream.uniform(minMagnitude, 1)
-            return stream.nextUniform() < 0.5 ? -m : m
-        })
+        Tensor(
+            shape: shape,
+            data: (0..<shape.reduce(1, *)).map { _ in
+                let m = stream.uniform(minMagnitude, 1)
+                return stream.nextUniform() < 0.5 ? -m : m
+            })
     }
 }

@@ -33,7 +33,8 @@ public struct CheckTable {
 
     public func line(_ r: CheckRow) -> String {
         if let why = r.skipped { return pad(r.check, checkWidth) + "  " + pad("-", 11) + "  " + pad("-", 11) + "  SKIP (\(why))" }
-        return pad(r.check, checkWidth) + "  " + pad(sci(r.maxAbsError), 11) + "  " + pad(sci(r.maxRelError), 11) + "  " + (r.passed ? "PASS" : "FAIL")
+        return pad(r.check, checkWidth) + "  " + pad(sci(r.maxAbsError), 11) + "  " + pad(sci(r.maxRelError), 11) + "  "
+            + (r.passed ? "PASS" : "FAIL")
     }
 
     func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }

@@ -25,7 +25,7 @@ public enum Tolerance: Sendable, CustomStringConvertible {
 public struct TensorComparison: Sendable {
     public var name: String
     public var maxAbs: Double
-    public var maxRel: Double    // max |a - e| / max(1, max|e|): the bounded quantity
+    public var maxRel: Double  // max |a - e| / max(1, max|e|): the bounded quantity
     public var passed: Bool
     /// Empty when passed; otherwise the numpy-style report (several lines).
     public var report: String
@@ -36,12 +36,14 @@ public struct TensorComparison: Sendable {
 public enum Compare {
     public static func tensors(_ name: String, actual: NDArray?, expected: NDArray?, tolerance: Tolerance) -> TensorComparison {
         guard let expected else {
-            return TensorComparison(name: name, maxAbs: .infinity, maxRel: .infinity, passed: false,
-                                    report: "\(name): not in the expected file", summary: "\(name): not in the expected file")
+            return TensorComparison(
+                name: name, maxAbs: .infinity, maxRel: .infinity, passed: false,
+                report: "\(name): not in the expected file", summary: "\(name): not in the expected file")
         }
         guard let actual else {
-            return TensorComparison(name: name, maxAbs: .infinity, maxRel: .infinity, passed: false,
-                                    report: "\(name): missing from the output", summary: "\(name): missing from the output")
+            return TensorComparison(
+                name: name, maxAbs: .infinity, maxRel: .infinity, passed: false,
+                report: "\(name): missing from the output", summary: "\(name): missing from the output")
         }
         guard actual.shape == expected.shape else {
             let s = "\(name): shape \(fmt(actual.shape)), expected \(fmt(expected.shape))"
@@ -73,19 +75,24 @@ public enum Compare {
             return TensorComparison(name: name, maxAbs: maxAbs, maxRel: maxRel, passed: true, report: "", summary: "")
         }
         let pct = 100 * Double(mismatched.count) / Double(e.count)
-        var lines = ["Not equal to tolerance \(tolerance): \(name), shape \(fmt(expected.shape))",
-                     "Mismatched elements: \(mismatched.count) / \(e.count) (\(String(format: "%.3g", pct))%)"]
+        var lines = [
+            "Not equal to tolerance \(tolerance): \(name), shape \(fmt(expected.shape))",
+            "Mismatched elements: \(mismatched.count) / \(e.count) (\(String(format: "%.3g", pct))%)"
+        ]
         for i in mismatched.prefix(5) {
             lines.append("  at \(index(i, expected.shape)): ACTUAL \(a[i]) DESIRED \(e[i])")
         }
         lines.append("Max absolute difference: \(maxAbs)")
         lines.append("Max relative difference (to max(1, max|expected|)): \(maxRel)")
-        let summary = "\(name): \(mismatched.count) of \(e.count) elements differ, first at \(index(mismatched[0], expected.shape)): ACTUAL \(a[mismatched[0]]) DESIRED \(e[mismatched[0]])"
+        let summary =
+            "\(name): \(mismatched.count) of \(e.count) elements differ, first at \(index(mismatched[0], expected.shape)): ACTUAL \(a[mismatched[0]]) DESIRED \(e[mismatched[0]])"
         return TensorComparison(name: name, maxAbs: maxAbs, maxRel: maxRel, passed: false, report: lines.joined(separator: "\n"), summary: summary)
     }
 
     /// Every array of `expected` against `actual` (extra arrays in `actual` fail too).
-    public static func files(actual: [(name: String, array: NDArray)], expected: [(name: String, array: NDArray)], tolerance: Tolerance) -> [TensorComparison] {
+    public static func files(
+        actual: [(name: String, array: NDArray)], expected: [(name: String, array: NDArray)], tolerance: Tolerance
+    ) -> [TensorComparison] {
         let a = Dictionary(actual.map { ($0.name, $0.array) }, uniquingKeysWith: { x, _ in x })
         let e = Dictionary(expected.map { ($0.name, $0.array) }, uniquingKeysWith: { x, _ in x })
         var out = expected.map { tensors($0.name, actual: a[$0.name], expected: $0.array, tolerance: tolerance) }

@@ -12,9 +12,13 @@ enum ConformanceBounds {
     }
 
     /// The error terms of a layer or update case's float outputs (its op's error model).
-    static func terms(function: String, params: [String: Int], inputs: [(name: String, array: NDArray)], expected: [(name: String, array: NDArray)]) -> [String: ErrorTerms] {
+    static func terms(
+        function: String, params: [String: Int], inputs: [(name: String, array: NDArray)], expected: [(name: String, array: NDArray)]
+    ) -> [String: ErrorTerms] {
         guard let model = Ops.named(function)?.errorModel else { return [:] }
-        return model(OpValues(params: params, inputs: Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, $0.array) }),
-                              expected: Dictionary(uniqueKeysWithValues: expected.map { ($0.name, $0.array) })))
+        return model(
+            OpValues(
+                params: params, inputs: Dictionary(uniqueKeysWithValues: inputs.map { ($0.name, $0.array) }),
+                expected: Dictionary(uniqueKeysWithValues: expected.map { ($0.name, $0.array) })))
     }
 }

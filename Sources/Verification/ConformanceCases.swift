@@ -11,8 +11,10 @@ extension Conformance {
 
     /// The cases of `arch` on `batch` images of size x size, inputs drawn from `seed`, with
     /// a whole step for each of `steps` (nil: `defaultSteps`) and an embed, unless `layersOnly`.
-    public static func cases(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]? = nil,
-                             layersOnly: Bool = false) -> [Case] {
+    public static func cases(
+        arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]? = nil,
+        layersOnly: Bool = false
+    ) -> [Case] {
         var out: [Case] = []
         generate(arch: arch, batch: batch, size: size, seed: seed, steps: steps, layersOnly: layersOnly) { out.append($0) }
         return out
@@ -22,17 +24,21 @@ extension Conformance {
     /// whole-network ones last): export writes each while the next is computed.
     /// `layersOnly`: no whole steps and no embed (for implementations of layer functions
     /// alone: their results then check without `--only`).
-    static func generate(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]?, layersOnly: Bool = false,
-                         emit: (Case) throws -> Void) rethrows {
+    static func generate(
+        arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]?, layersOnly: Bool = false,
+        emit: (Case) throws -> Void
+    ) rethrows {
         // The whole-network cases (most of the work: Monte Carlo passes of the reference)
         // draw from streams of their own, so they run beside the layer cases.
         let wholeNetwork = Locked<[Case]>([])
         let stepKinds = steps ?? defaultSteps(arch)
         let group = DispatchGroup()
-        if !layersOnly { DispatchQueue.global().async(group: group) {
-            let made = StepCases.cases(arch: arch, batch: batch, size: size, seed: seed, steps: stepKinds)
-            wholeNetwork.update { $0 = made }
-        } }
+        if !layersOnly {
+            DispatchQueue.global().async(group: group) {
+                let made = StepCases.cases(arch: arch, batch: batch, size: size, seed: seed, steps: stepKinds)
+                wholeNetwork.update { $0 = made }
+            }
+        }
         // An error from `emit` must not leave the whole-network cases running.
         defer { group.wait() }
         var rng = CaseDraws(seed: seed)
@@ -42,14 +48,18 @@ extension Conformance {
         let reference = ReferenceEngine()
         var seen = Set<String>()
         var pending: [Case] = []
-        func add(_ id: String, _ function: String, params: [String: Int] = [:], inputs: [(String, NDArray)], margin: Double? = nil,
-                 run: () -> LayerResult) {
+        func add(
+            _ id: String, _ function: String, params: [String: Int] = [:], inputs: [(String, NDArray)], margin: Double? = nil,
+            run: () -> LayerResult
+        ) {
             guard seen.insert(id).inserted else { return }
             let named = inputs.map { (name: $0.0, array: $0.1) }
             let expected = run().arrays
-            pending.append(Case(id: id, function: function, params: params, inputs: named, expected: expected,
-                            bounds: ConformanceBounds.tiers(ConformanceBounds.terms(function: function, params: params, inputs: named, expected: expected)),
-                            reluMargin: margin))
+            pending.append(
+                Case(
+                    id: id, function: function, params: params, inputs: named, expected: expected,
+                    bounds: ConformanceBounds.tiers(ConformanceBounds.terms(function: function, params: params, inputs: named, expected: expected)),
+                    reluMargin: margin))
         }
         func nd(_ t: Tensor) -> NDArray { NDArray(t) }
 
@@ -57,20 +67,28 @@ extension Conformance {
             let c = shape[1]
             let x = nd(rng.tensor(shape, -1, 3)), gamma = nd(rng.tensor([c], 0.5, 1.5)), beta = nd(rng.tensor([c], -0.5, 0.5))
             let dy = nd(rng.tensor(shape)), mean = nd(rng.tensor([c], -0.5, 0.5)), variance = nd(rng.tensor([c], 0.5, 2))
-            add(label.replacingOccurrences(of: function, with: function + "-train"), function + "_train",
-                inputs: [("x", x), ("weight", gamma), ("bias", beta), ("dy", dy)]) {
+            add(
+                label.replacingOccurrences(of: function, with: function + "-train"), function + "_train",
+                inputs: [("x", x), ("weight", gamma), ("bias", beta), ("dy", dy)]
+            ) {
                 reference.batchNormTrain(x: x, weight: gamma, bias: beta, dy: dy)
             }
-            add(label.replacingOccurrences(of: function, with: function + "-eval"), function + "_eval",
-                inputs: [("x", x), ("weight", gamma), ("bias", beta), ("running_mean", mean), ("running_var", variance)]) {
+            add(
+                label.replacingOccurrences(of: function, with: function + "-eval"), function + "_eval",
+                inputs: [("x", x), ("weight", gamma), ("bias", beta), ("running_mean", mean), ("running_var", variance)]
+            ) {
                 reference.batchNormEval(x: x, weight: gamma, bias: beta, runningMean: mean, runningVar: variance)
             }
             // Running statistics away from their initial 0 and 1, after a few batches.
             let rx = nd(runningDraws.tensor(shape, -1, 3)), rm = nd(runningDraws.tensor([c], -0.5, 0.5))
             let rv = nd(runningDraws.tensor([c], 0.5, 2))
-            add(label.replacingOccurrences(of: function, with: function + "-running"), "batchnorm_running",
-                inputs: [("x", rx), ("running_mean", rm), ("running_var", rv), ("num_batches_tracked", .scalar(Int64(7))),
-                         ("momentum", .scalar(BNConstants.momentum))]) {
+            add(
+                label.replacingOccurrences(of: function, with: function + "-running"), "batchnorm_running",
+                inputs: [
+                    ("x", rx), ("running_mean", rm), ("running_var", rv), ("num_batches_tracked", .scalar(Int64(7))),
+                    ("momentum", .scalar(BNConstants.momentum))
+                ]
+            ) {
                 reference.batchNormRunning(x: rx, runningMean: rm, runningVar: rv, batches: 7)
             }
         }
@@ -109,8 +127,10 @@ extension Conformance {
         let last = arch.widths[3]
         let px = nd(rng.tensor([batch, last, h, h])), pdy = nd(rng.tensor([batch, last]))
         add("avgpool-\(last)x\(h)x\(h)", "avgpool", inputs: [("x", px), ("dy", pdy)]) { reference.avgPool(x: px, dy: pdy) }
-        for (i, o) in [(arch.featureSize, arch.projHidden), (arch.projHidden, arch.projOut), (arch.projOut, arch.predHidden),
-                       (arch.predHidden, arch.projOut)] {
+        for (i, o) in [
+            (arch.featureSize, arch.projHidden), (arch.projHidden, arch.projOut), (arch.projOut, arch.predHidden),
+            (arch.predHidden, arch.projOut)
+        ] {
             let s = (3.0 / Double(i)).squareRoot()
             let x = nd(rng.tensor([batch, i])), w = nd(rng.tensor([o, i], -s, s)), b = nd(rng.tensor([o])), dy = nd(rng.tensor([batch, o]))
             add("linear-\(i)to\(o)", "linear", inputs: [("x", x), ("weight", w), ("bias", b), ("dy", dy)]) {
@@ -136,23 +156,28 @@ extension Conformance {
         // past rounding; LARS's trust ratio scales its whole update.
         let wShape = [arch.widths[0], 3, 3, 3]
         func scalars(_ pairs: [(String, Double)]) -> [(String, NDArray)] { pairs.map { ($0.0, NDArray.scalar($0.1)) } }
-        for (kind, shape, hyper) in [(OptimizerKind.sgd, wShape, [("lr", 0.1), ("momentum", 0.9), ("weight_decay", 0.01)]),
-                                     (.lars, wShape, [("lr", 0.2), ("momentum", 0.9), ("weight_decay", 0.01), ("eta", 0.001)]),
-                                     (.lars, [arch.widths[0]], [("lr", 0.2), ("momentum", 0.9), ("weight_decay", 0.01), ("eta", 0.001)]),
-                                     (.adam, wShape, [("lr", 1e-3), ("beta1", 0.9), ("beta2", 0.999), ("eps", 1e-8), ("weight_decay", 0.01)])] {
+        for (kind, shape, hyper) in [
+            (OptimizerKind.sgd, wShape, [("lr", 0.1), ("momentum", 0.9), ("weight_decay", 0.01)]),
+            (.lars, wShape, [("lr", 0.2), ("momentum", 0.9), ("weight_decay", 0.01), ("eta", 0.001)]),
+            (.lars, [arch.widths[0]], [("lr", 0.2), ("momentum", 0.9), ("weight_decay", 0.01), ("eta", 0.001)]),
+            (.adam, wShape, [("lr", 1e-3), ("beta1", 0.9), ("beta2", 0.999), ("eps", 1e-8), ("weight_decay", 0.01)])
+        ] {
             let param = nd(rng.tensor(shape, -0.5, 0.5)), grad = nd(rng.tensor(shape))
             var inputs: [(String, NDArray)] = [("param", param), ("grad", grad)]
             if kind == .adam {
-                inputs += [("exp_avg", nd(rng.tensor(shape, -0.1, 0.1))), ("exp_avg_sq", nd(rng.tensor(shape, 1e-4, 1e-2))), ("step", .scalar(Int64(3)))]
+                inputs += [
+                    ("exp_avg", nd(rng.tensor(shape, -0.1, 0.1))), ("exp_avg_sq", nd(rng.tensor(shape, 1e-4, 1e-2))), ("step", .scalar(Int64(3)))
+                ]
             } else {
                 inputs.append(("momentum_buffer", nd(rng.tensor(shape, -0.5, 0.5))))
             }
             inputs += scalars(hyper)
             let id = "\(kind.rawValue)-" + shape.map(String.init).joined(separator: "x")
             let h = Dictionary(uniqueKeysWithValues: hyper)
-            let config = OptimizerConfig(kind: kind, lr: h["lr"]!, momentum: h["momentum"] ?? 0.9, weightDecay: h["weight_decay"]!,
-                                         larsEta: h["eta"] ?? 0.001, adamBeta1: h["beta1"] ?? 0.9, adamBeta2: h["beta2"] ?? 0.999,
-                                         adamEps: h["eps"] ?? 1e-8)
+            let config = OptimizerConfig(
+                kind: kind, lr: h["lr"]!, momentum: h["momentum"] ?? 0.9, weightDecay: h["weight_decay"]!,
+                larsEta: h["eta"] ?? 0.001, adamBeta1: h["beta1"] ?? 0.9, adamBeta2: h["beta2"] ?? 0.999,
+                adamEps: h["eps"] ?? 1e-8)
             let named = Dictionary(uniqueKeysWithValues: inputs)
             var buffers: [String: NDArray] = [:]
             for b in config.bufferNames { buffers[b] = named[b] }
@@ -161,7 +186,8 @@ extension Conformance {
             }
         }
         let target = nd(rng.tensor(wShape, -0.5, 0.5)), online = nd(rng.tensor(wShape, -0.5, 0.5))
-        add("ema-" + wShape.map(String.init).joined(separator: "x"), "ema", inputs: [("target", target), ("online", online), ("tau", .scalar(0.996))]) {
+        add("ema-" + wShape.map(String.init).joined(separator: "x"), "ema", inputs: [("target", target), ("online", online), ("tau", .scalar(0.996))])
+        {
             reference.emaUpdate(target: target, online: online, tau: 0.996)
         }
 
@@ -181,8 +207,9 @@ extension Conformance {
 
     /// A step's outputs: `loss`, `grad.NAME` per learnable array, the next state's arrays.
     static func stepOutputs(_ o: StepOutcome, arch: Architecture) -> LayerResult {
-        LayerResult([("loss", .scalar(o.loss))] + arch.learnableSpecs.compactMap { s in o.grads[s.name].map { ("grad." + s.name, $0) } }
-                    + o.next.members.filter { $0.name != "loss" })
+        LayerResult(
+            [("loss", .scalar(o.loss))] + arch.learnableSpecs.compactMap { s in o.grads[s.name].map { ("grad." + s.name, $0) } }
+                + o.next.members.filter { $0.name != "loss" })
     }
 
     /// The manifest's integer for each optimizer of a step case (`params.optimizer`).
@@ -196,10 +223,12 @@ extension Conformance {
         guard let kind = optimizerCodes[code] else {
             throw NumPyIOError(file: inputs.path, "params.optimizer = \(code) is no optimizer this byol knows (0 sgd, 1 lars, 2 adam)")
         }
-        return StepConfig(optimizer: OptimizerConfig(kind: kind, lr: h("lr", 0), momentum: h("momentum", 0.9), weightDecay: h("weight_decay", 0),
-                                                     larsEta: h("eta", 0.001), adamBeta1: h("beta1", 0.9), adamBeta2: h("beta2", 0.999),
-                                                     adamEps: h("eps", 1e-8)),
-                          tau: h("tau", 0.99), bnViews: params["bn_views"] == 1 ? .joint : .separate)
+        return StepConfig(
+            optimizer: OptimizerConfig(
+                kind: kind, lr: h("lr", 0), momentum: h("momentum", 0.9), weightDecay: h("weight_decay", 0),
+                larsEta: h("eta", 0.001), adamBeta1: h("beta1", 0.9), adamBeta2: h("beta2", 0.999),
+                adamEps: h("eps", 1e-8)),
+            tau: h("tau", 0.99), bnViews: params["bn_views"] == 1 ? .joint : .separate)
     }
 
     /// An optimizer case's update on `engine`, from its inputs by name.
@@ -209,18 +238,25 @@ extension Conformance {
         guard let k = OptimizerKind(rawValue: kind), let param = named["param"], let grad = named["grad"] else {
             throw NumPyIOError(file: kind, "not an optimizer case")
         }
-        let config = OptimizerConfig(kind: k, lr: scalar("lr", 0), momentum: scalar("momentum", 0.9), weightDecay: scalar("weight_decay", 0),
-                                     larsEta: scalar("eta", 0.001), adamBeta1: scalar("beta1", 0.9), adamBeta2: scalar("beta2", 0.999),
-                                     adamEps: scalar("eps", 1e-8))
+        let config = OptimizerConfig(
+            kind: k, lr: scalar("lr", 0), momentum: scalar("momentum", 0.9), weightDecay: scalar("weight_decay", 0),
+            larsEta: scalar("eta", 0.001), adamBeta1: scalar("beta1", 0.9), adamBeta2: scalar("beta2", 0.999),
+            adamEps: scalar("eps", 1e-8))
         var buffers: [String: NDArray] = [:]
         for b in config.bufferNames { buffers[b] = named[b] }
-        let step = named["step"].flatMap { a -> Int64? in if case .int64(let v) = a.storage { return v.first }; return a.doubles.first.map(Int64.init) } ?? 0
+        let step =
+            named["step"].flatMap { a -> Int64? in
+                if case .int64(let v) = a.storage { return v.first }
+                return a.doubles.first.map(Int64.init)
+            } ?? 0
         return engine.optimizerUpdate(param: param, grad: grad, buffers: buffers, step: step, config: config)
     }
 
     /// Runs a case's function on `engine` (its op's `compute`): what an implementation
     /// in this package returns for the case (`byol conformance run --engine`).
-    public static func compute(function: String, params: [String: Int], inputs: NPZFile, state: BYOLState? = nil, engine: Engine) throws -> LayerResult {
+    public static func compute(
+        function: String, params: [String: Int], inputs: NPZFile, state: BYOLState? = nil, engine: Engine
+    ) throws -> LayerResult {
         guard let op = Ops.named(function) else { throw NumPyIOError(file: inputs.path, "unknown function '\(function)'") }
         return try op.compute(engine, OpCase(inputs: inputs, params: params, state: state))
     }

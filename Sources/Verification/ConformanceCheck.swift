@@ -46,8 +46,9 @@ extension Conformance {
         public var tightest: Tier? { Tier.allCases.first { (ratios[$0] ?? .infinity) <= 1 } }
 
         static func failed(_ c: Listed, tensor: String, tier: Tier, _ message: String, missing: Bool = false) -> Finding {
-            Finding(caseID: c.id, function: c.function, tensor: tensor, maxAbs: .infinity, ratios: [:], worstIndex: nil, bound: 0, got: .nan,
-                    expected: .nan, passed: false, message: message, tier: tier, missing: missing)
+            Finding(
+                caseID: c.id, function: c.function, tensor: tensor, maxAbs: .infinity, ratios: [:], worstIndex: nil, bound: 0, got: .nan,
+                expected: .nan, passed: false, message: message, tier: tier, missing: missing)
         }
     }
 
@@ -69,11 +70,13 @@ extension Conformance {
         guard !cases.isEmpty else { throw NumPyIOError(file: path, "the \"cases\" list is empty: nothing to check") }
         return try cases.map { c in
             guard let id = c["id"] as? String, let f = c["function"] as? String, let outs = c["outputs"] as? [[String: Any]],
-                  !id.isEmpty, !id.contains("/"), id != ".." else {
+                !id.isEmpty, !id.contains("/"), id != ".."
+            else {
                 throw NumPyIOError(file: path, "a case without a valid id, function or outputs")
             }
-            return Listed(id: id, function: f, params: c["params"] as? [String: Int] ?? [:], outputs: outs.compactMap { $0["name"] as? String },
-                          integerOutputs: Set(outs.filter { $0["dtype"] as? String == "int64" }.compactMap { $0["name"] as? String }))
+            return Listed(
+                id: id, function: f, params: c["params"] as? [String: Int] ?? [:], outputs: outs.compactMap { $0["name"] as? String },
+                integerOutputs: Set(outs.filter { $0["dtype"] as? String == "int64" }.compactMap { $0["name"] as? String }))
         }
     }
 
@@ -95,8 +98,10 @@ extension Conformance {
             if exists {
                 do { file = try NPZ.load(path) } catch { why = "\(error)" }
             }
-            var found = try judge(c, cases: dir, outputs: file?.members, dtypes: file.map { f in Dictionary(uniqueKeysWithValues: f.names.map { ($0, f.fileDType($0)) }) } ?? [:],
-                                  failure: why, file: path, judged: judged)
+            var found = try judge(
+                c, cases: dir, outputs: file?.members,
+                dtypes: file.map { f in Dictionary(uniqueKeysWithValues: f.names.map { ($0, f.fileDType($0)) }) } ?? [:],
+                failure: why, file: path, judged: judged)
             if !exists { for i in found.indices { found[i].missing = true } }
             findings += found
         }
@@ -106,8 +111,10 @@ extension Conformance {
     /// The findings of one case from its outputs, or, when there are none, `failure` for
     /// each. `file` names where the outputs came from in messages; `dtypes` the stored
     /// dtype of each array.
-    static func judge(_ c: Listed, cases dir: String, outputs: [(name: String, array: NDArray)]?, dtypes: [String: String], failure: String,
-                      file: String, judged: Judged) throws -> [Finding] {
+    static func judge(
+        _ c: Listed, cases dir: String, outputs: [(name: String, array: NDArray)]?, dtypes: [String: String], failure: String,
+        file: String, judged: Judged
+    ) throws -> [Finding] {
         let expected = try NPZ.load("\(dir)/\(c.id)/expected.npz")
         let bounds = try NPZ.load("\(dir)/\(c.id)/bounds.npz")
         let tier = judged.passTier
@@ -139,7 +146,9 @@ extension Conformance {
             out.append(compare(c, name, actual: a, expected: e, bounds: perTier, tier: tier))
         }
         for extra in members.map(\.name) where !c.outputs.contains(extra) {
-            out.append(.failed(c, tensor: extra, tier: tier, "\(file): unexpected array '\(extra)' (the case's outputs: \(c.outputs.joined(separator: ", ")))"))
+            out.append(
+                .failed(
+                    c, tensor: extra, tier: tier, "\(file): unexpected array '\(extra)' (the case's outputs: \(c.outputs.joined(separator: ", ")))"))
         }
         return out
     }
@@ -153,9 +162,10 @@ extension Conformance {
         }
         let (a, e) = (actual.doubles, expected.doubles)
         let ok = a == e
-        var f = Finding(caseID: c.id, function: c.function, tensor: name, maxAbs: zip(a, e).map { abs($0 - $1) }.max() ?? 0,
-                        ratios: Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0, ok ? 0 : .infinity) }), worstIndex: nil, bound: 0,
-                        got: a.first ?? .nan, expected: e.first ?? .nan, passed: ok, message: "", tier: tier)
+        var f = Finding(
+            caseID: c.id, function: c.function, tensor: name, maxAbs: zip(a, e).map { abs($0 - $1) }.max() ?? 0,
+            ratios: Dictionary(uniqueKeysWithValues: Tier.allCases.map { ($0, ok ? 0 : .infinity) }), worstIndex: nil, bound: 0,
+            got: a.first ?? .nan, expected: e.first ?? .nan, passed: ok, message: "", tier: tier)
         if !ok, let i = a.indices.first(where: { a[$0] != e[$0] }) {
             f.worstIndex = unravel(i, expected.shape)
             f.message = "\(name): integer \(Int64(a[i])) at \(indexText(f.worstIndex)), expected exactly \(Int64(e[i]))"
@@ -184,22 +194,27 @@ extension Conformance {
                 // the ratio only reports by how much.
                 within = within && d <= b[i]
                 let r = d.isNaN ? .infinity : (d == 0 ? 0 : d / b[i])
-                if r > worst { worst = r; at = i }
+                if r > worst {
+                    worst = r
+                    at = i
+                }
             }
             ratios[t] = within ? worst : max(worst, 1.0.nextUp)
             worstAt[t] = at
         }
         let at = worstAt[tier] ?? worstAt.values.first ?? 0
-        var f = Finding(caseID: c.id, function: c.function, tensor: name, maxAbs: maxAbs, ratios: ratios,
-                        worstIndex: e.isEmpty ? nil : unravel(at, expected.shape), bound: bounds[tier]?[at] ?? 0,
-                        got: e.isEmpty ? .nan : a[at], expected: e.isEmpty ? .nan : e[at], passed: (ratios[tier] ?? .infinity) <= 1,
-                        message: "", tier: tier)
+        var f = Finding(
+            caseID: c.id, function: c.function, tensor: name, maxAbs: maxAbs, ratios: ratios,
+            worstIndex: e.isEmpty ? nil : unravel(at, expected.shape), bound: bounds[tier]?[at] ?? 0,
+            got: e.isEmpty ? .nan : a[at], expected: e.isEmpty ? .nan : e[at], passed: (ratios[tier] ?? .infinity) <= 1,
+            message: "", tier: tier)
         if !f.passed {
             if bounds[tier] == nil {
                 f.message = "\(name): float32 results cannot meet the \(tier.rawValue) bounds"
             } else {
-                f.message = String(format: "%@: |error| %.3e > bound %.3e (%.3gx) at %@: got %@, expected %@", name, abs(f.got - f.expected), f.bound,
-                                   f.ratio, indexText(f.worstIndex), "\(f.got)", "\(f.expected)")
+                f.message = String(
+                    format: "%@: |error| %.3e > bound %.3e (%.3gx) at %@: got %@, expected %@", name, abs(f.got - f.expected), f.bound,
+                    f.ratio, indexText(f.worstIndex), "\(f.got)", "\(f.expected)")
             }
         }
         return f

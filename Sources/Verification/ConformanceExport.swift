@@ -4,7 +4,8 @@ import NumPyIO
 
 extension Conformance {
     /// The manifest's rule, as written into it.
-    public static let rule = "every element of every float output: |result - expected| <= bound, the case's bounds.npz array "
+    public static let rule =
+        "every element of every float output: |result - expected| <= bound, the case's bounds.npz array "
         + "NAME@TIER; integer outputs exactly equal; no other arrays"
 
     /// Writes `cases` under `dir`: DIR/ID/inputs.npz, [state.npz,] expected.npz, bounds.npz
@@ -17,8 +18,10 @@ extension Conformance {
     /// Generates the cases of `arch` (as `cases`) and writes each as soon as it is ready,
     /// while the whole-network cases are still being computed: `byol conformance export`.
     /// Returns how many cases of how many functions were written.
-    public static func export(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]?, layersOnly: Bool = false,
-                              header: [String: Any], to dir: String) throws -> (cases: Int, functions: Int) {
+    public static func export(
+        arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]?, layersOnly: Bool = false,
+        header: [String: Any], to dir: String
+    ) throws -> (cases: Int, functions: Int) {
         try makeFolder(dir)
         var entries: [[String: Any]] = []
         var functions = Set<String>()
@@ -48,8 +51,10 @@ extension Conformance {
         var entry: [String: Any] = [
             "id": c.id, "function": c.function, "params": c.params,
             "inputs": c.inputs.map { ["name": $0.name, "shape": $0.array.shape] as [String: Any] },
-            "outputs": c.expected.map { ["name": $0.name, "shape": $0.array.shape, "dtype": $0.array.dtype == .int64 ? "int64" : "float"] as [String: Any] },
-            "bounds": "bounds.npz",
+            "outputs": c.expected.map {
+                ["name": $0.name, "shape": $0.array.shape, "dtype": $0.array.dtype == .int64 ? "int64" : "float"] as [String: Any]
+            },
+            "bounds": "bounds.npz"
         ]
         if let m = c.reluMargin { entry["relu_margin"] = m }
         if c.state != nil { entry["state"] = "state.npz" }
@@ -61,7 +66,9 @@ extension Conformance {
         manifest["format"] = "byol-conformance"
         manifest["version"] = version
         manifest["rule"] = rule
-        manifest["tiers"] = Tier.allCases.map { ["name": $0.rawValue, "accumulation": $0.accumulation, "operand": $0.operand, "product": $0.product] as [String: Any] }
+        manifest["tiers"] = Tier.allCases.map {
+            ["name": $0.rawValue, "accumulation": $0.accumulation, "operand": $0.operand, "product": $0.product] as [String: Any]
+        }
         manifest["cases"] = entries
         let json = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(dir + "/manifest.json", data: json + Data("\n".utf8))

@@ -15,7 +15,12 @@ extension Conformance {
         var byCase: [(id: String, function: String, findings: [Finding])] = []
         var index: [String: Int] = [:]
         for f in findings {
-            if let i = index[f.caseID] { byCase[i].findings.append(f) } else { index[f.caseID] = byCase.count; byCase.append((f.caseID, f.function, [f])) }
+            if let i = index[f.caseID] {
+                byCase[i].findings.append(f)
+            } else {
+                index[f.caseID] = byCase.count
+                byCase.append((f.caseID, f.function, [f]))
+            }
         }
         let tiers = Dictionary(fingerprint(findings).map { ($0.function, $0.tier) }, uniquingKeysWith: { a, _ in a })
         let failedCases = byCase.filter { $0.findings.contains { !$0.passed } }.count
@@ -48,14 +53,16 @@ extension Conformance {
     public static func json(_ findings: [Finding], judged: Judged) throws -> Data {
         func num(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
         let rows: [[String: Any]] = findings.map { f in
-            ["case": f.caseID, "function": f.function, "tensor": f.tensor, "max_abs": num(f.maxAbs), "ratio": num(f.ratio),
-             "bound_at_worst": num(f.bound), "worst_index": f.worstIndex ?? NSNull(), "passed": f.passed, "message": f.message,
-             "ratios": Dictionary(uniqueKeysWithValues: f.ratios.map { ($0.key.rawValue, num($0.value)) }),
-             "tightest_tier": f.tightest?.rawValue ?? NSNull()]
+            [
+                "case": f.caseID, "function": f.function, "tensor": f.tensor, "max_abs": num(f.maxAbs), "ratio": num(f.ratio),
+                "bound_at_worst": num(f.bound), "worst_index": f.worstIndex ?? NSNull(), "passed": f.passed, "message": f.message,
+                "ratios": Dictionary(uniqueKeysWithValues: f.ratios.map { ($0.key.rawValue, num($0.value)) }),
+                "tightest_tier": f.tightest?.rawValue ?? NSNull()
+            ]
         }
         let doc: [String: Any] = [
             "precision": judged.description, "passed": findings.allSatisfy(\.passed), "tensors": rows,
-            "fingerprint": fingerprint(findings).map { ["function": $0.function, "tier": $0.tier?.rawValue ?? NSNull()] as [String: Any] },
+            "fingerprint": fingerprint(findings).map { ["function": $0.function, "tier": $0.tier?.rawValue ?? NSNull()] as [String: Any] }
         ]
         return try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys]) + Data("\n".utf8)
     }

@@ -19,8 +19,10 @@ extension Conformance {
     /// product rounding) through every layer and update case of `dir`, judged at `tier`.
     /// With `engine`, whole steps and embeds run on it at a random thread count per trial
     /// (`engine(threads)`).
-    public static func trials(cases dir: String, count: Int, seed: UInt64, tier: Tier, engine: ((Int) throws -> Engine)?,
-                              progress: (Int) -> Void = { _ in }) throws -> TrialReport {
+    public static func trials(
+        cases dir: String, count: Int, seed: UInt64, tier: Tier, engine: ((Int) throws -> Engine)?,
+        progress: (Int) -> Void = { _ in }
+    ) throws -> TrialReport {
         var report = TrialReport(tier: tier, trials: count)
         let listed = try readManifest(dir)
         var inputs: [String: NPZFile] = [:], states: [String: BYOLState] = [:]

@@ -41,8 +41,10 @@ public enum CrossCheck {
     /// Draws (init seed, views) from `seed` on until the case is well conditioned. With
     /// `warmup` > 0 the state first takes that many reference steps (Adam's second
     /// moments become non-zero; the target departs from the online network).
-    public static func wellConditioned(name: String, arch: Architecture, batch: Int, size: Int, config: StepConfig,
-                                       seed: UInt64, warmup: Int = 0, attempts: Int = 200) -> StepCase? {
+    public static func wellConditioned(
+        name: String, arch: Architecture, batch: Int, size: Int, config: StepConfig,
+        seed: UInt64, warmup: Int = 0, attempts: Int = 200
+    ) -> StepCase? {
         for s in seed..<seed + UInt64(attempts) {
             var state = Initializer.initialState(arch: arch, seed: s)
             var rng = CaseDraws(seed: s &+ 7_000)
@@ -87,26 +89,34 @@ public enum CrossCheck {
 
     /// The standard cases by name, each drawn on demand (`standardCases` draws them all).
     static func standardSpecs(quick: Bool) -> [(name: String, draw: () -> StepCase?)] {
-        func spec(_ name: String, _ arch: Architecture, batch: Int, size: Int, _ config: StepConfig, seed: UInt64,
-                  warmup: Int = 0) -> (name: String, draw: () -> StepCase?) {
+        func spec(
+            _ name: String, _ arch: Architecture, batch: Int, size: Int, _ config: StepConfig, seed: UInt64,
+            warmup: Int = 0
+        ) -> (name: String, draw: () -> StepCase?) {
             (name, { wellConditioned(name: name, arch: arch, batch: batch, size: size, config: config, seed: seed, warmup: warmup) })
         }
         var specs = [
-            spec("tiny lars separate", .tiny, batch: 4, size: 16,
-                 .init(optimizer: .init(kind: .lars, lr: 0.2, weightDecay: 1.5e-6), tau: 0.99, bnViews: .separate), seed: 1),
-            spec("tiny sgd joint", .tiny, batch: 3, size: 16,
-                 .init(optimizer: .init(kind: .sgd, lr: 0.05, weightDecay: 5e-4), tau: 0.996, bnViews: .joint), seed: 2),
-            spec("tiny adam separate (after 2 steps)", .tiny, batch: 4, size: 8,
-                 .init(optimizer: .init(kind: .adam, lr: 1e-3, weightDecay: 1e-4), tau: 0.99, bnViews: .separate), seed: 3, warmup: 2),
+            spec(
+                "tiny lars separate", .tiny, batch: 4, size: 16,
+                .init(optimizer: .init(kind: .lars, lr: 0.2, weightDecay: 1.5e-6), tau: 0.99, bnViews: .separate), seed: 1),
+            spec(
+                "tiny sgd joint", .tiny, batch: 3, size: 16,
+                .init(optimizer: .init(kind: .sgd, lr: 0.05, weightDecay: 5e-4), tau: 0.996, bnViews: .joint), seed: 2),
+            spec(
+                "tiny adam separate (after 2 steps)", .tiny, batch: 4, size: 8,
+                .init(optimizer: .init(kind: .adam, lr: 1e-3, weightDecay: 1e-4), tau: 0.99, bnViews: .separate), seed: 3, warmup: 2),
             // lr 0.01: Adam scales the noise in the gradients of the biases before a BN
             // (0 in exact arithmetic) to steps near lr; summed in float32 that noise put
             // this case's next state at 5.8x the bound (see FastBN.backward's dxSum).
-            spec("tiny adam joint lr 0.01 (after 2 steps)", .tiny, batch: 3, size: 16,
-                 .init(optimizer: .init(kind: .adam, lr: 1e-2, weightDecay: 0), tau: 0.99, bnViews: .joint), seed: 5, warmup: 2),
+            spec(
+                "tiny adam joint lr 0.01 (after 2 steps)", .tiny, batch: 3, size: 16,
+                .init(optimizer: .init(kind: .adam, lr: 1e-2, weightDecay: 0), tau: 0.99, bnViews: .joint), seed: 5, warmup: 2)
         ]
         if !quick {
-            specs.append(spec("small lars separate", .small, batch: 4, size: 8,
-                              .init(optimizer: .init(kind: .lars, lr: 0.2, weightDecay: 1.5e-6), tau: 0.996, bnViews: .separate), seed: 4))
+            specs.append(
+                spec(
+                    "small lars separate", .small, batch: 4, size: 8,
+                    .init(optimizer: .init(kind: .lars, lr: 0.2, weightDecay: 1.5e-6), tau: 0.996, bnViews: .separate), seed: 4))
         }
         return specs
     }
@@ -115,8 +125,9 @@ public enum CrossCheck {
     /// otherwise drop out of the check silently).
     public static func missingCaseRows(_ found: [StepCase], quick: Bool) -> [CheckRow] {
         standardSpecs(quick: quick).map(\.name).filter { n in !found.contains { $0.name == n } }.map { n in
-            CheckRow(check: "float32 vs float64 step: \(n)", maxAbsError: .infinity, maxRelError: .infinity, passed: false,
-                     failures: ["\(n): no well-conditioned draw (ReLU margin >= 1e-5) in 200 attempts"])
+            CheckRow(
+                check: "float32 vs float64 step: \(n)", maxAbsError: .infinity, maxRelError: .infinity, passed: false,
+                failures: ["\(n): no well-conditioned draw (ReLU margin >= 1e-5) in 200 attempts"])
         }
     }
 
@@ -143,9 +154,10 @@ public enum CrossCheck {
             let ho = (h + 2 * pad - r) / stride + 1, wo = (w + 2 * pad - r) / stride + 1
             let dy = nd(rng.tensor([5, 7, ho, wo]))
             let size = h == 9 && w == 9 ? "" : " at \(h)x\(w)"
-            cases.append(LayerCase(name: "conv2d \(r)x\(r) stride \(stride) pad \(pad), \(c) channels\(size)", op: "conv2d") {
-                $0.conv2d(x: x, weight: wt, stride: stride, pad: pad, dy: dy)
-            })
+            cases.append(
+                LayerCase(name: "conv2d \(r)x\(r) stride \(stride) pad \(pad), \(c) channels\(size)", op: "conv2d") {
+                    $0.conv2d(x: x, weight: wt, stride: stride, pad: pad, dy: dy)
+                })
         }
         for (shape, label) in [([6, 5, 4, 4], "batchnorm2d"), ([7, 9], "batchnorm1d")] {
             let c = shape[1]
@@ -153,9 +165,10 @@ public enum CrossCheck {
             let dy = nd(rng.tensor(shape))
             let mean = nd(rng.tensor([c], -0.5, 0.5)), variance = nd(rng.tensor([c], 0.5, 2))
             cases.append(LayerCase(name: "\(label) train", op: label + "_train") { $0.batchNormTrain(x: x, weight: gamma, bias: beta, dy: dy) })
-            cases.append(LayerCase(name: "\(label) eval", op: label + "_eval") {
-                $0.batchNormEval(x: x, weight: gamma, bias: beta, runningMean: mean, runningVar: variance)
-            })
+            cases.append(
+                LayerCase(name: "\(label) eval", op: label + "_eval") {
+                    $0.batchNormEval(x: x, weight: gamma, bias: beta, runningMean: mean, runningVar: variance)
+                })
         }
         do {
             let x = nd(rng.tensor([6, 20])), w = nd(rng.tensor([9, 20], -0.3, 0.3)), b = nd(rng.tensor([9])), dy = nd(rng.tensor([6, 9]))
@@ -186,10 +199,14 @@ public enum CrossCheck {
         let reference = ReferenceEngine()
         return layerCases().map { c in
             let expected = c.run(reference), got = c.run(engine)
-            return (c.name, expected.arrays.map { e in
-                Compare.tensors(e.name, actual: got[e.name], expected: e.array,
-                                tolerance: e.name == "y" || e.name == "loss" ? outputBound : gradientBound)
-            })
+            return (
+                c.name,
+                expected.arrays.map { e in
+                    Compare.tensors(
+                        e.name, actual: got[e.name], expected: e.array,
+                        tolerance: e.name == "y" || e.name == "loss" ? outputBound : gradientBound)
+                }
+            )
         }
     }
 
@@ -207,8 +224,10 @@ public enum CrossCheck {
             let a = fast1.step(from: c.state, view1: NDArray(c.view1), view2: NDArray(c.view2), config: c.config)
             let b = fast2.step(from: c.state, view1: NDArray(c.view1), view2: NDArray(c.view2), config: c.config)
             let same = a.next.arrays == b.next.arrays && a.grads == b.grads
-            rows.append(CheckRow(check: "float32 step 1 vs 2 threads identical: \(c.name)", maxAbsError: 0, maxRelError: 0, passed: same,
-                                 failures: same ? [] : ["\(c.name): float32 output differs between 1 and 2 threads"]))
+            rows.append(
+                CheckRow(
+                    check: "float32 step 1 vs 2 threads identical: \(c.name)", maxAbsError: 0, maxRelError: 0, passed: same,
+                    failures: same ? [] : ["\(c.name): float32 output differs between 1 and 2 threads"]))
         }
         return rows
     }
@@ -221,7 +240,8 @@ public enum CrossCheck {
     }
 
     public static func summary(_ title: String, _ cs: [TensorComparison]) -> CheckRow {
-        CheckRow(check: title, maxAbsError: cs.map(\.maxAbs).max() ?? 0, maxRelError: cs.map(\.maxRel).max() ?? 0,
-                 passed: cs.allSatisfy(\.passed), failures: cs.filter { !$0.passed }.map(\.report))
+        CheckRow(
+            check: title, maxAbsError: cs.map(\.maxAbs).max() ?? 0, maxRelError: cs.map(\.maxRel).max() ?? 0,
+            passed: cs.allSatisfy(\.passed), failures: cs.filter { !$0.passed }.map(\.report))
     }
 }

@@ -12,7 +12,10 @@ public enum Digest {
     public static func arrays(_ arrays: [(name: String, array: NDArray)]) -> [(name: String, array: NDArray)] {
         var out: [(name: String, array: NDArray)] = []
         for (name, a) in arrays {
-            guard a.isFloat else { out.append((name, a)); continue }
+            guard a.isFloat else {
+                out.append((name, a))
+                continue
+            }
             let v = a.doubles
             var sum = 0.0, sq = 0.0, maxAbs = 0.0
             for x in v {

@@ -33,7 +33,9 @@ public enum Goldens {
     // MARK: Running a case
 
     /// The files a case produces, by file name, in the form stored (whole or digest).
-    static func outputs(_ c: GoldenCase, goldens: String, onStep: (String) -> Void = { _ in }) throws -> [(file: String, arrays: [(name: String, array: NDArray)])] {
+    static func outputs(
+        _ c: GoldenCase, goldens: String, onStep: (String) -> Void = { _ in }
+    ) throws -> [(file: String, arrays: [(name: String, array: NDArray)])] {
         let dir = goldens + "/" + c.name
         var out: [(file: String, arrays: [(name: String, array: NDArray)])] = []
         func store(_ a: [(name: String, array: NDArray)]) -> [(name: String, array: NDArray)] {
@@ -83,8 +85,11 @@ public enum Goldens {
                 }
                 for k in 1...steps {
                     let v1 = images(c, stream: UInt64(2 * k - 1)), v2 = images(c, stream: UInt64(2 * k))
-                    try NPZ.write([("view1", NDArray(float64: v1.data, shape: v1.shape)),
-                                   ("view2", NDArray(float64: v2.data, shape: v2.shape))], to: dir + "/views_\(k).npz")
+                    try NPZ.write(
+                        [
+                            ("view1", NDArray(float64: v1.data, shape: v1.shape)),
+                            ("view2", NDArray(float64: v2.data, shape: v2.shape))
+                        ], to: dir + "/views_\(k).npz")
                 }
             case .embed:
                 let x = images(c, stream: 0)
@@ -111,8 +116,10 @@ public enum Goldens {
             let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".npz") }.sorted()
             var hashes: [String: String] = [:]
             for f in files { hashes[f] = SHA256.hex(try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/" + f)))) }
-            var e: [String: Any] = ["name": c.name, "preset": c.preset, "init_seed": c.initSeed, "batch": c.batch, "size": c.size,
-                                    "storage": c.storage.rawValue, "heavy": c.heavy, "files": hashes]
+            var e: [String: Any] = [
+                "name": c.name, "preset": c.preset, "init_seed": c.initSeed, "batch": c.batch, "size": c.size,
+                "storage": c.storage.rawValue, "heavy": c.heavy, "files": hashes
+            ]
             switch c.kind {
             case .step(let steps, let grads, _):
                 e["command"] = "step"
@@ -120,7 +127,9 @@ public enum Goldens {
                 e["grads"] = grads
                 e["flags"] = c.flags
                 e["input_state"] = c.storage == .full ? "file" : "init"
-                e["example"] = "byol step --state \(c.storage == .full ? "input_state.npz" : "<byol init --seed \(c.initSeed) --preset \(c.preset)>") --views views_1.npz --out expected_1.npz\(grads ? " --grads grads_1.npz" : "") " + c.flags.joined(separator: " ")
+                e["example"] =
+                    "byol step --state \(c.storage == .full ? "input_state.npz" : "<byol init --seed \(c.initSeed) --preset \(c.preset)>") --views views_1.npz --out expected_1.npz\(grads ? " --grads grads_1.npz" : "") "
+                    + c.flags.joined(separator: " ")
             case .embed(let stateFile):
                 e["command"] = "embed"
                 e["state_file"] = stateFile
@@ -129,8 +138,10 @@ public enum Goldens {
             byName[c.name] = e
         }
         let entries = GoldenCase.all.compactMap { byName[$0.name] }
-        let manifest: [String: Any] = ["format_version": formatVersion, "generator": generator,
-                                       "torch_tolerance": "1e-10 x max(1, max|expected|) per tensor", "cases": entries]
+        let manifest: [String: Any] = [
+            "format_version": formatVersion, "generator": generator,
+            "torch_tolerance": "1e-10 x max(1, max|expected|) per tensor", "cases": entries
+        ]
         let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(goldens + "/MANIFEST.json", data: data + Data("\n".utf8))
     }
@@ -175,14 +186,18 @@ public enum Goldens {
                 problems.append("\(c.name): not in \(goldens)/MANIFEST.json")
             }
         }
-        return CheckRow(check: "golden \(c.name): files match MANIFEST sha256", maxAbsError: 0, maxRelError: 0, passed: problems.isEmpty, failures: problems)
+        return CheckRow(
+            check: "golden \(c.name): files match MANIFEST sha256", maxAbsError: 0, maxRelError: 0, passed: problems.isEmpty, failures: problems)
     }
 
     /// Recomputes each case and compares: against the committed expected files bit for
     /// bit, against the manifest's hashes, and against PyTorch's outputs at 1e-10.
     public static func verify(goldens: String, cases: [GoldenCase] = GoldenCase.all, onRow: (CheckRow) -> Void = { _ in }) -> [CheckRow] {
         var rows: [CheckRow] = []
-        func add(_ r: CheckRow) { rows.append(r); onRow(r) }
+        func add(_ r: CheckRow) {
+            rows.append(r)
+            onRow(r)
+        }
         let manifest = loadManifest(goldens: goldens)
         for c in cases {
             let dir = goldens + "/" + c.name
@@ -191,16 +206,22 @@ public enum Goldens {
             // 2. Recompute and compare with the expected files and with PyTorch's.
             let produced: [(file: String, arrays: [(name: String, array: NDArray)])]
             do { produced = try outputs(c, goldens: goldens) } catch {
-                add(CheckRow(check: "golden \(c.name): recompute", maxAbsError: .infinity, maxRelError: .infinity, passed: false, failures: ["\(error)"]))
+                add(
+                    CheckRow(
+                        check: "golden \(c.name): recompute", maxAbsError: .infinity, maxRelError: .infinity, passed: false, failures: ["\(error)"]))
                 continue
             }
             add(compareRow("golden \(c.name): reference == expected (bitwise)", produced, dir: dir, tolerance: .exact))
-            add(compareRow("golden \(c.name): reference vs PyTorch float64 (1e-10)", produced, dir: goldens + "/torch/" + c.name, tolerance: torchTolerance))
+            add(
+                compareRow(
+                    "golden \(c.name): reference vs PyTorch float64 (1e-10)", produced, dir: goldens + "/torch/" + c.name, tolerance: torchTolerance))
         }
         return rows
     }
 
-    static func compareRow(_ title: String, _ produced: [(file: String, arrays: [(name: String, array: NDArray)])], dir: String, tolerance: Tolerance) -> CheckRow {
+    static func compareRow(
+        _ title: String, _ produced: [(file: String, arrays: [(name: String, array: NDArray)])], dir: String, tolerance: Tolerance
+    ) -> CheckRow {
         var failures: [String] = []
         var maxAbs = 0.0, maxRel = 0.0
         for (file, arrays) in produced {

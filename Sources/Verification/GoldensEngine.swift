@@ -12,7 +12,10 @@ extension Goldens {
     /// float64 ReLU inputs come within 1e-5 of 0 is reported as SKIP with its margin.
     public static func verify(goldens: String, cases: [GoldenCase], engine: NetworkEngine, onRow: (CheckRow) -> Void = { _ in }) -> [CheckRow] {
         var rows: [CheckRow] = []
-        func add(_ r: CheckRow) { rows.append(r); onRow(r) }
+        func add(_ r: CheckRow) {
+            rows.append(r)
+            onRow(r)
+        }
         let float32 = engine.precision == .float32
         func tolerance(_ name: String, _ a: NDArray) -> Tolerance {
             if a.dtype == .int64 { return .exact }
@@ -34,16 +37,21 @@ extension Goldens {
                         let views = try NPZ.load(dir + "/views_\(k).npz")
                         let v1 = Inputs.tensor(try views.require("view1")), v2 = Inputs.tensor(try views.require("view2"))
                         if float32 && config.optimizer.kind == .adam
-                            && !state.arch.learnableSpecs.contains(where: { state.arrays["optimizer.\($0.name).exp_avg_sq"] != nil }) {
-                            add(CheckRow(check: title, maxAbsError: 0, maxRelError: 0, passed: false,
-                                         skipped: "Adam with zero second moments, float32 bounds do not apply"))
+                            && !state.arch.learnableSpecs.contains(where: { state.arrays["optimizer.\($0.name).exp_avg_sq"] != nil })
+                        {
+                            add(
+                                CheckRow(
+                                    check: title, maxAbsError: 0, maxRelError: 0, passed: false,
+                                    skipped: "Adam with zero second moments, float32 bounds do not apply"))
                             continue
                         }
                         if float32 {
                             let margin = CrossCheck.reluMargin(state, v1, v2, bnViews: config.bnViews)
                             if margin < CrossCheck.reluMargin {
-                                add(CheckRow(check: title, maxAbsError: 0, maxRelError: 0, passed: false,
-                                             skipped: String(format: "ReLU margin %.1e < 1e-5, float32 bounds do not apply", margin)))
+                                add(
+                                    CheckRow(
+                                        check: title, maxAbsError: 0, maxRelError: 0, passed: false,
+                                        skipped: String(format: "ReLU margin %.1e < 1e-5, float32 bounds do not apply", margin)))
                                 continue
                             }
                         }
@@ -62,19 +70,26 @@ extension Goldens {
                     for network in ["online", "target"] {
                         let f = engine.embed(state, images: NDArray(images), network: network)
                         let e = try NPZ.load(dir + "/expected_\(network).npz").members
-                        add(compare("golden \(c.name) \(network): \(engine.name)", produced: [("features", f)], expected: e,
-                                    digest: c.storage == .digest, tolerance: tolerance))
+                        add(
+                            compare(
+                                "golden \(c.name) \(network): \(engine.name)", produced: [("features", f)], expected: e,
+                                digest: c.storage == .digest, tolerance: tolerance))
                     }
                 }
             } catch {
-                add(CheckRow(check: "golden \(c.name): \(engine.name)", maxAbsError: .infinity, maxRelError: .infinity, passed: false, failures: ["\(error)"]))
+                add(
+                    CheckRow(
+                        check: "golden \(c.name): \(engine.name)", maxAbsError: .infinity, maxRelError: .infinity, passed: false,
+                        failures: ["\(error)"]))
             }
         }
         return rows
     }
 
-    static func compare(_ title: String, produced: [(name: String, array: NDArray)], expected: [(name: String, array: NDArray)], digest: Bool,
-                        tolerance: (String, NDArray) -> Tolerance) -> CheckRow {
+    static func compare(
+        _ title: String, produced: [(name: String, array: NDArray)], expected: [(name: String, array: NDArray)], digest: Bool,
+        tolerance: (String, NDArray) -> Tolerance
+    ) -> CheckRow {
         let got = Dictionary(produced.map { ($0.name, $0.array) }, uniquingKeysWith: { a, _ in a })
         var results: [TensorComparison] = []
         for (name, e) in expected {
@@ -88,8 +103,10 @@ extension Goldens {
                 // max |x| and the sampled elements, scaled by max(1, max |x|).
                 let mine = Digest.arrays([(base, a)])[0].array.doubles
                 let theirs = e.doubles
-                results.append(Compare.tensors(name + "[max_abs, samples]", actual: NDArray(float64: Array(mine.dropFirst(2)), shape: [mine.count - 2]),
-                                               expected: NDArray(float64: Array(theirs.dropFirst(2)), shape: [theirs.count - 2]), tolerance: tolerance(base, a)))
+                results.append(
+                    Compare.tensors(
+                        name + "[max_abs, samples]", actual: NDArray(float64: Array(mine.dropFirst(2)), shape: [mine.count - 2]),
+                        expected: NDArray(float64: Array(theirs.dropFirst(2)), shape: [theirs.count - 2]), tolerance: tolerance(base, a)))
             } else {
                 results.append(Compare.tensors(name, actual: got[name], expected: e, tolerance: tolerance(name, e)))
             }

@@ -41,7 +41,7 @@ public struct GradCheck {
         public var tensor: String
         public var checked: Int
         public var maxAbsError: Double
-        public var maxRelError: Double   // |a - n| / max(1, |n|), the quantity bounded
+        public var maxRelError: Double  // |a - n| / max(1, |n|), the quantity bounded
         public var worstIndex: Int
         public var worstAnalytic: Double
         public var worstNumeric: Double
@@ -65,7 +65,8 @@ public struct GradCheck {
                 if let k = t.kinkCrossedAt {
                     return "\(name): \(t.tensor)[\(k)]: perturbation crosses a ReLU kink; the case is not valid for finite differences"
                 }
-                return "\(name): \(t.tensor)[\(t.worstIndex)]: analytic \(t.worstAnalytic) vs numeric \(t.worstNumeric) (|diff| \(t.maxAbsError), bound \(GradCheck.tolerance) x max(1, |numeric|))"
+                return
+                    "\(name): \(t.tensor)[\(t.worstIndex)]: analytic \(t.worstAnalytic) vs numeric \(t.worstNumeric) (|diff| \(t.maxAbsError), bound \(GradCheck.tolerance) x max(1, |numeric|))"
             }
         }
     }

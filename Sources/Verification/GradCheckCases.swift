@@ -27,8 +27,10 @@ public enum GradCheckCases {
         let yShape = Conv2d.forward(x, w, stride: stride, pad: pad).shape
         let r = rng.tensor(yShape)
         let (dx, dw) = Conv2d.backward(r, x: x, w: w, stride: stride, pad: pad)
-        return GradCheck.Case(name: "conv2d \(kernel)x\(kernel) stride \(stride) pad \(pad)",
-                              inputs: [("x", x), ("weight", w)], analytic: ["x": dx, "weight": dw]) { t in
+        return GradCheck.Case(
+            name: "conv2d \(kernel)x\(kernel) stride \(stride) pad \(pad)",
+            inputs: [("x", x), ("weight", w)], analytic: ["x": dx, "weight": dw]
+        ) { t in
             (dot(Conv2d.forward(t["x"]!, t["weight"]!, stride: stride, pad: pad), r), [])
         }
     }
@@ -51,9 +53,11 @@ public enum GradCheckCases {
         case .eval:
             analytic = BatchNorm.backwardEval(r, x: x, gamma: gamma.data, running: running)
         }
-        return GradCheck.Case(name: "batchnorm\(spatial ? "2d" : "1d") \(mode)",
-                              inputs: [("x", x), ("weight", gamma), ("bias", beta)],
-                              analytic: ["x": analytic.dx, "weight": vec(analytic.dgamma), "bias": vec(analytic.dbeta)]) { t in
+        return GradCheck.Case(
+            name: "batchnorm\(spatial ? "2d" : "1d") \(mode)",
+            inputs: [("x", x), ("weight", gamma), ("bias", beta)],
+            analytic: ["x": analytic.dx, "weight": vec(analytic.dgamma), "bias": vec(analytic.dbeta)]
+        ) { t in
             let y: Tensor
             switch mode {
             case .train: y = BatchNorm.forwardTrain(t["x"]!, gamma: t["weight"]!.data, beta: t["bias"]!.data, running: running).y
@@ -70,8 +74,10 @@ public enum GradCheckCases {
         let b = rng.tensor([4])
         let r = rng.tensor([3, 4])
         let (dx, dw, db) = Linear.backward(r, x: x, w: w)
-        return GradCheck.Case(name: "linear", inputs: [("x", x), ("weight", w), ("bias", b)],
-                              analytic: ["x": dx, "weight": dw, "bias": vec(db)]) { t in
+        return GradCheck.Case(
+            name: "linear", inputs: [("x", x), ("weight", w), ("bias", b)],
+            analytic: ["x": dx, "weight": dw, "bias": vec(db)]
+        ) { t in
             (dot(Linear.forward(t["x"]!, t["weight"]!, t["bias"]!.data), r), [])
         }
     }
@@ -89,8 +95,10 @@ public enum GradCheckCases {
         var rng = CaseDraws(seed: seed)
         let x = rng.tensor([3, 2, 4, 4])
         let r = rng.tensor([3, 2])
-        return GradCheck.Case(name: "global avg pool", inputs: [("x", x)],
-                              analytic: ["x": GlobalAvgPool.backward(r, inputShape: x.shape)]) { t in
+        return GradCheck.Case(
+            name: "global avg pool", inputs: [("x", x)],
+            analytic: ["x": GlobalAvgPool.backward(r, inputShape: x.shape)]
+        ) { t in
             (dot(GlobalAvgPool.forward(t["x"]!), r), [])
         }
     }
@@ -99,10 +107,15 @@ public enum GradCheckCases {
     public static func loss(seed: UInt64 = 6) -> GradCheck.Case {
         var rng = CaseDraws(seed: seed)
         var p = rng.tensor([3, 5])
-        for j in 0..<5 { p.data[5 + j] *= 10; p.data[10 + j] *= 0.1 }
+        for j in 0..<5 {
+            p.data[5 + j] *= 10
+            p.data[10 + j] *= 0.1
+        }
         let z = rng.tensor([3, 5])
-        return GradCheck.Case(name: "normalized MSE loss", inputs: [("p", p)],
-                              analytic: ["p": NormalizedMSE.backward(p, z)]) { t in
+        return GradCheck.Case(
+            name: "normalized MSE loss", inputs: [("p", p)],
+            analytic: ["p": NormalizedMSE.backward(p, z)]
+        ) { t in
             (NormalizedMSE.forward(t["p"]!, z), [])
         }
     }
@@ -130,8 +143,10 @@ public enum GradCheckCases {
 
     /// A case over `x` and every learnable parameter in `params`: the objective runs
     /// `forward` on a copy of the parameters with the perturbed values.
-    static func composite(name: String, x: Tensor, params: NetParams, learnable: [String], analytic: [String: Tensor],
-                          forward: @escaping (Tensor, inout NetParams) -> (Double, [Tensor])) -> GradCheck.Case {
+    static func composite(
+        name: String, x: Tensor, params: NetParams, learnable: [String], analytic: [String: Tensor],
+        forward: @escaping (Tensor, inout NetParams) -> (Double, [Tensor])
+    ) -> GradCheck.Case {
         GradCheck.Case(name: name, inputs: [("x", x)] + learnable.map { ($0, params[$0]) }, analytic: analytic) { t in
             var p = params
             for n in learnable { p.tensors[n] = t[n]! }
@@ -163,8 +178,10 @@ public enum GradCheckCases {
             var grads = Gradients()
             let dx = BasicBlock.backward(r, spec, prefix: "", cache, params, &grads)
             grads["x"] = dx
-            let c = composite(name: "basic block (\(downsample ? "downsample" : "identity") shortcut)", x: x, params: params,
-                              learnable: learnable, analytic: grads) { x, p in
+            let c = composite(
+                name: "basic block (\(downsample ? "downsample" : "identity") shortcut)", x: x, params: params,
+                learnable: learnable, analytic: grads
+            ) { x, p in
                 let (y, cache) = BasicBlock.forward(x, spec, prefix: "", &p, .train)
                 return (dot(y, r), cache.reluInputs)
             }
@@ -174,7 +191,11 @@ public enum GradCheckCases {
 
     public static func mlpHead(seed: UInt64 = 20) -> GradCheck.Case {
         let arch = Architecture(widths: [1, 1, 1, 6], blocks: [1, 1, 1, 1], projHidden: 5, projOut: 3, predHidden: 1)
-        let specs = arch.specs(.projector).map { s -> ParamSpec in var s = s; s.name = "projector." + s.name; return s }
+        let specs = arch.specs(.projector).map { s -> ParamSpec in
+            var s = s
+            s.name = "projector." + s.name
+            return s
+        }
         let learnable = specs.filter { $0.kind.isLearnable }.map { $0.name }
         return clearOfKinks(from: seed) { s in
             var rng = CaseDraws(seed: s)
@@ -211,8 +232,10 @@ public enum GradCheckCases {
             var o = online
             let result = BYOLLoss.onlineStep(view1: v1, view2: v2, z1: z1, z2: z2, arch: arch, online: &o, bnViews: bnViews)
             let learnable = arch.learnableSpecs.map { String($0.name.dropFirst("online.".count)) }
-            let c = GradCheck.Case(name: "online network + loss (\(arch == .tiny ? "tiny" : "\(arch)"), \(bnViews.rawValue) BN)",
-                                   inputs: learnable.map { ($0, online[$0]) }, analytic: result.grads) { t in
+            let c = GradCheck.Case(
+                name: "online network + loss (\(arch == .tiny ? "tiny" : "\(arch)"), \(bnViews.rawValue) BN)",
+                inputs: learnable.map { ($0, online[$0]) }, analytic: result.grads
+            ) { t in
                 var p = online
                 for n in learnable { p.tensors[n] = t[n]! }
                 let r = BYOLLoss.onlineStep(view1: v1, view2: v2, z1: z1, z2: z2, arch: arch, online: &p, bnViews: bnViews)
@@ -226,10 +249,12 @@ public enum GradCheckCases {
 
     /// Every single-layer case (cheap: checked element by element in full).
     public static var layers: [GradCheck.Case] {
-        [conv(stride: 1, pad: 1, kernel: 3), conv(stride: 2, pad: 1, kernel: 3), conv(stride: 2, pad: 0, kernel: 1),
-         batchNorm(spatial: true, mode: .train), batchNorm(spatial: false, mode: .train),
-         batchNorm(spatial: true, mode: .eval), batchNorm(spatial: false, mode: .eval),
-         linear(), relu(), globalAvgPool(), loss()]
+        [
+            conv(stride: 1, pad: 1, kernel: 3), conv(stride: 2, pad: 1, kernel: 3), conv(stride: 2, pad: 0, kernel: 1),
+            batchNorm(spatial: true, mode: .train), batchNorm(spatial: false, mode: .train),
+            batchNorm(spatial: true, mode: .eval), batchNorm(spatial: false, mode: .eval),
+            linear(), relu(), globalAvgPool(), loss()
+        ]
     }
 
     public static var composites: [GradCheck.Case] {

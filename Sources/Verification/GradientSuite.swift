@@ -7,7 +7,10 @@ public enum GradientSuite {
     /// release build); otherwise a spread sample of each tensor (fast in debug builds).
     public static func run(full: Bool, onRow: (CheckRow) -> Void = { _ in }) -> [CheckRow] {
         var rows: [CheckRow] = []
-        func add(_ r: CheckRow) { rows.append(r); onRow(r) }
+        func add(_ r: CheckRow) {
+            rows.append(r)
+            onRow(r)
+        }
         for c in GradCheckCases.layers + GradCheckCases.composites {
             add(row(GradCheck.run(c)))
         }
@@ -20,8 +23,9 @@ public enum GradientSuite {
 
     static func row(_ r: GradCheck.CaseResult) -> CheckRow {
         let checked = r.tensors.reduce(0) { $0 + $1.checked }
-        return CheckRow(check: "gradcheck \(r.name) [\(checked) elems]", maxAbsError: r.maxAbsError,
-                        maxRelError: r.maxRelError, passed: r.passed, failures: r.failures)
+        return CheckRow(
+            check: "gradcheck \(r.name) [\(checked) elems]", maxAbsError: r.maxAbsError,
+            maxRelError: r.maxRelError, passed: r.passed, failures: r.failures)
     }
 
     /// Backward run twice on the same inputs must give bitwise-equal gradients.
@@ -46,7 +50,8 @@ public enum GradientSuite {
             }
         }
         if a.loss.bitPattern != b.loss.bitPattern { failures.append("backward twice: loss \(a.loss) vs \(b.loss)") }
-        return CheckRow(check: "backward twice is bitwise equal (tiny)", maxAbsError: maxAbs, maxRelError: maxAbs,
-                        passed: failures.isEmpty, failures: failures)
+        return CheckRow(
+            check: "backward twice is bitwise equal (tiny)", maxAbsError: maxAbs, maxRelError: maxAbs,
+            passed: failures.isEmpty, failures: failures)
     }
 }

@@ -25,7 +25,8 @@ public enum Inputs {
     /// each view is its own BN batch, N >= 1 when both views share one (2N values).
     public static func views(_ path: String, bnViews: BNViews) throws -> (Tensor, Tensor) {
         let f = try NPZ.load(path)
-        let (minBatch, why) = bnViews == .separate
+        let (minBatch, why) =
+            bnViews == .separate
             ? (2, " (with --bn-views separate each view is its own BatchNorm batch, which needs 2 samples)")
             : (1, "")
         let v1 = try images(f, "view1", minBatch: minBatch, why: why)

@@ -1,10 +1,11 @@
 import BYOLModel
 import Foundation
 import NumPyIO
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `byol conformance run --plugin`'s parent side: the library runs in child processes,
@@ -34,7 +35,7 @@ extension ConformancePlugin {
         /// The path of the running executable (to start workers of this very program).
         public static var executable: String {
             #if os(Linux)
-            if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+                if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
             #endif
             return Bundle.main.executablePath ?? CommandLine.arguments[0]
         }
@@ -45,8 +46,10 @@ extension ConformancePlugin {
     /// worker process, and judges the outputs here at `judged`. Throws
     /// (one line) when the library itself is unusable: not loadable, no version symbol,
     /// an ABI version this harness does not speak, or a crash, exit or hang while loading.
-    public static func run(library: String, cases dir: String, judged: Conformance.Judged, only: Set<String>? = nil,
-                           isolation: Isolation) throws -> Report {
+    public static func run(
+        library: String, cases dir: String, judged: Conformance.Judged, only: Set<String>? = nil,
+        isolation: Isolation
+    ) throws -> Report {
         let precision = storage(judged)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("byol-plugin-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -63,10 +66,12 @@ extension ConformancePlugin {
         }
         let version = Int32(status["abi_version"] as? Int ?? 0)
         let symbols = Set(status["symbols"] as? [String] ?? [])
-        let (skipped, available) = Self.skipped(has: { symbol, function in (introduced[function] ?? 1) <= version && symbols.contains(symbol) },
-                                                precision: precision, only: only)
+        let (skipped, available) = Self.skipped(
+            has: { symbol, function in (introduced[function] ?? 1) <= version && symbols.contains(symbol) },
+            precision: precision, only: only)
         var report = Report(findings: [], skipped: skipped)
-        for (index, c) in try Conformance.readManifest(dir).enumerated() where (only?.contains(c.function) ?? true) && available.contains(c.function) {
+        for (index, c) in try Conformance.readManifest(dir).enumerated() where (only?.contains(c.function) ?? true) && available.contains(c.function)
+        {
             let job = scratch + "/\(index)"
             let w = try isolation.launch(flags + ["--cases", dir, "--case", c.id], job: job)
             let outcome: Result<[String: NDArray], PluginError>
@@ -149,10 +154,12 @@ extension ConformancePlugin {
     }
 
     static func signalName(_ s: Int32) -> String {
-        let names: [Int32: String] = [SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGILL: "SIGILL", SIGFPE: "SIGFPE", SIGABRT: "SIGABRT",
-                                      SIGTRAP: "SIGTRAP", SIGKILL: "SIGKILL", SIGTERM: "SIGTERM", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT",
-                                      SIGHUP: "SIGHUP", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM", SIGUSR1: "SIGUSR1", SIGUSR2: "SIGUSR2",
-                                      SIGSYS: "SIGSYS", SIGXCPU: "SIGXCPU", SIGXFSZ: "SIGXFSZ"]
+        let names: [Int32: String] = [
+            SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGILL: "SIGILL", SIGFPE: "SIGFPE", SIGABRT: "SIGABRT",
+            SIGTRAP: "SIGTRAP", SIGKILL: "SIGKILL", SIGTERM: "SIGTERM", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT",
+            SIGHUP: "SIGHUP", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM", SIGUSR1: "SIGUSR1", SIGUSR2: "SIGUSR2",
+            SIGSYS: "SIGSYS", SIGXCPU: "SIGXCPU", SIGXFSZ: "SIGXFSZ"
+        ]
         return names[s] ?? "signal \(s)"
     }
 }
@@ -165,8 +172,11 @@ extension ConformancePlugin.Isolation {
         let argv = worker + flags + ["--out", job, "--parent", String(getpid())]
         let pid = try spawn(argv, stdout: job + "/stdout", stderr: job + "/stderr")
         let ending = wait(pid)
-        let status = FileManager.default.contents(atPath: job + "/status.json").flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-        let trace = String(decoding: FileManager.default.contents(atPath: job + "/trace") ?? Data(), as: UTF8.self).split(separator: "\n").map(String.init)
+        let status = FileManager.default.contents(atPath: job + "/status.json").flatMap {
+            try? JSONSerialization.jsonObject(with: $0) as? [String: Any]
+        }
+        let trace = String(decoding: FileManager.default.contents(atPath: job + "/trace") ?? Data(), as: UTF8.self).split(separator: "\n").map(
+            String.init)
         let stderr = String(decoding: FileManager.default.contents(atPath: job + "/stderr") ?? Data(), as: UTF8.self)
         return ConformancePlugin.Worker(ending: ending, status: status, trace: trace, stderr: stderr)
     }
@@ -177,11 +187,11 @@ extension ConformancePlugin.Isolation {
     /// crash backtracer (a crash ends the worker at once).
     func spawn(_ argv: [String], stdout: String, stderr: String) throws -> pid_t {
         #if canImport(Glibc)
-        var actions = posix_spawn_file_actions_t()
-        var attr = posix_spawnattr_t()
+            var actions = posix_spawn_file_actions_t()
+            var attr = posix_spawnattr_t()
         #else
-        var actions: posix_spawn_file_actions_t? = nil
-        var attr: posix_spawnattr_t? = nil
+            var actions: posix_spawn_file_actions_t? = nil
+            var attr: posix_spawnattr_t? = nil
         #endif
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

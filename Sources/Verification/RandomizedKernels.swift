@@ -118,8 +118,13 @@ struct RandomizedKernels {
             return [out("y", r.y, xs), out("dx", r.dx, xs), out("dweight", r.dg, [xs[1]]), out("dbias", r.db, [xs[1]])]
         case "batchnorm2d_eval", "batchnorm1d_eval":
             let xs = try shape("x")
-            return [out("y", batchNormEval(x: try f("x"), xs, gamma: try f("weight"), beta: try f("bias"), mean: try f("running_mean"),
-                                          variance: try f("running_var")), xs)]
+            return [
+                out(
+                    "y",
+                    batchNormEval(
+                        x: try f("x"), xs, gamma: try f("weight"), beta: try f("bias"), mean: try f("running_mean"),
+                        variance: try f("running_var")), xs)
+            ]
         case "batchnorm_running":
             let xs = try shape("x")
             let stats = channelStats(try f("x"), xs)
@@ -128,8 +133,10 @@ struct RandomizedKernels {
             let mean = rm.indices.map { (1 - m) * rm[$0] + m * stats.mean[$0] }
             let variance = rv.indices.map { (1 - m) * rv[$0] + m * stats.variance[$0] * count / (count - 1) }
             let batches = try inputs.requireInt("num_batches_tracked").doubles[0]
-            return [out("running_mean", mean, [xs[1]]), out("running_var", variance, [xs[1]]),
-                    ("num_batches_tracked", .scalar(Int64(batches) + 1))]
+            return [
+                out("running_mean", mean, [xs[1]]), out("running_var", variance, [xs[1]]),
+                ("num_batches_tracked", .scalar(Int64(batches) + 1))
+            ]
         case "relu":
             let x = try f("x"), dy = try f("dy")
             return [out("y", x.map { max($0, 0) }, try shape("x")), out("dx", x.indices.map { x[$0] > 0 ? dy[$0] : 0 }, try shape("x"))]
@@ -153,55 +160,104 @@ struct RandomizedKernels {
         case "ema":
             let t = try f("target"), o = try f("online"), tau = Float(s("tau"))
             let form = rng.next() % 2 == 0
-            return [out("target", t.indices.map { form ? t[$0] + (1 - tau) * (o[$0] - t[$0]) : tau * t[$0] + (1 - tau) * o[$0] }, try shape("target"))]
+            return [
+                out("target", t.indices.map { form ? t[$0] + (1 - tau) * (o[$0] - t[$0]) : tau * t[$0] + (1 - tau) * o[$0] }, try shape("target"))
+            ]
         default:
             return nil
         }
     }
 
     // y [N, K, Ho, Wo], dx, dw by explicit dot products over gathered operands.
-    mutating func conv(x: [Float], _ xs: [Int], w: [Float], _ ws: [Int], dy: [Float], _ dys: [Int], stride: Int, pad: Int)
-        -> (y: [Float], dx: [Float], dw: [Float]) {
+    mutating func conv(
+        x: [Float], _ xs: [Int], w: [Float], _ ws: [Int], dy: [Float], _ dys: [Int], stride: Int, pad: Int
+    )
+        -> (y: [Float], dx: [Float], dw: [Float])
+    {
         let (n, c, h, wd) = (xs[0], xs[1], xs[2], xs[3]), (k, r) = (ws[0], ws[2]), (ho, wo) = (dys[2], dys[3])
         let (xo, wop, dyo) = (x.map(operand), w.map(operand), dy.map(operand))
-        func xi(_ ni: Int, _ ci: Int, _ ih: Int, _ iw: Int) -> Int? { ih >= 0 && ih < h && iw >= 0 && iw < wd ? ((ni * c + ci) * h + ih) * wd + iw : nil }
-        var y = [Float](repeating: 0, count: n * k * ho * wo), dx = [Float](repeating: 0, count: x.count), dwOut = [Float](repeating: 0, count: w.count)
+        func xi(_ ni: Int, _ ci: Int, _ ih: Int, _ iw: Int) -> Int? {
+            ih >= 0 && ih < h && iw >= 0 && iw < wd ? ((ni * c + ci) * h + ih) * wd + iw : nil
+        }
+        var y = [Float](repeating: 0, count: n * k * ho * wo), dx = [Float](repeating: 0, count: x.count),
+            dwOut = [Float](repeating: 0, count: w.count)
         var sm = summer()
-        for ni in 0..<n { for ki in 0..<k { for oh in 0..<ho { for ow in 0..<wo {
-            var a: [Float] = [], b: [Float] = []
-            for ci in 0..<c { for ri in 0..<r { for qi in 0..<r {
-                if let i = xi(ni, ci, oh * stride - pad + ri, ow * stride - pad + qi) { a.append(xo[i]); b.append(wop[((ki * c + ci) * r + ri) * r + qi]) }
-            } } }
-            y[((ni * k + ki) * ho + oh) * wo + ow] = output(sm.dot(a, b, &rng))
-        } } } }
+        for ni in 0..<n {
+            for ki in 0..<k {
+                for oh in 0..<ho {
+                    for ow in 0..<wo {
+                        var a: [Float] = [], b: [Float] = []
+                        for ci in 0..<c {
+                            for ri in 0..<r {
+                                for qi in 0..<r {
+                                    if let i = xi(ni, ci, oh * stride - pad + ri, ow * stride - pad + qi) {
+                                        a.append(xo[i])
+                                        b.append(wop[((ki * c + ci) * r + ri) * r + qi])
+                                    }
+                                }
+                            }
+                        }
+                        y[((ni * k + ki) * ho + oh) * wo + ow] = output(sm.dot(a, b, &rng))
+                    }
+                }
+            }
+        }
         sm = summer()
-        for ni in 0..<n { for ci in 0..<c { for ih in 0..<h { for iw in 0..<wd {
-            var a: [Float] = [], b: [Float] = []
-            for ki in 0..<k { for ri in 0..<r { for qi in 0..<r {
-                let (th, tw) = (ih + pad - ri, iw + pad - qi)
-                guard th >= 0, tw >= 0, th % stride == 0, tw % stride == 0, th / stride < ho, tw / stride < wo else { continue }
-                a.append(dyo[((ni * k + ki) * ho + th / stride) * wo + tw / stride]); b.append(wop[((ki * c + ci) * r + ri) * r + qi])
-            } } }
-            dx[((ni * c + ci) * h + ih) * wd + iw] = output(sm.dot(a, b, &rng))
-        } } } }
+        for ni in 0..<n {
+            for ci in 0..<c {
+                for ih in 0..<h {
+                    for iw in 0..<wd {
+                        var a: [Float] = [], b: [Float] = []
+                        for ki in 0..<k {
+                            for ri in 0..<r {
+                                for qi in 0..<r {
+                                    let (th, tw) = (ih + pad - ri, iw + pad - qi)
+                                    guard th >= 0, tw >= 0, th % stride == 0, tw % stride == 0, th / stride < ho, tw / stride < wo else { continue }
+                                    a.append(dyo[((ni * k + ki) * ho + th / stride) * wo + tw / stride])
+                                    b.append(wop[((ki * c + ci) * r + ri) * r + qi])
+                                }
+                            }
+                        }
+                        dx[((ni * c + ci) * h + ih) * wd + iw] = output(sm.dot(a, b, &rng))
+                    }
+                }
+            }
+        }
         sm = summer()
-        for ki in 0..<k { for ci in 0..<c { for ri in 0..<r { for qi in 0..<r {
-            var a: [Float] = [], b: [Float] = []
-            for ni in 0..<n { for oh in 0..<ho { for ow in 0..<wo {
-                if let i = xi(ni, ci, oh * stride - pad + ri, ow * stride - pad + qi) { a.append(dyo[((ni * k + ki) * ho + oh) * wo + ow]); b.append(xo[i]) }
-            } } }
-            dwOut[((ki * c + ci) * r + ri) * r + qi] = output(sm.dot(a, b, &rng))
-        } } } }
+        for ki in 0..<k {
+            for ci in 0..<c {
+                for ri in 0..<r {
+                    for qi in 0..<r {
+                        var a: [Float] = [], b: [Float] = []
+                        for ni in 0..<n {
+                            for oh in 0..<ho {
+                                for ow in 0..<wo {
+                                    if let i = xi(ni, ci, oh * stride - pad + ri, ow * stride - pad + qi) {
+                                        a.append(dyo[((ni * k + ki) * ho + oh) * wo + ow])
+                                        b.append(xo[i])
+                                    }
+                                }
+                            }
+                        }
+                        dwOut[((ki * c + ci) * r + ri) * r + qi] = output(sm.dot(a, b, &rng))
+                    }
+                }
+            }
+        }
         return (y, dx, dwOut)
     }
 
-    mutating func linear(x: [Float], n: Int, i: Int, w: [Float], o: Int, b: [Float], dy: [Float]) -> (y: [Float], dx: [Float], dw: [Float], db: [Float]) {
+    mutating func linear(
+        x: [Float], n: Int, i: Int, w: [Float], o: Int, b: [Float], dy: [Float]
+    ) -> (y: [Float], dx: [Float], dw: [Float], db: [Float]) {
         let (xo, wop, dyo) = (x.map(operand), w.map(operand), dy.map(operand))
         var sm = summer()
         var y = [Float](repeating: 0, count: n * o)
-        for ni in 0..<n { for oi in 0..<o {
-            y[ni * o + oi] = output(sm.dot(Array(xo[ni * i..<(ni + 1) * i]) + [b[oi]], Array(wop[oi * i..<(oi + 1) * i]) + [1], &rng))
-        } }
+        for ni in 0..<n {
+            for oi in 0..<o {
+                y[ni * o + oi] = output(sm.dot(Array(xo[ni * i..<(ni + 1) * i]) + [b[oi]], Array(wop[oi * i..<(oi + 1) * i]) + [1], &rng))
+            }
+        }
         sm = summer()
         let dx = (0..<n * i).map { idx in output(sm.dot((0..<o).map { dyo[(idx / i) * o + $0] }, (0..<o).map { wop[$0 * i + idx % i] }, &rng)) }
         sm = summer()
@@ -220,13 +276,17 @@ struct RandomizedKernels {
             let v = (0..<n).flatMap { ni in (0..<s).map { x[(ni * c + ci) * s + $0] } }
             let mu = sm.sum(v, &rng) / Float(v.count)
             mean[ci] = mu
-            variance[ci] = onePass ? max(sm.dot(v, v, &rng) / Float(v.count) - mu * mu, 0) : sm.sum(v.map { ($0 - mu) * ($0 - mu) }, &rng) / Float(v.count)
+            variance[ci] =
+                onePass ? max(sm.dot(v, v, &rng) / Float(v.count) - mu * mu, 0) : sm.sum(v.map { ($0 - mu) * ($0 - mu) }, &rng) / Float(v.count)
         }
         return (n * s, mean, variance)
     }
 
-    mutating func batchNormTrain(x: [Float], _ xs: [Int], gamma: [Float], beta: [Float], dy: [Float])
-        -> (y: [Float], dx: [Float], dg: [Float], db: [Float]) {
+    mutating func batchNormTrain(
+        x: [Float], _ xs: [Int], gamma: [Float], beta: [Float], dy: [Float]
+    )
+        -> (y: [Float], dx: [Float], dg: [Float], db: [Float])
+    {
         let (n, c, s) = (xs[0], xs[1], xs.dropFirst(2).reduce(1, *))
         let stats = channelStats(x, xs)
         let sm = summer()
@@ -294,20 +354,28 @@ struct RandomizedKernels {
             let v = p.indices.map { b2 * v0[$0] + (1 - b2) * d[$0] * d[$0] }
             let (c1, c2) = (1 - powf(b1, t), (1 - powf(b2, t)).squareRoot())
             let out = p.indices.map { p[$0] - lr / c1 * (m[$0] / (v[$0].squareRoot() / c2 + eps)) }
-            return [("param", NDArray(float32: out, shape: shape)), ("exp_avg", NDArray(float32: m, shape: shape)),
-                    ("exp_avg_sq", NDArray(float32: v, shape: shape))]
+            return [
+                ("param", NDArray(float32: out, shape: shape)), ("exp_avg", NDArray(float32: m, shape: shape)),
+                ("exp_avg_sq", NDArray(float32: v, shape: shape))
+            ]
         }
         if kind == "lars" {
             if shape.count > 1 {
                 let (pn, dn) = (sm.dot(p, p, &rng).squareRoot(), sm.dot(d, d, &rng).squareRoot())
-                if pn > 0 && dn > 0 { let trust = h("eta") * pn / dn; d = d.map { $0 * trust } }
+                if pn > 0 && dn > 0 {
+                    let trust = h("eta") * pn / dn
+                    d = d.map { $0 * trust }
+                }
             } else {
                 d = g
             }
         }
         let buf0 = try inputs.requireFloat("momentum_buffer").floats, m = h("momentum")
         let buf = p.indices.map { m * buf0[$0] + d[$0] }
-        return [("param", NDArray(float32: p.indices.map { p[$0] - lr * buf[$0] }, shape: shape)), ("momentum_buffer", NDArray(float32: buf, shape: shape))]
+        return [
+            ("param", NDArray(float32: p.indices.map { p[$0] - lr * buf[$0] }, shape: shape)),
+            ("momentum_buffer", NDArray(float32: buf, shape: shape))
+        ]
     }
 }
 

@@ -23,20 +23,30 @@ enum StepBounds {
     static let epsilon = 0x1p-20
 
     /// A step's outputs, their bounds, and the smallest |ReLU input| of its passes.
-    static func step(_ state: BYOLState, view1: Tensor, view2: Tensor, config: StepConfig, seed: UInt64)
-        -> (expected: LayerResult, bounds: [String: [Tier: [Double]]], margin: Double) {
+    static func step(
+        _ state: BYOLState, view1: Tensor, view2: Tensor, config: StepConfig, seed: UInt64
+    )
+        -> (expected: LayerResult, bounds: [String: [Tier: [Double]]], margin: Double)
+    {
         let (v1, v2) = (NDArray(view1), NDArray(view2))
-        return propagate(seed: seed, passes: passes(parameters: state.arch.learnableSpecs.reduce(0) { $0 + $1.count })) { Conformance.stepOutputs(ReferenceEngine().step(from: state, view1: v1, view2: v2, config: config), arch: state.arch) }
+        return propagate(seed: seed, passes: passes(parameters: state.arch.learnableSpecs.reduce(0) { $0 + $1.count })) {
+            Conformance.stepOutputs(ReferenceEngine().step(from: state, view1: v1, view2: v2, config: config), arch: state.arch)
+        }
     }
 
     static func embed(_ state: BYOLState, images: Tensor, seed: UInt64) -> (features: NDArray, bounds: [String: [Tier: [Double]]], margin: Double) {
-        let r = propagate(seed: seed, passes: passes(parameters: state.arch.learnableSpecs.reduce(0) { $0 + $1.count })) { LayerResult([("features", NDArray(Embed.features(state, images: images, network: "online")))]) }
+        let r = propagate(seed: seed, passes: passes(parameters: state.arch.learnableSpecs.reduce(0) { $0 + $1.count })) {
+            LayerResult([("features", NDArray(Embed.features(state, images: images, network: "online")))])
+        }
         return (r.expected["features"]!, r.bounds, r.margin)
     }
 
     /// Runs `body` once recording and 2 x `passes` times perturbed (two at a time).
-    static func propagate(seed: UInt64, passes: Int, _ body: @escaping @Sendable () -> LayerResult)
-        -> (expected: LayerResult, bounds: [String: [Tier: [Double]]], margin: Double) {
+    static func propagate(
+        seed: UInt64, passes: Int, _ body: @escaping @Sendable () -> LayerResult
+    )
+        -> (expected: LayerResult, bounds: [String: [Tier: [Double]]], margin: Double)
+    {
         let recorder = RoundingNoise()
         let expected = RoundingNoise.$current.withValue(recorder) { body() }
         let modes: [RoundingNoise.Mode] = Array(repeating: .accumulation, count: passes) + Array(repeating: .operand(epsilon: epsilon), count: passes)
@@ -78,6 +88,14 @@ final class Locked<T>: @unchecked Sendable {
     private var stored: T
     private let lock = NSLock()
     init(_ value: T) { stored = value }
-    var value: T { lock.lock(); defer { lock.unlock() }; return stored }
-    func update(_ f: (inout T) -> Void) { lock.lock(); defer { lock.unlock() }; f(&stored) }
+    var value: T {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
+    }
+    func update(_ f: (inout T) -> Void) {
+        lock.lock()
+        defer { lock.unlock() }
+        f(&stored)
+    }
 }

@@ -26,7 +26,7 @@ enum StepCases {
         let steps: [(OptimizerConfig, Double, BNViews)] = [
             (OptimizerConfig(kind: .lars, lr: 0.2, momentum: 0.9, weightDecay: 1.5e-6, larsEta: 0.001), 0.99, .separate),
             (OptimizerConfig(kind: .sgd, lr: 0.05, momentum: 0.9, weightDecay: 5e-4), 0.996, .joint),
-            (OptimizerConfig(kind: .adam, lr: 1e-3, weightDecay: 1e-4), 0.99, .separate),
+            (OptimizerConfig(kind: .adam, lr: 1e-3, weightDecay: 1e-4), 0.99, .separate)
         ]
         // The embed (from the LARS state) runs beside the steps: its passes are short and
         // fill the time the steps' single-threaded recording leaves free.
@@ -36,8 +36,9 @@ enum StepCases {
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) { [embedState] in
             let (features, bounds, margin) = StepBounds.embed(embedState, images: images, seed: seed)
-            let c = Conformance.Case(id: "embed-\(dims)", function: "embed", params: [:], inputs: [("images", NDArray(images))],
-                                     expected: [("features", features)], bounds: bounds, reluMargin: margin, state: embedState)
+            let c = Conformance.Case(
+                id: "embed-\(dims)", function: "embed", params: [:], inputs: [("images", NDArray(images))],
+                expected: [("features", features)], bounds: bounds, reluMargin: margin, state: embedState)
             embedCase.update { $0 = c }
         }
         for (optimizer, tau, views) in steps where stepKinds.contains(optimizer.kind) {
@@ -54,9 +55,11 @@ enum StepCases {
             }
             inputs += hyper.map { (name: $0.0, array: NDArray.scalar($0.1)) }
             let code = Conformance.optimizerCodes.first { $0.value == optimizer.kind }?.key ?? -1  // every kind has a code
-            out.append(Conformance.Case(id: "step-\(optimizer.kind.rawValue)-\(views.rawValue)-\(dims)", function: "step",
-                                        params: ["optimizer": code, "bn_views": views == .joint ? 1 : 0], inputs: inputs,
-                                        expected: expected.arrays, bounds: bounds, reluMargin: margin, state: state))
+            out.append(
+                Conformance.Case(
+                    id: "step-\(optimizer.kind.rawValue)-\(views.rawValue)-\(dims)", function: "step",
+                    params: ["optimizer": code, "bn_views": views == .joint ? 1 : 0], inputs: inputs,
+                    expected: expected.arrays, bounds: bounds, reluMargin: margin, state: state))
         }
         group.wait()
         out.append(embedCase.value!)

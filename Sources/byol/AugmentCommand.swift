@@ -1,8 +1,8 @@
 import ArgumentParser
 import Augment
 import Foundation
-import Verification
 import NumPyIO
+import Verification
 
 extension Recipe: ExpressibleByArgument {}
 
@@ -17,7 +17,8 @@ struct AugmentCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Epoch E: the third word of the Philox counter.") var epoch: UInt64 = 0
     @Option(help: "cifar (no blur, solarize view 2 at p 0.2) or byol (blur p 1.0 / 0.1).") var recipe: Recipe = .cifar
     @Option(parsing: .unconditional, help: "Output size of the square views, >= 1.") var size: Int = 32
-    @Option(parsing: .unconditional, help: "Worker threads, >= 1 (the output does not depend on it).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(parsing: .unconditional, help: "Worker threads, >= 1 (the output does not depend on it).") var threads: Int = ProcessInfo.processInfo
+        .activeProcessorCount
 
     func validate() throws {
         try FlagCheck.output("--out", out)

@@ -39,8 +39,10 @@ struct BenchAugmentCommand: ParsableCommand {
         if json {
             print("{\"images_per_second\": \(median), \"threads\": \(threads), \"images\": \(n), \"repeats\": \(repeats)}")
         } else {
-            print(String(format: "byol augment (float64, recipe %@): %.0f images/s (two views each), median of %d, %d threads, %d images",
-                         recipe.rawValue, median, repeats, threads, n))
+            print(
+                String(
+                    format: "byol augment (float64, recipe %@): %.0f images/s (two views each), median of %d, %d threads, %d images",
+                    recipe.rawValue, median, repeats, threads, n))
         }
     }
 }

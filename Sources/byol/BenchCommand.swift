@@ -2,8 +2,8 @@ import ArgumentParser
 import BYOLModel
 import Fast
 import Foundation
-import Verification
 import NumPyIO
+import Verification
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,10 +18,14 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads of the float32 path, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "lars, sgd or adam.") var optimizer: OptimizerKind = .lars
     @Option(name: .customLong("bn-views"), help: "separate (each view its own BN batch) or joint.") var bnViews: BNViews = .separate
-    @Option(name: .customLong("sample-groups"), parsing: .unconditional,
-            help: "Sample groups per batch, in [1, --batch] (default min(16, --batch / 16), at least 1), as in pretrain.") var sampleGroups: Int?
+    @Option(
+        name: .customLong("sample-groups"), parsing: .unconditional,
+        help: "Sample groups per batch, in [1, --batch] (default min(16, --batch / 16), at least 1), as in pretrain.") var sampleGroups: Int?
     @Flag(help: "Print one JSON object.") var json = false
-    @Flag(help: "Also print where the float32 step's time goes: wall time per phase, its tasks, the largest task's share, and the speed-up the fixed partition allows at 2 to 16 threads.") var profile = false
+    @Flag(
+        help:
+            "Also print where the float32 step's time goes: wall time per phase, its tasks, the largest task's share, and the speed-up the fixed partition allows at 2 to 16 threads."
+    ) var profile = false
 
     func validate() throws {
         _ = try FlagCheck.preset("--preset", preset)
@@ -59,25 +63,35 @@ struct BenchCommand: ParsableCommand {
             let t0 = Timing.now()
             let loss = engine.step(view1: v1, view2: v2, config: config)
             let dt = Timing.now() - t0
-            if i > 0 { times.append(dt); PhaseProfile.shared.addStep(seconds: dt) }
+            if i > 0 {
+                times.append(dt)
+                PhaseProfile.shared.addStep(seconds: dt)
+            }
             if !json { FileHandle.standardError.write(Data(String(format: "  step %d: %.3f s, loss %.6f\n", i, dt, loss).utf8)) }
         }
         if profile && precision == .float32 {
             for line in PhaseProfile.shared.report(steps: steps) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
         }
         let median = Timing.median(times)
-        let boundField = profile && precision == .float32
-            ? ", \"speedup_bound\": {" + zip(PhaseProfile.boundThreads, PhaseProfile.shared.wholeStepBound())
+        let boundField =
+            profile && precision == .float32
+            ? ", \"speedup_bound\": {"
+                + zip(PhaseProfile.boundThreads, PhaseProfile.shared.wholeStepBound())
                 .map { String(format: "\"%d\": %.2f", $0, $1) }.joined(separator: ", ") + "}"
             : ""
         let flops = arch.stepFLOPsPerImage(height: size, width: size) * Double(batch)
         let rss = Timing.peakRSS()
         if json {
-            print("{\"images_per_second\": \(Double(batch) / median), \"step_seconds_median\": \(median), \"gflops\": \(flops / median / 1e9), \"peak_rss_bytes\": \(rss), \"precision\": \"\(precision.rawValue)\", \"preset\": \"\(preset)\", \"batch\": \(batch), \"threads\": \(threads), \"steps\": \(steps), \"sample_groups\": \(groups.count)" + (precision == .float32 ? Kernels.jsonFields : "") + boundField + "}")
+            print(
+                "{\"images_per_second\": \(Double(batch) / median), \"step_seconds_median\": \(median), \"gflops\": \(flops / median / 1e9), \"peak_rss_bytes\": \(rss), \"precision\": \"\(precision.rawValue)\", \"preset\": \"\(preset)\", \"batch\": \(batch), \"threads\": \(threads), \"steps\": \(steps), \"sample_groups\": \(groups.count)"
+                    + (precision == .float32 ? Kernels.jsonFields : "") + boundField + "}")
         } else {
-            print(String(format: "byol %@ %@ batch %d (%d sample groups), %d threads: median step %.3f s, %.2f images/s, %.1f GFLOP/s (%.3f GFLOP per image), peak RSS %.0f MB",
-                         precision.rawValue, preset, batch, groups.count, threads, median, Double(batch) / median, flops / median / 1e9,
-                         flops / Double(batch) / 1e9, Double(rss) / 1e6))
+            print(
+                String(
+                    format:
+                        "byol %@ %@ batch %d (%d sample groups), %d threads: median step %.3f s, %.2f images/s, %.1f GFLOP/s (%.3f GFLOP per image), peak RSS %.0f MB",
+                    precision.rawValue, preset, batch, groups.count, threads, median, Double(batch) / median, flops / median / 1e9,
+                    flops / Double(batch) / 1e9, Double(rss) / 1e6))
             if precision == .float32 {
                 print("OpenBLAS kernels: \(BLASInfo.core), \(Kernels.how); kernel check \(Kernels.checkSummary) (\(BLASInfo.config))")
             }

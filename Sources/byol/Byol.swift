@@ -12,9 +12,11 @@ struct Byol: ParsableCommand {
         commandName: "byol",
         abstract: "BYOL on CIFAR-10: a float64 reference, checked and reproducible.",
         version: BYOLVersion.string,
-        subcommands: [VerifyCommand.self, InitCommand.self, StepCommand.self, EmbedCommand.self, AugmentCommand.self, KNNCommand.self,
-                      PretrainCommand.self, KNNEvalCommand.self, CrossCheckCommand.self, GoldensCommand.self, BenchCommand.self,
-                      BenchAugmentCommand.self, ConformanceCommand.self, ArchCommand.self])
+        subcommands: [
+            VerifyCommand.self, InitCommand.self, StepCommand.self, EmbedCommand.self, AugmentCommand.self, KNNCommand.self,
+            PretrainCommand.self, KNNEvalCommand.self, CrossCheckCommand.self, GoldensCommand.self, BenchCommand.self,
+            BenchAugmentCommand.self, ConformanceCommand.self, ArchCommand.self
+        ])
 
     /// Errors end the command with one line on stderr and a non-zero exit status
     /// (ArgumentParser's own usage errors included); help goes to stdout as usual.

@@ -1,5 +1,5 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import Verification
 
 /// Prints the failures under a table and the closing count; on any FAIL also one line on

@@ -21,9 +21,13 @@ struct ConformanceCommand: ParsableCommand {
         @Option(parsing: .unconditional, help: "Seed of the input draws.") var seed: UInt64 = 0
         @Option(parsing: .unconditional, help: "Samples per case, >= 3 (BN batches of fewer are ill-conditioned in float32).") var batch = 4
         @Option(parsing: .unconditional, help: "Height and width of the images, >= 8.") var size = 16
-        @Option(help: "Whole-step cases: a comma-separated list of lars, sgd, adam, or none (default: all three for tiny, lars for the larger presets).")
+        @Option(
+            help: "Whole-step cases: a comma-separated list of lars, sgd, adam, or none (default: all three for tiny, lars for the larger presets).")
         var steps: String?
-        @Flag(name: .customLong("layers-only"), help: "No whole steps and no embed: the cases of an implementation of the layer functions alone, whose results then check without --only.")
+        @Flag(
+            name: .customLong("layers-only"),
+            help: "No whole steps and no embed: the cases of an implementation of the layer functions alone, whose results then check without --only."
+        )
         var layersOnly = false
 
         var stepKinds: [OptimizerKind]? {
@@ -46,29 +50,40 @@ struct ConformanceCommand: ParsableCommand {
         func run() throws {
             let arch = Architecture.preset(named: preset)!
 
-            let header: [String: Any] = ["byol_version": BYOLVersion.string, "preset": preset, "architecture": arch.description,
-                                         "seed": seed, "batch": batch, "size": size, "layers_only": layersOnly]
-            let (count, functions) = try Conformance.export(arch: arch, batch: batch, size: size, seed: seed, steps: stepKinds, layersOnly: layersOnly, header: header, to: out)
+            let header: [String: Any] = [
+                "byol_version": BYOLVersion.string, "preset": preset, "architecture": arch.description,
+                "seed": seed, "batch": batch, "size": size, "layers_only": layersOnly
+            ]
+            let (count, functions) = try Conformance.export(
+                arch: arch, batch: batch, size: size, seed: seed, steps: stepKinds, layersOnly: layersOnly, header: header, to: out)
             print("wrote \(count) cases of \(functions) functions to \(out) (manifest.json, ID/inputs.npz, ID/expected.npz, ID/bounds.npz)")
         }
     }
 
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the exported cases through a shared library implementing byol_kernels.h (--plugin; checked and reported as `check` does) or an engine of this package (--engine; results written for `check`).")
+            abstract:
+                "Run the exported cases through a shared library implementing byol_kernels.h (--plugin; checked and reported as `check` does) or an engine of this package (--engine; results written for `check`)."
+        )
 
         @Option(help: "The exported cases.") var cases: String
         @Option(help: "A shared library exporting byol_kernels.h functions.") var plugin: String?
-        @Option(name: [.customLong("engine"), .customLong("backend")], help: "An engine of this package instead: openblas (float32) or reference (float64).")
+        @Option(
+            name: [.customLong("engine"), .customLong("backend")],
+            help: "An engine of this package instead: openblas (float32) or reference (float64).")
         var engine: String?
         @Option(help: "With --engine: the folder to write results to.") var results: String?
-        @Option(help: "With --plugin: the tier whose bounds apply (float64 runs the _f64 functions, every other tier the _f32 ones): float64, float32, tf32, fp16, bf16, or auto (each function's tightest tier).") var precision: Conformance.Judged = .tier(.float32)
+        @Option(
+            help:
+                "With --plugin: the tier whose bounds apply (float64 runs the _f64 functions, every other tier the _f32 ones): float64, float32, tf32, fp16, bf16, or auto (each function's tightest tier)."
+        ) var precision: Conformance.Judged = .tier(.float32)
         @Option(help: "With --plugin: write a JUnit XML report here.") var junit: String?
         @Option(help: "With --plugin: write a JSON report here.") var json: String?
         @Option(help: "Comma-separated functions to run, e.g. conv2d,linear.") var only: String?
         @Option(parsing: .unconditional, help: "Threads of the engine, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-        @Option(parsing: .unconditional,
-                help: "With --plugin: seconds each case may take (the library runs in a child process per case, stopped after this), 1 to 86400.")
+        @Option(
+            parsing: .unconditional,
+            help: "With --plugin: seconds each case may take (the library runs in a child process per case, stopped after this), 1 to 86400.")
         var timeout: Int = 120
 
         func validate() throws {
@@ -91,13 +106,16 @@ struct ConformanceCommand: ParsableCommand {
             }
             // The library runs in child processes (this program's hidden plugin-worker):
             // a crash, an exit or a hang fails its case, never this process's verdict.
-            let isolation = ConformancePlugin.Isolation(worker: [ConformancePlugin.Isolation.executable, "conformance", "plugin-worker"],
-                                                        timeout: Double(timeout))
+            let isolation = ConformancePlugin.Isolation(
+                worker: [ConformancePlugin.Isolation.executable, "conformance", "plugin-worker"],
+                timeout: Double(timeout))
             let r = try ConformancePlugin.run(library: plugin!, cases: cases, judged: precision, only: onlySet, isolation: isolation)
             let notes = r.skipped.map { "skipped: \($0.function) (\($0.reason))" }
             guard !r.findings.isEmpty else {
                 for n in notes { print(n) }
-                throw ConformancePlugin.PluginError(description: "\(plugin!): exports none of the \(ConformancePlugin.storage(precision).rawValue) functions the cases need; nothing checked")
+                throw ConformancePlugin.PluginError(
+                    description:
+                        "\(plugin!): exports none of the \(ConformancePlugin.storage(precision).rawValue) functions the cases need; nothing checked")
             }
             try Check.report(r.findings, judged: precision, junit: junit, json: json, notes: notes)
         }
@@ -122,9 +140,9 @@ struct ConformanceCommand: ParsableCommand {
             // No core files from a library that crashes.
             var core = rlimit()
             #if canImport(Glibc)
-            let resource = __rlimit_resource_t(RLIMIT_CORE.rawValue)
+                let resource = __rlimit_resource_t(RLIMIT_CORE.rawValue)
             #else
-            let resource = RLIMIT_CORE
+                let resource = RLIMIT_CORE
             #endif
             if getrlimit(resource, &core) == 0 {
                 core.rlim_cur = 0
@@ -150,11 +168,16 @@ struct ConformanceCommand: ParsableCommand {
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Compare RESULTS/ID.npz with each case's expected outputs, element by element, at the bounds of a precision tier (from the cases' bounds.npz); exits non-zero on any violation.")
+            abstract:
+                "Compare RESULTS/ID.npz with each case's expected outputs, element by element, at the bounds of a precision tier (from the cases' bounds.npz); exits non-zero on any violation."
+        )
 
         @Option(help: "The exported cases.") var cases: String
         @Option(help: "The folder of results, one ID.npz per case holding the case's output names.") var results: String
-        @Option(help: "The tier whose bounds apply: float64, float32, tf32, fp16, bf16, or auto (report each function's tightest tier; fail only what meets none).") var precision: Conformance.Judged = .tier(.float32)
+        @Option(
+            help:
+                "The tier whose bounds apply: float64, float32, tf32, fp16, bf16, or auto (report each function's tightest tier; fail only what meets none)."
+        ) var precision: Conformance.Judged = .tier(.float32)
         @Option(help: "Write a JUnit XML report here.") var junit: String?
         @Option(help: "Write a JSON report here.") var json: String?
         @Option(help: "Comma-separated functions to check (the others are not counted), e.g. conv2d,linear.") var only: String?
@@ -174,8 +197,9 @@ struct ConformanceCommand: ParsableCommand {
         }
 
         func run() throws {
-            let findings = try Conformance.check(cases: cases, results: results, judged: precision,
-                                                 only: only.map { Set($0.split(separator: ",").map(String.init)) })
+            let findings = try Conformance.check(
+                cases: cases, results: results, judged: precision,
+                only: only.map { Set($0.split(separator: ",").map(String.init)) })
             try Self.report(findings, judged: precision, junit: junit, json: json, notes: [])
         }
 
@@ -200,18 +224,23 @@ struct ConformanceCommand: ParsableCommand {
             for f in failed where said.insert("\(f.caseID): \(f.message)").inserted { print("  \(f.caseID): \(f.message)") }
             if judged == .auto {
                 print("precision fingerprint (the tightest tier every case of the function meets):")
-                for (function, tier) in Conformance.fingerprint(findings) { print("  " + pad(function, 18) + " " + (tier?.rawValue ?? "none (fails bf16)")) }
+                for (function, tier) in Conformance.fingerprint(findings) {
+                    print("  " + pad(function, 18) + " " + (tier?.rawValue ?? "none (fails bf16)"))
+                }
             }
             for n in notes { print(n) }
             if let junit { try AtomicFile.write(junit, data: Data(Conformance.junit(findings, judged: judged).utf8)) }
             if let json { try AtomicFile.write(json, data: try Conformance.json(findings, judged: judged)) }
             let cases = Set(findings.map(\.caseID)).count
             let missing = findings.filter(\.missing).count
-            print("\(findings.count - failed.count) tensors passed, \(failed.count) failed, in \(cases) cases (\(judged) bounds)"
-                  + (missing > 0 ? "; \(missing) of the failures without a result" : ""))
+            print(
+                "\(findings.count - failed.count) tensors passed, \(failed.count) failed, in \(cases) cases (\(judged) bounds)"
+                    + (missing > 0 ? "; \(missing) of the failures without a result" : ""))
             if !failed.isEmpty {
-                let what = [failed.count - missing > 0 ? "\(failed.count - missing) tensors out of bounds" : nil,
-                            missing > 0 ? "\(missing) tensors without a result" : nil].compactMap { $0 }.joined(separator: ", ")
+                let what = [
+                    failed.count - missing > 0 ? "\(failed.count - missing) tensors out of bounds" : nil,
+                    missing > 0 ? "\(missing) tensors without a result" : nil
+                ].compactMap { $0 }.joined(separator: ", ")
                 FileHandle.standardError.write(Data("byol: error: \(what); first: \(failed[0].caseID): \(failed[0].message)\n".utf8))
                 throw ExitCode(1)
             }
@@ -223,7 +252,9 @@ extension ConformanceCommand {
     /// `byol conformance trials`: shows that no correct implementation fails its tier.
     struct Trials: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run randomized correct implementations (summation orders, blockings, FMA, formula variants, the tier's rounding) through exported cases and report the worst ratio to the bounds per function; exits 1 if any fails.")
+            abstract:
+                "Run randomized correct implementations (summation orders, blockings, FMA, formula variants, the tier's rounding) through exported cases and report the worst ratio to the bounds per function; exits 1 if any fails."
+        )
 
         @Option(help: "The exported cases.") var cases: String
         @Option(parsing: .unconditional, help: "Randomized implementations to run, 1 to 100000.") var trials = 100
@@ -244,17 +275,25 @@ extension ConformanceCommand {
             let make: ((Int) throws -> Engine)? = engine.map { name in { (threads: Int) in try ProgramEngines.require(name, threads: threads) } }
             let r = try Conformance.trials(cases: cases, count: trials, seed: seed, tier: precision, engine: make) { done in
                 // A line per tenth on stderr: long runs show they are alive.
-                if done * 10 / trials > shown { shown = done * 10 / trials; FileHandle.standardError.write(Data("trials: \(done)/\(trials)\n".utf8)) }
+                if done * 10 / trials > shown {
+                    shown = done * 10 / trials
+                    FileHandle.standardError.write(Data("trials: \(done)/\(trials)\n".utf8))
+                }
             }
             for f in Conformance.functions {
                 guard let w = r.worst[f] else { continue }
-                print(f.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " worst %.3g of the bound", w.ratio) + "  (\(w.caseID) \(w.tensor))")
+                print(
+                    f.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " worst %.3g of the bound", w.ratio)
+                        + "  (\(w.caseID) \(w.tensor))")
             }
             for v in r.violations.prefix(20) { print("  " + v) }
-            print(String(format: "%d trials at %@: %d tensors, %d over their bound, worst ratio %.3g (%.1f s)", r.trials, precision.rawValue, r.tensors,
-                         r.violations.count, r.worst.values.map(\.ratio).max() ?? 0, Date().timeIntervalSince(started)))
+            print(
+                String(
+                    format: "%d trials at %@: %d tensors, %d over their bound, worst ratio %.3g (%.1f s)", r.trials, precision.rawValue, r.tensors,
+                    r.violations.count, r.worst.values.map(\.ratio).max() ?? 0, Date().timeIntervalSince(started)))
             if !r.violations.isEmpty {
-                FileHandle.standardError.write(Data("byol: error: \(r.violations.count) tensors of correct implementations over their bounds; first: \(r.violations[0])\n".utf8))
+                FileHandle.standardError.write(
+                    Data("byol: error: \(r.violations.count) tensors of correct implementations over their bounds; first: \(r.violations[0])\n".utf8))
                 throw ExitCode(1)
             }
         }

@@ -1,18 +1,19 @@
 import ArgumentParser
 import BYOLModel
 import Foundation
-import Verification
 import NumPyIO
+import Verification
 
 struct CrossCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crosscheck",
-        abstract: "Float32 (or another engine) against the float64 reference: every layer type and whole steps, per tensor; exits non-zero on a violation.",
+        abstract:
+            "Float32 (or another engine) against the float64 reference: every layer type and whole steps, per tensor; exits non-zero on a violation.",
         discussion: """
-        Bounds (docs/contract.md §4): loss and outputs 1e-4, gradients and next state 1e-3, times max(1, max|expected|) per tensor, \
-        on well-conditioned cases (every float64 ReLU input at least 1e-5 from 0). With --trajectory, also N training steps of the \
-        small preset from the same state and views on both paths, reported as loss curves and parameter drift (not asserted).
-        """)
+            Bounds (docs/contract.md §4): loss and outputs 1e-4, gradients and next state 1e-3, times max(1, max|expected|) per tensor, \
+            on well-conditioned cases (every float64 ReLU input at least 1e-5 from 0). With --trajectory, also N training steps of the \
+            small preset from the same state and views on both paths, reported as loss curves and parameter drift (not asserted).
+            """)
 
     @Option(name: [.customLong("engine"), .customLong("backend")], help: "The engine to check: openblas (float32) or reference.")
     var engine = "openblas"
@@ -35,18 +36,34 @@ struct CrossCheckCommand: ParsableCommand {
         print(table.header)
         if b.precision == .float32 {
             for (name, cs) in CrossCheck.layers(engine: b) {
-                for c in cs { let r = row("\(name): \(c.name)", c); rows.append(r); print(table.line(r)) }
+                for c in cs {
+                    let r = row("\(name): \(c.name)", c)
+                    rows.append(r)
+                    print(table.line(r))
+                }
             }
         }
         let cases = CrossCheck.standardCases(quick: quick)
-        for r in CrossCheck.missingCaseRows(cases, quick: quick) { rows.append(r); print(table.line(r)) }
+        for r in CrossCheck.missingCaseRows(cases, quick: quick) {
+            rows.append(r)
+            print(table.line(r))
+        }
         for c in cases {
-            print(String(format: "-- step %@: init seed %llu, batch %d, %dx%d, ReLU margin %.2e", c.name, c.seed, c.view1.shape[0],
-                         c.view1.shape[2], c.view1.shape[3], c.margin))
-            for t in CrossCheck.step(c, engine: b) { let r = row("\(c.name): \(t.name)", t); rows.append(r); print(table.line(r)) }
+            print(
+                String(
+                    format: "-- step %@: init seed %llu, batch %d, %dx%d, ReLU margin %.2e", c.name, c.seed, c.view1.shape[0],
+                    c.view1.shape[2], c.view1.shape[3], c.margin))
+            for t in CrossCheck.step(c, engine: b) {
+                let r = row("\(c.name): \(t.name)", t)
+                rows.append(r)
+                print(table.line(r))
+            }
         }
         if trajectory > 0 {
-            let report = Trajectory.run(steps: trajectory, engine: b) { print($0); fflush(stdout) }
+            let report = Trajectory.run(steps: trajectory, engine: b) {
+                print($0)
+                fflush(stdout)
+            }
             if let trajectoryOut { try AtomicFile.write(trajectoryOut, data: report.json) }
         }
         try finish(rows)

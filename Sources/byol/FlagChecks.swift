@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import BYOLModel
+import Foundation
 
 // Range checks of the numeric flags, one flag per check: each message names the flag at
 // fault and the value given, `--lr must be > 0, got -1`. Every numeric option is parsed
@@ -56,7 +56,7 @@ enum FlagCheck {
         "--knn-k": (1 << 31, "k is at most the bank's size anyway"),
         "--train-limit": (1 << 31, "more images than any data set here"),
         "--test-limit": (1 << 31, "more images than any data set here"),
-        "--sample-groups": (65_536, "at most one group per image"),
+        "--sample-groups": (65_536, "at most one group per image")
     ]
 
     /// An output path flag: not empty (a flag error); `file` outputs are also checked
@@ -74,7 +74,8 @@ enum FlagCheck {
     /// A preset name, or the flag error listing the known ones.
     static func preset(_ flag: String, _ name: String) throws -> Architecture {
         guard let a = Architecture.preset(named: name) else {
-            throw ValidationError("unknown preset '\(name)' for \(flag) (expected one of: \(Architecture.presets.map(\.name).joined(separator: ", ")))")
+            throw ValidationError(
+                "unknown preset '\(name)' for \(flag) (expected one of: \(Architecture.presets.map(\.name).joined(separator: ", ")))")
         }
         return a
     }

@@ -26,14 +26,19 @@ struct GoldensCommand: ParsableCommand {
 
     struct Regenerate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Rewrite the golden inputs, expected outputs and MANIFEST.json (byte-identical when run twice). Then rerun ci/torch_reference.py goldens.")
+            abstract:
+                "Rewrite the golden inputs, expected outputs and MANIFEST.json (byte-identical when run twice). Then rerun ci/torch_reference.py goldens."
+        )
         @OptionGroup var selection: Selection
 
         func validate() throws { _ = try selection.selected() }
 
         func run() throws {
             let cases = GoldenCase.withDependencies(try selection.selected())
-            try Goldens.regenerate(goldens: selection.goldens, cases: cases) { print($0); fflush(stdout) }
+            try Goldens.regenerate(goldens: selection.goldens, cases: cases) {
+                print($0)
+                fflush(stdout)
+            }
             print("regenerated \(cases.count) cases in \(selection.goldens)")
         }
     }
@@ -43,8 +48,11 @@ struct GoldensCommand: ParsableCommand {
             commandName: "verify",
             abstract: "Recompute every golden case; compare with the expected files (bitwise) and PyTorch's outputs (1e-10).")
         @OptionGroup var selection: Selection
-        @Option(name: [.customLong("engine"), .customLong("backend")],
-                help: "Verify this engine instead of recomputing with the reference: reference or openblas. A float32 engine is held to the float32 bounds of docs/contract.md §4, step by step from the golden inputs, where the case is well conditioned.")
+        @Option(
+            name: [.customLong("engine"), .customLong("backend")],
+            help:
+                "Verify this engine instead of recomputing with the reference: reference or openblas. A float32 engine is held to the float32 bounds of docs/contract.md §4, step by step from the golden inputs, where the case is well conditioned."
+        )
         var engine: String?
         @Option(parsing: .unconditional, help: "Threads of the engine, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -59,11 +67,15 @@ struct GoldensCommand: ParsableCommand {
             let checked = try engine.map { try Kernels.checked(ProgramEngines.require($0, threads: threads)) }
             let table = CheckTable()
             print(table.header)
-            let show: (CheckRow) -> Void = { print(table.line($0)); fflush(stdout) }
+            let show: (CheckRow) -> Void = {
+                print(table.line($0))
+                fflush(stdout)
+            }
             let rows: [CheckRow]
             if let checked, checked.name != "reference" {
-                rows = Goldens.verify(goldens: selection.goldens, cases: try selection.selected(),
-                                      engine: checked, onRow: show)
+                rows = Goldens.verify(
+                    goldens: selection.goldens, cases: try selection.selected(),
+                    engine: checked, onRow: show)
             } else {
                 rows = Goldens.verify(goldens: selection.goldens, cases: try selection.selected(), onRow: show)
             }

@@ -1,6 +1,6 @@
-import Foundation
 import ArgumentParser
 import BYOLModel
+import Foundation
 import NumPyIO
 
 /// The architecture flags shared by commands that build a network from scratch.
@@ -26,7 +26,9 @@ struct ArchitectureOptions: ParsableArguments {
     func architecture() throws -> Architecture {
         let custom = widths != nil || blocks != nil || projHidden != nil || projOut != nil || predHidden != nil
         if let preset {
-            guard !custom else { throw ValidationError("--preset cannot be combined with --widths, --blocks, --proj-hidden, --proj-out or --pred-hidden") }
+            guard !custom else {
+                throw ValidationError("--preset cannot be combined with --widths, --blocks, --proj-hidden, --proj-out or --pred-hidden")
+            }
             return try FlagCheck.preset("--preset", preset)
         }
         guard custom else { return .resnet18 }
@@ -36,8 +38,9 @@ struct ArchitectureOptions: ParsableArguments {
         for (flag, v) in [("--proj-hidden", projHidden), ("--proj-out", projOut), ("--pred-hidden", predHidden)] {
             try FlagCheck.require(flag, v, atLeast: 1)
         }
-        let arch = Architecture(widths: try list(widths, "--widths"), blocks: try list(blocks, "--blocks"),
-                                projHidden: projHidden, projOut: projOut, predHidden: predHidden)
+        let arch = Architecture(
+            widths: try list(widths, "--widths"), blocks: try list(blocks, "--blocks"),
+            projHidden: projHidden, projOut: projOut, predHidden: predHidden)
         do { try arch.validate() } catch { throw ValidationError("\(error)") }
         return arch
     }

@@ -3,8 +3,8 @@ import BYOLModel
 import Data
 import Fast
 import Foundation
-import Training
 import NumPyIO
+import Training
 
 struct KNNEvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,7 +44,9 @@ struct KNNEvalCommand: ParsableCommand {
         try Kernels.require(Kernels.monitorShapes(state.arch, train: d.train.count, test: d.test.count), for: engine)
         engine.load(state)
         let acc = KNNMonitor.accuracy(engine, network: network, data: d, k: k, temperature: temperature)
-        print(String(format: "%@: kNN accuracy %.2f%% (%@ backbone, k %d, T %g, %d train / %d test images of %@)",
-                     checkpoint, 100 * acc, network, k, temperature, d.train.count, d.test.count, d.name))
+        print(
+            String(
+                format: "%@: kNN accuracy %.2f%% (%@ backbone, k %d, T %g, %d train / %d test images of %@)",
+                checkpoint, 100 * acc, network, k, temperature, d.train.count, d.test.count, d.name))
     }
 }

@@ -20,10 +20,10 @@ import Foundation
 /// (byol's choice failed the check; OpenBLAS's own is back).
 enum Kernels {
     enum Origin: String {
-        case openblas      // OpenBLAS's own choice, kept (top tier for the CPU, below AVX2, or unknown)
-        case environment   // OPENBLAS_CORETYPE, set by the user, honoured
-        case byol          // chosen by byol over OpenBLAS's lower-tier choice
-        case fallback      // OpenBLAS's own, after byol's choice failed the check
+        case openblas  // OpenBLAS's own choice, kept (top tier for the CPU, below AVX2, or unknown)
+        case environment  // OPENBLAS_CORETYPE, set by the user, honoured
+        case byol  // chosen by byol over OpenBLAS's lower-tier choice
+        case fallback  // OpenBLAS's own, after byol's choice failed the check
     }
 
     nonisolated(unsafe) static var origin = Origin.openblas
@@ -70,11 +70,11 @@ enum Kernels {
     /// Runs this program again with `env` added; returns only if that fails.
     static func reexec(_ env: [String: String]) {
         #if os(Linux)
-        for (k, v) in env { setenv(k, v, 1) }
-        fflush(stdout)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
-        for k in env.keys { unsetenv(k) }
-        warn("could not restart with other OpenBLAS kernels (\(String(cString: strerror(errno)))); staying on \(core)")
+            for (k, v) in env { setenv(k, v, 1) }
+            fflush(stdout)
+            execv("/proc/self/exe", CommandLine.unsafeArgv)
+            for k in env.keys { unsetenv(k) }
+            warn("could not restart with other OpenBLAS kernels (\(String(cString: strerror(errno)))); staying on \(core)")
         #endif
     }
 
@@ -122,7 +122,9 @@ enum Kernels {
         guard engine.name == "openblas" else { return }
         let r = check(shapes())
         guard r.passed else {
-            throw KernelCheckFailure("OpenBLAS kernels \(core) fail the kernel check (\(r.failure ?? "")); set OPENBLAS_CORETYPE to another kernel set, or use --precision float64")
+            throw KernelCheckFailure(
+                "OpenBLAS kernels \(core) fail the kernel check (\(r.failure ?? "")); set OPENBLAS_CORETYPE to another kernel set, or use --precision float64"
+            )
         }
     }
 
@@ -160,7 +162,8 @@ enum Kernels {
         case .openblas: return "OpenBLAS's own choice for \(cpu.summary)"
         case .environment:
             let honoured = pinned.map { $0.lowercased() == core.lowercased() } ?? true
-            return "OPENBLAS_CORETYPE=\(pinned ?? "")" + (honoured ? "" : " (not a set this OpenBLAS knows: it chose by itself)") + " on \(cpu.summary)"
+            return "OPENBLAS_CORETYPE=\(pinned ?? "")" + (honoured ? "" : " (not a set this OpenBLAS knows: it chose by itself)")
+                + " on \(cpu.summary)"
         case .byol: return "chosen by byol for \(cpu.summary) (OpenBLAS picked \(replaced ?? "?"))"
         case .fallback: return "OpenBLAS's own choice for \(cpu.summary), after byol's \(failed ?? "?") failed the kernel check"
         }
@@ -176,15 +179,19 @@ enum Kernels {
     /// `facts` as JSON members after an object's others: `, "openblas_core": "Haswell", ...`.
     static var jsonFields: String {
         facts.sorted { $0.key < $1.key }.map { k, v in
-            let quoted = (try? JSONSerialization.data(withJSONObject: [v], options: [])).map { String(decoding: $0, as: UTF8.self).dropFirst().dropLast() }
+            let quoted = (try? JSONSerialization.data(withJSONObject: [v], options: [])).map {
+                String(decoding: $0, as: UTF8.self).dropFirst().dropLast()
+            }
             return ", \"\(k)\": \(quoted ?? "\"\"")"
         }.joined()
     }
 
     /// The facts a float32 result depends on, for JSON reports and the run manifest.
     static var facts: [String: String] {
-        ["openblas_core": core, "openblas_core_origin": origin.rawValue, "openblas_core_how": how,
-         "kernel_check": lastCheck.map { $0.passed ? "passed" : "failed" } ?? "not run", "cpu": cpu.summary]
+        [
+            "openblas_core": core, "openblas_core_origin": origin.rawValue, "openblas_core_how": how,
+            "kernel_check": lastCheck.map { $0.passed ? "passed" : "failed" } ?? "not run", "cpu": cpu.summary
+        ]
     }
 }
 

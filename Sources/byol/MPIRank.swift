@@ -21,10 +21,12 @@ enum MPIRank {
     static func checkLaunch(mpiSize: Int) throws {
         let env = ProcessInfo.processInfo.environment
         if !MPICollective.launched, let n = env["SLURM_STEP_NUM_TASKS"].flatMap(Int.init), n > 1 {
-            throw CommandFailure("srun started \(n) tasks that are not one MPI job: use srun --mpi=pmix (or mpirun) for a data-parallel run, or --ntasks 1")
+            throw CommandFailure(
+                "srun started \(n) tasks that are not one MPI job: use srun --mpi=pmix (or mpirun) for a data-parallel run, or --ntasks 1")
         }
         if let n = (env["OMPI_COMM_WORLD_SIZE"] ?? env["PMI_SIZE"]).flatMap(Int.init), n != mpiSize {
-            throw CommandFailure("the launcher started \(n) processes but MPI connects \(mpiSize): start byol with Open MPI's mpirun (or srun --mpi=pmix)")
+            throw CommandFailure(
+                "the launcher started \(n) processes but MPI connects \(mpiSize): start byol with Open MPI's mpirun (or srun --mpi=pmix)")
         }
     }
 }

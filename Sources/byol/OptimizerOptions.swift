@@ -12,11 +12,14 @@ struct OptimizerOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Momentum of sgd and lars, in [0, 1) (adam ignores it).")
     var momentum: Double = 0.9
 
-    @Option(name: .customLong("weight-decay"), parsing: .unconditional,
-            help: "L2 weight decay, >= 0, added to the gradient as wd * p (lars: conv and linear weights only; default 1.5e-6 for lars, 0 otherwise).")
+    @Option(
+        name: .customLong("weight-decay"), parsing: .unconditional,
+        help: "L2 weight decay, >= 0, added to the gradient as wd * p (lars: conv and linear weights only; default 1.5e-6 for lars, 0 otherwise).")
     var weightDecay: Double?
 
-    @Option(name: .customLong("lars-eta"), parsing: .unconditional, help: "LARS trust coefficient eta, > 0: a conv or linear weight's update d is scaled by eta ||p|| / ||d||.")
+    @Option(
+        name: .customLong("lars-eta"), parsing: .unconditional,
+        help: "LARS trust coefficient eta, > 0: a conv or linear weight's update d is scaled by eta ||p|| / ||d||.")
     var larsEta: Double = 0.001
 
     @Option(name: .customLong("adam-beta1"), parsing: .unconditional, help: "Adam's decay of the gradient average (exp_avg), in [0, 1).")
@@ -47,9 +50,10 @@ struct OptimizerOptions: ParsableArguments {
 
     var stepConfig: StepConfig {
         let defaultLR: Double = optimizer == .lars ? 0.2 : (optimizer == .sgd ? 0.05 : 1e-3)
-        let opt = OptimizerConfig(kind: optimizer, lr: lr ?? defaultLR, momentum: momentum,
-                                  weightDecay: weightDecay ?? (optimizer == .lars ? 1.5e-6 : 0), larsEta: larsEta,
-                                  adamBeta1: adamBeta1, adamBeta2: adamBeta2, adamEps: adamEps)
+        let opt = OptimizerConfig(
+            kind: optimizer, lr: lr ?? defaultLR, momentum: momentum,
+            weightDecay: weightDecay ?? (optimizer == .lars ? 1.5e-6 : 0), larsEta: larsEta,
+            adamBeta1: adamBeta1, adamBeta2: adamBeta2, adamEps: adamEps)
         return StepConfig(optimizer: opt, tau: tau, bnViews: bnViews)
     }
 }

@@ -5,25 +5,25 @@ import Data
 import Distributed
 import Fast
 import Foundation
-import Training
 import NumPyIO
+import Training
 
 struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
         abstract: "Pretrain BYOL on CIFAR-10 (or the embedded synthetic set), with checkpoints, resume and a kNN monitor.",
         usage: """
-        byol pretrain [--data <cifar-10-binary.tar.gz>] [--preset small] [--epochs N] [--batch N] [--optimizer sgd] [--lr X] \
-        [--precision float32] [--out DIR] [--resume] [<other options>]
-        """,
+            byol pretrain [--data <cifar-10-binary.tar.gz>] [--preset small] [--epochs N] [--batch N] [--optimizer sgd] [--lr X] \
+            [--precision float32] [--out DIR] [--resume] [<other options>]
+            """,
         discussion: """
-        Per-sample augmentation from (seed, epoch, index, view), shuffling from the seed, learning-rate warmup and cosine \
-        decay, the tau schedule, the float32 path by default. After each epoch: weighted kNN accuracy of the online backbone \
-        (eval mode; bank = the train set with the test transform; k and T from --knn-k and --knn-temperature, 200 and 0.1 by \
-        default). The run folder (--out) holds metrics.jsonl, plot.svg, manifest.json, checkpoint.npz (atomic, every \
-        --checkpoint-every steps and at each epoch end) and final.npz. Under `mpirun -np P` (or srun), P processes share each \
-        batch's --sample-groups and end with the bytes of one process: see docs/training.md.
-        """)
+            Per-sample augmentation from (seed, epoch, index, view), shuffling from the seed, learning-rate warmup and cosine \
+            decay, the tau schedule, the float32 path by default. After each epoch: weighted kNN accuracy of the online backbone \
+            (eval mode; bank = the train set with the test transform; k and T from --knn-k and --knn-temperature, 200 and 0.1 by \
+            default). The run folder (--out) holds metrics.jsonl, plot.svg, manifest.json, checkpoint.npz (atomic, every \
+            --checkpoint-every steps and at each epoch end) and final.npz. Under `mpirun -np P` (or srun), P processes share each \
+            batch's --sample-groups and end with the bytes of one process: see docs/training.md.
+            """)
 
     @Option(help: "CIFAR-10: the cifar-10-binary.tar.gz archive or the extracted folder (default: the embedded synthetic set).") var data: String?
     @Option(help: "small, resnet18 or tiny.") var preset = "small"
@@ -32,9 +32,11 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "lars, sgd or adam.") var optimizer: OptimizerKind = .sgd
     @Option(parsing: .unconditional, help: "Base learning rate, > 0 (after warmup; cosine decay to 0).") var lr = 0.12
     @Option(parsing: .unconditional, help: "Momentum of sgd and lars, in [0, 1).") var momentum = 0.9
-    @Option(name: .customLong("weight-decay"), parsing: .unconditional,
-            help: "L2 weight decay, >= 0, added to the gradient as wd * p (lars: conv and linear weights only).") var weightDecay = 5e-4
-    @Option(name: .customLong("tau-base"), parsing: .unconditional, help: "EMA decay at the start, in [0, 1]; cosine schedule to 1.") var tauBase = 0.99
+    @Option(
+        name: .customLong("weight-decay"), parsing: .unconditional,
+        help: "L2 weight decay, >= 0, added to the gradient as wd * p (lars: conv and linear weights only).") var weightDecay = 5e-4
+    @Option(name: .customLong("tau-base"), parsing: .unconditional, help: "EMA decay at the start, in [0, 1]; cosine schedule to 1.") var tauBase =
+        0.99
     @Option(name: .customLong("warmup-epochs"), parsing: .unconditional, help: "Linear learning-rate warmup, in epochs, in [0, --epochs].")
     var warmupEpochs = 0.0
     @Option(parsing: .unconditional, help: "Seed of initialization, shuffling and augmentation.") var seed: UInt64 = 0
@@ -47,14 +49,18 @@ struct PretrainCommand: ParsableCommand {
     @Option(name: .customLong("knn-k"), parsing: .unconditional, help: "Neighbours of the kNN monitor, >= 1 (k = N when k > N).") var knnK = 200
     @Option(name: .customLong("knn-temperature"), parsing: .unconditional, help: "Temperature T of the kNN monitor's exp(s / T) weights, >= 1/700.")
     var knnTemperature = 0.1
-    @Option(name: .customLong("train-limit"), parsing: .unconditional, help: "Use only the first N training images, N >= --batch.") var trainLimit: Int?
+    @Option(name: .customLong("train-limit"), parsing: .unconditional, help: "Use only the first N training images, N >= --batch.") var trainLimit:
+        Int?
     @Option(name: .customLong("test-limit"), parsing: .unconditional, help: "Use only the first N test images, N >= 1.") var testLimit: Int?
     @Option(help: "Run folder.") var out = "runs/pretrain"
     @Flag(help: "Continue the run in --out from its checkpoint (byte-identical to an uninterrupted run).") var resume = false
     @Option(name: .customLong("stop-after"), parsing: .unconditional, help: "Stop after N steps of this invocation, N >= 0 (to resume later).")
     var stopAfter: Int?
-    @Option(name: .customLong("sample-groups"), parsing: .unconditional,
-            help: "Sample groups per batch, in [1, --batch] (default min(16, --batch / 16), at least 1): float32 bytes depend on them, not on the process count; at most this many processes.")
+    @Option(
+        name: .customLong("sample-groups"), parsing: .unconditional,
+        help:
+            "Sample groups per batch, in [1, --batch] (default min(16, --batch / 16), at least 1): float32 bytes depend on them, not on the process count; at most this many processes."
+    )
     var sampleGroups: Int?
 
     func validate() throws {
@@ -67,8 +73,9 @@ struct PretrainCommand: ParsableCommand {
         try FlagCheck.require("--weight-decay", weightDecay, .nonNegative)
         try FlagCheck.require("--tau-base", tauBase, .unit)
         // Past --epochs, Schedule.learningRate's precondition (warmup <= total steps) would trap.
-        try FlagCheck.require("--warmup-epochs", warmupEpochs,
-                              FlagRange(text: "in [0, --epochs] = [0, \(epochs)]") { [epochs] in $0 >= 0 && $0 <= Double(epochs) })
+        try FlagCheck.require(
+            "--warmup-epochs", warmupEpochs,
+            FlagRange(text: "in [0, --epochs] = [0, \(epochs)]") { [epochs] in $0 >= 0 && $0 <= Double(epochs) })
         try FlagCheck.require("--threads", threads, atLeast: 1)
         try FlagCheck.require("--checkpoint-every", checkpointEvery, atLeast: 1)
         try FlagCheck.require("--knn-k", knnK, atLeast: 1)
@@ -118,11 +125,13 @@ struct PretrainCommand: ParsableCommand {
         // The kernel check needs the data's size; the loop calls it once the data is
         // loaded, before it writes anything.
         // This process's sample groups: the GEMM shapes of its share of a step.
-        let groups = c.comm.size <= c.resolvedSampleGroups
+        let groups =
+            c.comm.size <= c.resolvedSampleGroups
             ? SampleGroups(batch: batch, count: sampleGroups, ranks: c.comm.size, rank: c.comm.rank) : SampleGroups(batch: batch, count: sampleGroups)
         c.beforeCompute = { arch, train, test in
-            try Kernels.require(GEMMPlan.step(arch: arch, batch: batch, height: 32, width: 32, groups: groups)
-                .union(Kernels.monitorShapes(arch, train: train, test: test)), for: engine)
+            try Kernels.require(
+                GEMMPlan.step(arch: arch, batch: batch, height: 32, width: 32, groups: groups)
+                    .union(Kernels.monitorShapes(arch, train: train, test: test)), for: engine)
             return engine.name == "openblas" ? Kernels.facts : [:]
         }
         // Fault injection for tests: BYOL_FAULT_AT_STEP=K sends this process
@@ -143,15 +152,22 @@ struct PretrainCommand: ParsableCommand {
         Interrupt.install()
         let s: Pretrain.Summary
         do {
-            s = try Pretrain.run(c, engine: engine, log: { print($0); fflush(stdout) }, progress: Progress())
+            s = try Pretrain.run(
+                c, engine: engine,
+                log: {
+                    print($0)
+                    fflush(stdout)
+                }, progress: Progress())
         } catch is QuietFailure {
             // Rank 0 reports the error; this rank only ends.
             throw ExitCode(1)
         }
         if let sig = s.interrupted {
             if root {
-                let line = s.stopped ? "byol: interrupted at step \(s.steps): continue with --resume\n"
-                                     : "byol: stopped by a signal after the last step; the run is complete (\(s.steps) steps, final.npz written)\n"
+                let line =
+                    s.stopped
+                    ? "byol: interrupted at step \(s.steps): continue with --resume\n"
+                    : "byol: stopped by a signal after the last step; the run is complete (\(s.steps) steps, final.npz written)\n"
                 FileHandle.standardError.write(Data(line.utf8))
             }
             throw ExitCode(ExitStatus.signalled(sig))
@@ -161,8 +177,10 @@ struct PretrainCommand: ParsableCommand {
             print("the run in \(out) is already complete (\(s.steps) steps); final.npz is up to date")
             return
         }
-        print(String(format: "done: %d steps, %.1f images/s; kNN accuracy at initialization %.2f%%, last %.2f%%, best %.2f%%; run folder %@",
-                     s.steps, s.imagesPerSecond, 100 * (s.knnAtStart ?? .nan), 100 * (s.lastKNN ?? .nan), 100 * (s.bestKNN ?? .nan), out))
+        print(
+            String(
+                format: "done: %d steps, %.1f images/s; kNN accuracy at initialization %.2f%%, last %.2f%%, best %.2f%%; run folder %@",
+                s.steps, s.imagesPerSecond, 100 * (s.knnAtStart ?? .nan), 100 * (s.lastKNN ?? .nan), 100 * (s.bestKNN ?? .nan), out))
         if let share = s.exchangeShare {
             print(String(format: "%d processes: %.1f%% of rank 0's time exchanging sums", c.comm.size, 100 * share))
         }

@@ -6,7 +6,9 @@ import Verification
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Run every check (gradient checks, goldens, PyTorch cross-check, augmentation, kNN, float32 vs float64) and print a table; exits non-zero on any FAIL.")
+        abstract:
+            "Run every check (gradient checks, goldens, PyTorch cross-check, augmentation, kNN, float32 vs float64) and print a table; exits non-zero on any FAIL."
+    )
 
     @Flag(help: "Sample each tensor in the whole-network gradient checks and skip the full-size resnet18 golden.")
     var quick = false
@@ -33,16 +35,23 @@ struct VerifyCommand: ParsableCommand {
         let k = Kernels.check(Kernels.standardShapes)
         let table = CheckTable()
         print(table.header)
-        let show: (CheckRow) -> Void = { print(table.line($0)); fflush(stdout) }
+        let show: (CheckRow) -> Void = {
+            print(table.line($0))
+            fflush(stdout)
+        }
         // Exact comparison: the check's inputs make every correct kernel exact (KernelCheck).
-        let kernelRow = CheckRow(check: "OpenBLAS kernels \(Kernels.core): sgemm exact on \(k.shapes) GEMM shapes", maxAbsError: 0, maxRelError: 0,
-                                 passed: k.passed, failures: k.failure.map { ["\($0) (\(Kernels.how))"] } ?? [])
+        let kernelRow = CheckRow(
+            check: "OpenBLAS kernels \(Kernels.core): sgemm exact on \(k.shapes) GEMM shapes", maxAbsError: 0, maxRelError: 0,
+            passed: k.passed, failures: k.failure.map { ["\($0) (\(Kernels.how))"] } ?? [])
         show(kernelRow)
         var rows = [kernelRow]
         rows += GradientSuite.run(full: !quick, onRow: show)
         rows += Goldens.verify(goldens: goldens, cases: GoldenCase.all.filter { !(quick && $0.heavy) }, onRow: show)
         rows += AugmentSuite.run(fixtures: fixtures, onRow: show)
-        for r in CrossCheck.verifyRows(quick: quick, float32: { OpenBLASEngine(threads: $0) }) { rows.append(r); show(r) }
+        for r in CrossCheck.verifyRows(quick: quick, float32: { OpenBLASEngine(threads: $0) }) {
+            rows.append(r)
+            show(r)
+        }
         try finish(rows)
     }
 }

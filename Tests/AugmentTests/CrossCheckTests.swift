@@ -1,9 +1,9 @@
 import Augment
-import Verification
 import Foundation
 import NumPyIO
-import Testing
 import TestSupport
+import Testing
+import Verification
 
 /// `byol augment` against NumPy's Philox draws (ci/numpy_augment_params.py) and
 /// torchvision v2's functional ops on those draws (ci/torchvision_reference.py).
@@ -53,7 +53,8 @@ import TestSupport
         // Image 3 alone (with its data-set index) gives the same views as within the batch.
         let f = try NPZ.load(Repo.fixture("augment/images.npz"))
         guard case .uint8(let px) = try f.require("images").storage, case .int64(let idx) = try f.require("indices").storage else {
-            Issue.record("fixture dtypes"); return
+            Issue.record("fixture dtypes")
+            return
         }
         let per = 3 * 32 * 32
         let aug = Augmenter(seed: c.seed, epoch: c.epoch, recipe: c.recipe, size: c.size)

@@ -1,7 +1,7 @@
 import BYOLModel
 import NumPyIO
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct ArchitectureNames {
     @Test func resnet18BackboneParameterCount() {

@@ -1,7 +1,7 @@
 import BYOLModel
 import NumPyIO
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct PhiloxKnownAnswers {
     /// Random123's published known answer for Philox4x64-10, key 0, counter 0.
@@ -22,15 +22,18 @@ import TestSupport
         let raw = try f.requireInt("raw")
         let uniform = try f.requireFloat("uniform")
         guard case .int64(let k) = keys, case .int64(let c) = counters, case .int64(let r) = raw.storage else {
-            Issue.record("fixture dtypes"); return
+            Issue.record("fixture dtypes")
+            return
         }
         let u = uniform.doubles
         let cases = raw.shape[0]
         #expect(cases == 6)
         for j in 0..<cases {
             let key = (UInt64(bitPattern: k[2 * j]), UInt64(bitPattern: k[2 * j + 1]))
-            let counter = (UInt64(bitPattern: c[4 * j]), UInt64(bitPattern: c[4 * j + 1]),
-                           UInt64(bitPattern: c[4 * j + 2]), UInt64(bitPattern: c[4 * j + 3]))
+            let counter = (
+                UInt64(bitPattern: c[4 * j]), UInt64(bitPattern: c[4 * j + 1]),
+                UInt64(bitPattern: c[4 * j + 2]), UInt64(bitPattern: c[4 * j + 3])
+            )
             var a = PhiloxStream(key: key, counter: counter)
             var b = PhiloxStream(key: key, counter: counter)
             for i in 0..<10 {

@@ -1,7 +1,7 @@
 import BYOLModel
 import NumPyIO
-import Testing
 import TestSupport
+import Testing
 
 /// What `BYOLState.read` refuses beyond names and shapes (issue #14, item 8).
 @Suite struct StateReadChecks {
@@ -37,8 +37,10 @@ import TestSupport
     /// `byol step`; negative counts were accepted.
     @Test func countsOutsideZeroTo2p53AreRefused() throws {
         let d = TemporaryDirectory()
-        for (name, value) in [("step", Int64.max), ("step", -1), ("online.backbone.bn1.num_batches_tracked", Int64.max),
-                              ("target.projector.1.num_batches_tracked", -5), ("step", (1 << 53) + 1)] {
+        for (name, value) in [
+            ("step", Int64.max), ("step", -1), ("online.backbone.bn1.num_batches_tracked", Int64.max),
+            ("target.projector.1.num_batches_tracked", -5), ("step", (1 << 53) + 1)
+        ] {
             let path = try write(d) { a in a[name] = .scalar(value) }
             #expect { _ = try BYOLState.read(path) } throws: { e in
                 "\(e)".contains("array '\(name)': count \(value) is outside 0...2^53")

@@ -1,8 +1,8 @@
 import BYOLModel
 import Foundation
 import NumPyIO
-import Testing
 import TestSupport
+import Testing
 
 /// The command line as a user meets it: files written, byte-identical reruns, and bad
 /// input ending in one stderr line, a non-zero exit and no output file.
@@ -26,8 +26,10 @@ import TestSupport
         #expect(readBytes(d.file("a.npz")) == readBytes(d.file("b.npz")))
         let f = try NPZ.load(d.file("a.npz"))
         #expect(f.names == Initializer.initialState(arch: .tiny, seed: 5).orderedNames)
-        let custom = try CLI.run(["init", "--seed", "1", "--widths", "2,3,4,5", "--blocks", "1,2,1,1", "--proj-hidden", "6",
-                                  "--proj-out", "3", "--pred-hidden", "7", "--out", d.file("c.npz")])
+        let custom = try CLI.run([
+            "init", "--seed", "1", "--widths", "2,3,4,5", "--blocks", "1,2,1,1", "--proj-hidden", "6",
+            "--proj-out", "3", "--pred-hidden", "7", "--out", d.file("c.npz")
+        ])
         #expect(custom.status == 0, "\(custom.stderr)")
         let state = try BYOLState.read(d.file("c.npz"))
         #expect(state.arch == Architecture(widths: [2, 3, 4, 5], blocks: [1, 2, 1, 1], projHidden: 6, projOut: 3, predHidden: 7))
@@ -41,8 +43,9 @@ import TestSupport
         for preset in ["tiny", "small", "resnet18"] {
             let r = try CLI.run(["arch", "--preset", preset, "--out", d.file(preset + ".json")])
             #expect(r.status == 0, "\(r.stderr)")
-            #expect(readBytes(d.file(preset + ".json")) == readBytes(Repo.fixture("arch/\(preset).json")),
-                    "Fixtures/arch/\(preset).json is stale: byol arch --preset \(preset) --out Fixtures/arch/\(preset).json")
+            #expect(
+                readBytes(d.file(preset + ".json")) == readBytes(Repo.fixture("arch/\(preset).json")),
+                "Fixtures/arch/\(preset).json is stale: byol arch --preset \(preset) --out Fixtures/arch/\(preset).json")
         }
         let json = try JSONSerialization.jsonObject(with: Data(readBytes(Repo.fixture("arch/tiny.json")))) as? [String: Any]
         let online = json?["online"] as? [[Any]] ?? []
@@ -55,18 +58,25 @@ import TestSupport
     /// an MPI plugin) was a 64; it is a run-time failure, 1.
     @Test func aBrokenLaunchIsStatusOne() throws {
         let d = TemporaryDirectory()
-        let r = try CLI.run(["pretrain", "--preset", "tiny", "--epochs", "1", "--batch", "16", "--train-limit", "32", "--test-limit", "16",
-                             "--out", d.file("run")], environment: ["SLURM_STEP_NUM_TASKS": "2"])
+        let r = try CLI.run(
+            [
+                "pretrain", "--preset", "tiny", "--epochs", "1", "--batch", "16", "--train-limit", "32", "--test-limit", "16",
+                "--out", d.file("run")
+            ], environment: ["SLURM_STEP_NUM_TASKS": "2"])
         expectOneLineError(r, status: 1, mentions: "srun started 2 tasks that are not one MPI job")
         #expect(!FileManager.default.fileExists(atPath: d.file("run")))
     }
 
     @Test func initRejectsBadFlagsAndPaths() throws {
         let d = TemporaryDirectory()
-        expectOneLineError(try CLI.run(["init", "--seed", "0", "--preset", "huge", "--out", d.file("x.npz")]), status: 64, mentions: "unknown preset 'huge'")
+        expectOneLineError(
+            try CLI.run(["init", "--seed", "0", "--preset", "huge", "--out", d.file("x.npz")]), status: 64, mentions: "unknown preset 'huge'")
         expectOneLineError(try CLI.run(["init", "--seed", "0", "--bogus", "--out", d.file("x.npz")]), status: 64, mentions: "--bogus")
-        expectOneLineError(try CLI.run(["init", "--seed", "0", "--widths", "1,2,3", "--blocks", "1,1,1,1", "--proj-hidden", "2",
-                                        "--proj-out", "2", "--pred-hidden", "2", "--out", d.file("x.npz")]), status: 64, mentions: "--widths")
+        expectOneLineError(
+            try CLI.run([
+                "init", "--seed", "0", "--widths", "1,2,3", "--blocks", "1,1,1,1", "--proj-hidden", "2",
+                "--proj-out", "2", "--pred-hidden", "2", "--out", d.file("x.npz")
+            ]), status: 64, mentions: "--widths")
         // A path under a regular file cannot be written, even by root.
         writeBytes([1], d.file("file"))
         expectOneLineError(try CLI.run(["init", "--seed", "0", "--preset", "tiny", "--out", d.file("file/x.npz")]), status: 1, mentions: "file/x.npz")
@@ -87,8 +97,10 @@ import TestSupport
     @Test func stepWritesStateLossAndGradients() throws {
         let d = TemporaryDirectory()
         try setUp(d)
-        let r = try CLI.run(["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz"),
-                             "--grads", d.file("g.npz"), "--optimizer", "adam", "--bn-views", "joint"])
+        let r = try CLI.run([
+            "step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz"),
+            "--grads", d.file("g.npz"), "--optimizer", "adam", "--bn-views", "joint"
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let next = try NPZ.load(d.file("n.npz"))
         #expect(try next.require("step") == .scalar(Int64(1)))
@@ -97,8 +109,10 @@ import TestSupport
         let grads = try NPZ.load(d.file("g.npz"))
         #expect(grads.names == Architecture.tiny.learnableSpecs.map { "grad." + $0.name })
         // Same inputs, same bytes.
-        _ = try CLI.run(["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n2.npz"),
-                         "--optimizer", "adam", "--bn-views", "joint"])
+        _ = try CLI.run([
+            "step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n2.npz"),
+            "--optimizer", "adam", "--bn-views", "joint"
+        ])
         #expect(readBytes(d.file("n.npz")) == readBytes(d.file("n2.npz")))
     }
 
@@ -116,10 +130,12 @@ import TestSupport
         try setUp(d)
         expectOneLineError(try CLI.run(args + ["--optimizer", "rmsprop"]), status: 64, mentions: "rmsprop")
         expectOneLineError(try CLI.run(args + ["--tau", "1.5"]), status: 64, mentions: "--tau")
-        expectOneLineError(try CLI.run(["step", "--state", d.file("none.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")]),
-                           status: 1, mentions: "none.npz: no such file")
-        expectOneLineError(try CLI.run(["step", "--state", d.file("v.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")]),
-                           status: 1, mentions: "array 'online.backbone.layer1.0.conv1.weight': missing")
+        expectOneLineError(
+            try CLI.run(["step", "--state", d.file("none.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")]),
+            status: 1, mentions: "none.npz: no such file")
+        expectOneLineError(
+            try CLI.run(["step", "--state", d.file("v.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")]),
+            status: 1, mentions: "array 'online.backbone.layer1.0.conv1.weight': missing")
         #expect(!FileManager.default.fileExists(atPath: d.file("n.npz")))
     }
 
@@ -129,8 +145,10 @@ import TestSupport
         let d = TemporaryDirectory()
         try setUp(d, views: [1, 3, 8, 8])
         for precision in ["float64", "float32"] {
-            let r = try CLI.run(["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz"),
-                                 "--bn-views", "joint", "--precision", precision])
+            let r = try CLI.run([
+                "step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz"),
+                "--bn-views", "joint", "--precision", precision
+            ])
             #expect(r.status == 0, "\(precision): \(r.stderr)")
             let next = try BYOLState.read(d.file("n.npz"))
             #expect(next.step == 1)
@@ -157,8 +175,11 @@ import TestSupport
         var state = try NPZ.read(d.file("s.npz"))
         state.append(("optimizer.online.backbone.conv1.weight.step", .scalar(Int64(3))))
         try NPZ.write(state, to: d.file("s.npz"))
-        expectOneLineError(try CLI.run(["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")]),
-                           status: 1, mentions: "array 'optimizer.online.backbone.conv1.weight.step': unknown optimizer buffer 'step' (known: momentum_buffer, exp_avg, exp_avg_sq)")
+        expectOneLineError(
+            try CLI.run(["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")]),
+            status: 1,
+            mentions:
+                "array 'optimizer.online.backbone.conv1.weight.step': unknown optimizer buffer 'step' (known: momentum_buffer, exp_avg, exp_avg_sq)")
         #expect(!FileManager.default.fileExists(atPath: d.file("n.npz")))
     }
 
@@ -170,10 +191,12 @@ import TestSupport
         #expect(r.status == 0, "\(r.stderr)")
         let f = try NPZ.load(d.file("f.npz")).require("features")
         #expect(f.shape == [2, 8] && f.dtype == .float64)
-        expectOneLineError(try CLI.run(["embed", "--state", d.file("s.npz"), "--images", d.file("i.npz"), "--out", d.file("g.npz"), "--network", "both"]),
-                           status: 64, mentions: "--network")
-        expectOneLineError(try CLI.run(["embed", "--state", d.file("s.npz"), "--images", d.file("v.npz"), "--out", d.file("g.npz")]),
-                           status: 1, mentions: "array 'images': missing")
+        expectOneLineError(
+            try CLI.run(["embed", "--state", d.file("s.npz"), "--images", d.file("i.npz"), "--out", d.file("g.npz"), "--network", "both"]),
+            status: 64, mentions: "--network")
+        expectOneLineError(
+            try CLI.run(["embed", "--state", d.file("s.npz"), "--images", d.file("v.npz"), "--out", d.file("g.npz")]),
+            status: 1, mentions: "array 'images': missing")
         #expect(!FileManager.default.fileExists(atPath: d.file("g.npz")))
     }
 }
@@ -183,7 +206,9 @@ import TestSupport
         let d = TemporaryDirectory()
         let images = Repo.fixture("augment/images.npz")
         for (t, name) in [("1", "a.npz"), ("2", "b.npz"), ("2", "c.npz")] {
-            let r = try CLI.run(["augment", "--seed", "9", "--epoch", "2", "--recipe", "byol", "--images", images, "--out", d.file(name), "--threads", t])
+            let r = try CLI.run([
+                "augment", "--seed", "9", "--epoch", "2", "--recipe", "byol", "--images", images, "--out", d.file(name), "--threads", t
+            ])
             #expect(r.status == 0, "\(r.stderr)")
         }
         #expect(readBytes(d.file("a.npz")) == readBytes(d.file("b.npz")))
@@ -204,7 +229,9 @@ import TestSupport
 
     @Test func knnWritesPredictionsScoresAccuracy() throws {
         let d = TemporaryDirectory()
-        try NPZ.write([("features", NDArray(float64: [1, 0, 0, 1, 1, 1], shape: [3, 2])), ("labels", NDArray(int64: [0, 1, 1], shape: [3]))], to: d.file("b.npz"))
+        try NPZ.write(
+            [("features", NDArray(float64: [1, 0, 0, 1, 1, 1], shape: [3, 2])), ("labels", NDArray(int64: [0, 1, 1], shape: [3]))],
+            to: d.file("b.npz"))
         try NPZ.write([("features", NDArray(float32: [2, 0.1], shape: [1, 2])), ("labels", NDArray(int64: [0], shape: [1]))], to: d.file("q.npz"))
         let r = try CLI.run(["knn", "--bank", d.file("b.npz"), "--queries", d.file("q.npz"), "--out", d.file("o.npz"), "--k", "1"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -244,13 +271,17 @@ import TestSupport
         #expect(mkfifo(d.file("fifo"), 0o644) == 0)
         for (path, kind) in [("/dev/full", "a character device"), (d.file("fifo"), "a FIFO"), (d.path, "a directory")] {
             let r = try CLI.run(["init", "--seed", "1", "--preset", "tiny", "--out", path])
-            #expect(r.status == 1 && r.stderr == "byol: error: \(path): cannot write: is \(kind); an output only replaces a regular file\n", "\(r.stderr)")
+            #expect(
+                r.status == 1 && r.stderr == "byol: error: \(path): cannot write: is \(kind); an output only replaces a regular file\n", "\(r.stderr)"
+            )
         }
         var st = stat()
         #expect(lstat("/dev/full", &st) == 0 && st.st_mode & S_IFMT == S_IFCHR)
-        for args in [["init", "--seed", "1", "--preset", "tiny", "--out", ""], ["knn", "--bank", "b", "--queries", "q", "--out", ""],
-                     ["step", "--state", "s", "--views", "v", "--out", ""], ["pretrain", "--out", ""],
-                     ["conformance", "export", "--out", ""], ["conformance", "check", "--cases", "c", "--results", "r", "--json", ""]] {
+        for args in [
+            ["init", "--seed", "1", "--preset", "tiny", "--out", ""], ["knn", "--bank", "b", "--queries", "q", "--out", ""],
+            ["step", "--state", "s", "--views", "v", "--out", ""], ["pretrain", "--out", ""],
+            ["conformance", "export", "--out", ""], ["conformance", "check", "--cases", "c", "--results", "r", "--json", ""]
+        ] {
             let r = try CLI.run(args)
             #expect(r.status == 64 && r.stderr.contains("must name a file or folder, got an empty path"), "\(args): \(r.stderr)")
         }
@@ -260,17 +291,24 @@ import TestSupport
     /// and features of 1e308 normalized to zeros (all scores equal); both are refused.
     @Test func knnNeverWritesNonFiniteScores() throws {
         let d = TemporaryDirectory()
-        try NPZ.write([("features", NDArray(float64: [1, 0, 0, 1, 1, 1], shape: [3, 2])), ("labels", NDArray(int64: [0, 1, 1], shape: [3]))], to: d.file("b.npz"))
+        try NPZ.write(
+            [("features", NDArray(float64: [1, 0, 0, 1, 1, 1], shape: [3, 2])), ("labels", NDArray(int64: [0, 1, 1], shape: [3]))],
+            to: d.file("b.npz"))
         try NPZ.write([("features", NDArray(float64: [1, 0], shape: [1, 2]))], to: d.file("q.npz"))
         let flag = try CLI.run(["knn", "--bank", d.file("b.npz"), "--queries", d.file("q.npz"), "--out", d.file("o.npz"), "--temperature", "5e-4"])
         #expect(flag.status == 64 && flag.stderr.contains("--temperature must be >= 1/700"), "\(flag.stderr)")
         try NPZ.write([("features", NDArray(float64: [1e308, 1e308], shape: [1, 2]))], to: d.file("q.npz"))
         let huge = try CLI.run(["knn", "--bank", d.file("b.npz"), "--queries", d.file("q.npz"), "--out", d.file("o.npz")])
-        #expect(huge.status == 1 && huge.stderr == "byol: error: \(d.file("q.npz")): array 'features': row 0: its norm overflows float64, so it cannot be normalized\n",
-                "\(huge.stderr)")
+        #expect(
+            huge.status == 1
+                && huge.stderr
+                    == "byol: error: \(d.file("q.npz")): array 'features': row 0: its norm overflows float64, so it cannot be normalized\n",
+            "\(huge.stderr)")
         #expect(!FileManager.default.fileExists(atPath: d.file("o.npz")))
         try NPZ.write([("features", NDArray(float64: [1, 0], shape: [1, 2]))], to: d.file("q.npz"))
-        let ok = try CLI.run(["knn", "--bank", d.file("b.npz"), "--queries", d.file("q.npz"), "--out", d.file("o.npz"), "--temperature", "0.0015", "--k", "3"])
+        let ok = try CLI.run([
+            "knn", "--bank", d.file("b.npz"), "--queries", d.file("q.npz"), "--out", d.file("o.npz"), "--temperature", "0.0015", "--k", "3"
+        ])
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(try NPZ.load(d.file("o.npz")).require("scores").isFinite)
     }
@@ -281,18 +319,27 @@ import TestSupport
     @Test func knnRefusesLabelsAndShapesItCannotScore() throws {
         let d = TemporaryDirectory()
         func files(bankLabels: [Int64], queryLabels: [Int64], features: Int = 2) throws {
-            try NPZ.write([("features", NDArray(float64: [Double](repeating: 1, count: 3 * features), shape: [3, features])),
-                           ("labels", NDArray(int64: bankLabels, shape: [3]))], to: d.file("b.npz"))
-            try NPZ.write([("features", NDArray(float64: [Double](repeating: 1, count: features), shape: [1, features])),
-                           ("labels", NDArray(int64: queryLabels, shape: [1]))], to: d.file("q.npz"))
+            try NPZ.write(
+                [
+                    ("features", NDArray(float64: [Double](repeating: 1, count: 3 * features), shape: [3, features])),
+                    ("labels", NDArray(int64: bankLabels, shape: [3]))
+                ], to: d.file("b.npz"))
+            try NPZ.write(
+                [
+                    ("features", NDArray(float64: [Double](repeating: 1, count: features), shape: [1, features])),
+                    ("labels", NDArray(int64: queryLabels, shape: [1]))
+                ], to: d.file("q.npz"))
         }
-        for (bank, query, features, file, text) in [([0, 1, 1 << 62] as [Int64], [0] as [Int64], 2, "b.npz", "label 4611686018427387904 at position 2 is outside 0..<65536"),
-                                                    ([0, 1, Int64.max], [0], 2, "b.npz", "label 9223372036854775807 at position 2"),
-                                                    ([0, 1, 1], [1 << 40], 2, "q.npz", "label 1099511627776 at position 0 is outside"),
-                                                    ([0, 1, 1], [0], 0, "b.npz", "expected (N, F) with N > 0 and F > 0")] {
+        for (bank, query, features, file, text) in [
+            ([0, 1, 1 << 62] as [Int64], [0] as [Int64], 2, "b.npz", "label 4611686018427387904 at position 2 is outside 0..<65536"),
+            ([0, 1, Int64.max], [0], 2, "b.npz", "label 9223372036854775807 at position 2"),
+            ([0, 1, 1], [1 << 40], 2, "q.npz", "label 1099511627776 at position 0 is outside"),
+            ([0, 1, 1], [0], 0, "b.npz", "expected (N, F) with N > 0 and F > 0")
+        ] {
             try files(bankLabels: bank, queryLabels: query, features: features)
             let r = try CLI.run(["knn", "--bank", d.file("b.npz"), "--queries", d.file("q.npz"), "--out", d.file("o.npz")])
-            #expect(r.status == 1 && r.stderr.hasPrefix("byol: error: \(d.file(file)): ") && r.stderr.contains(text)
+            #expect(
+                r.status == 1 && r.stderr.hasPrefix("byol: error: \(d.file(file)): ") && r.stderr.contains(text)
                     && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: d.file("o.npz")))
         }
@@ -304,8 +351,10 @@ import TestSupport
     /// only checked to be consistent with each other), plus the OpenBLAS kernel set.
     @Test(arguments: ["float32", "float64"])
     func jsonHasTheDocumentedKeys(precision: String) throws {
-        let r = try CLI.run(["bench", "--precision", precision, "--preset", "tiny", "--batch", "3", "--size", "8", "--steps", "1",
-                             "--threads", "1", "--json"])
+        let r = try CLI.run([
+            "bench", "--precision", precision, "--preset", "tiny", "--batch", "3", "--size", "8", "--steps", "1",
+            "--threads", "1", "--json"
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n")
         #expect(lines.count == 1)

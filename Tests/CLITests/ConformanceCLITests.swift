@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `byol conformance export | run | check` as a user's CI runs them.
 @Suite struct ConformanceCLI {
@@ -13,15 +13,19 @@ import TestSupport
         // `--backend` is the older spelling of `--engine` in every command (contract §3.7).
         let older = try CLI.run(["conformance", "run", "--cases", d.file("cases"), "--results", d.file("results-b"), "--backend", "openblas"])
         #expect(older.status == 0, "\(older.stderr)")
-        let ok = try CLI.run(["conformance", "check", "--cases", d.file("cases"), "--results", d.file("results"),
-                              "--junit", d.file("report.xml"), "--json", d.file("report.json")])
+        let ok = try CLI.run([
+            "conformance", "check", "--cases", d.file("cases"), "--results", d.file("results"),
+            "--junit", d.file("report.xml"), "--json", d.file("report.json")
+        ])
         #expect(ok.status == 0 && ok.stdout.contains(" 0 failed"), "\(ok.stdout)\(ok.stderr)")
         #expect(FileManager.default.fileExists(atPath: d.file("report.xml")) && FileManager.default.fileExists(atPath: d.file("report.json")))
         // float32 results cannot be judged at float64: refused in one stderr line, exit 1.
         let strict = try CLI.run(["conformance", "check", "--cases", d.file("cases"), "--results", d.file("results"), "--precision", "float64"])
         #expect(strict.status == 1)
-        #expect(strict.stderr.hasPrefix("byol: error: ") && strict.stderr.contains("needs float64 results") && strict.stderr.contains("<f4") && strict.stderr.split(separator: "\n").count == 1,
-                "\(strict.stderr)")
+        #expect(
+            strict.stderr.hasPrefix("byol: error: ") && strict.stderr.contains("needs float64 results") && strict.stderr.contains("<f4")
+                && strict.stderr.split(separator: "\n").count == 1,
+            "\(strict.stderr)")
         let bad = try CLI.run(["conformance", "check", "--cases", d.file("cases"), "--results", d.file("results"), "--only", "conv3d"])
         #expect(bad.status == 64 && bad.stderr.contains("unknown function conv3d"), "\(bad.stderr)")
         let noCases = try CLI.run(["conformance", "check", "--cases", d.file("nowhere"), "--results", d.file("results")])
@@ -51,6 +55,8 @@ import TestSupport
         let rows = c.stdout.split(separator: "\n").filter { $0.hasSuffix("MISSING") }
         let notes = c.stdout.split(separator: "\n").filter { $0.contains("no result file") }
         #expect(c.status == 1 && rows.count == 4 && notes.count == 1, "\(c.stdout)")  // linear: y, dx, dweight, dbias
-        #expect(c.stderr.hasPrefix("byol: error: 4 tensors without a result; first: linear-") && c.stderr.split(separator: "\n").count == 1, "\(c.stderr)")
+        #expect(
+            c.stderr.hasPrefix("byol: error: 4 tensors without a result; first: linear-") && c.stderr.split(separator: "\n").count == 1, "\(c.stderr)"
+        )
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import NumPyIO
-import Testing
 import TestSupport
+import Testing
 
 /// The OpenBLAS kernel choice (issue #15): byol replaces a lower-tier set OpenBLAS picked,
 /// checks the set before computing, falls back when its own choice fails, and reports
@@ -11,19 +11,22 @@ import TestSupport
     func inputs(_ d: TemporaryDirectory) throws {
         let r = try CLI.run(["init", "--seed", "1", "--preset", "tiny", "--out", d.file("s.npz")])
         #expect(r.status == 0, "\(r.stderr)")
-        try FileManager.default.copyItem(atPath: Repo.root.appendingPathComponent("goldens/tiny-lars-separate/views_1.npz").path, toPath: d.file("v.npz"))
+        try FileManager.default.copyItem(
+            atPath: Repo.root.appendingPathComponent("goldens/tiny-lars-separate/views_1.npz").path, toPath: d.file("v.npz"))
     }
 
     func step(_ d: TemporaryDirectory, out: String, _ env: [String: String]) throws -> CLI.Result {
-        try CLI.run(["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file(out), "--precision", "float32"],
-                    environment: env)
+        try CLI.run(
+            ["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file(out), "--precision", "float32"],
+            environment: env)
     }
 
     /// OPENBLAS_CORETYPE unset for the child; "" reads as unset (Kernels.select).
     let unset = ["OPENBLAS_CORETYPE": ""]
 
     func bench(_ env: [String: String]) throws -> [String: Any] {
-        let r = try CLI.run(["bench", "--preset", "tiny", "--batch", "4", "--size", "8", "--steps", "1", "--threads", "1", "--json"], environment: env)
+        let r = try CLI.run(
+            ["bench", "--preset", "tiny", "--batch", "4", "--size", "8", "--steps", "1", "--threads", "1", "--json"], environment: env)
         #expect(r.status == 0, "\(r.stderr)")
         return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
     }
@@ -56,8 +59,10 @@ import TestSupport
         let d = TemporaryDirectory()
         let r = try CLI.run(["init", "--seed", "1", "--preset", "tiny", "--out", d.file("s.npz")], environment: ["OPENBLAS_CORETYPE": "Bogus"])
         let lines = r.stderr.split(separator: "\n")
-        #expect(r.status == 0 && lines.count == 1 && lines[0].hasPrefix("byol: warning: OPENBLAS_CORETYPE=Bogus is not a kernel set this OpenBLAS can run here; it runs "),
-                "\(r.stderr)")
+        #expect(
+            r.status == 0 && lines.count == 1
+                && lines[0].hasPrefix("byol: warning: OPENBLAS_CORETYPE=Bogus is not a kernel set this OpenBLAS can run here; it runs "),
+            "\(r.stderr)")
         let known = try CLI.run(["init", "--seed", "1", "--preset", "tiny", "--out", d.file("t.npz")], environment: ["OPENBLAS_CORETYPE": "Prescott"])
         #expect(known.status == 0 && known.stderr.isEmpty, "\(known.stderr)")
     }
@@ -75,7 +80,8 @@ import TestSupport
         let r = try step(d, out: "fallback.npz", env)
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stderr.split(separator: "\n")
-        #expect(lines.count == 1 && lines[0].hasPrefix("byol: warning: OpenBLAS kernels \(core) fail the kernel check (sgemm ")
+        #expect(
+            lines.count == 1 && lines[0].hasPrefix("byol: warning: OpenBLAS kernels \(core) fail the kernel check (sgemm ")
                 && lines[0].hasSuffix("falling back to Prescott, OpenBLAS's own choice"), "\(r.stderr)")
         let direct = try step(d, out: "prescott.npz", ["OPENBLAS_CORETYPE": "Prescott"])
         #expect(direct.status == 0 && direct.stderr.isEmpty, "\(direct.stderr)")
@@ -90,21 +96,26 @@ import TestSupport
         try inputs(d)
         let r = try step(d, out: "n.npz", ["OPENBLAS_CORETYPE": "Prescott", "BYOL_TEST_KERNEL_CHECK_FAIL": "Prescott"])
         #expect(r.status == 1)
-        #expect(r.stderr.hasPrefix("byol: error: OpenBLAS kernels Prescott fail the kernel check (sgemm ") && r.stderr.split(separator: "\n").count == 1,
-                "\(r.stderr)")
+        #expect(
+            r.stderr.hasPrefix("byol: error: OpenBLAS kernels Prescott fail the kernel check (sgemm ") && r.stderr.split(separator: "\n").count == 1,
+            "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: d.file("n.npz")))
         // The reference needs no kernels.
-        let f64 = try CLI.run(["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")],
-                              environment: ["OPENBLAS_CORETYPE": "Prescott", "BYOL_TEST_KERNEL_CHECK_FAIL": "Prescott"])
+        let f64 = try CLI.run(
+            ["step", "--state", d.file("s.npz"), "--views", d.file("v.npz"), "--out", d.file("n.npz")],
+            environment: ["OPENBLAS_CORETYPE": "Prescott", "BYOL_TEST_KERNEL_CHECK_FAIL": "Prescott"])
         #expect(f64.status == 0, "\(f64.stderr)")
     }
 
     @Test func theRunManifestRecordsTheKernels() throws {
         let d = TemporaryDirectory()
-        let r = try CLI.run(["pretrain", "--preset", "tiny", "--epochs", "1", "--batch", "16", "--train-limit", "32", "--test-limit", "16",
-                             "--threads", "1", "--out", d.file("run")])
+        let r = try CLI.run([
+            "pretrain", "--preset", "tiny", "--epochs", "1", "--batch", "16", "--train-limit", "32", "--test-limit", "16",
+            "--threads", "1", "--out", d.file("run")
+        ])
         #expect(r.status == 0, "\(r.stderr)")
-        let m = (try? JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: d.file("run/manifest.json")) ?? Data())) as? [String: Any]
+        let m =
+            (try? JSONSerialization.jsonObject(with: FileManager.default.contents(atPath: d.file("run/manifest.json")) ?? Data())) as? [String: Any]
         let k = m?["kernels"] as? [String: String] ?? [:]
         #expect(k["kernel_check"] == "passed" && k["openblas_core"] != nil && k["openblas_core_origin"] != nil, "\(k)")
     }
@@ -112,8 +123,10 @@ import TestSupport
     /// A run resumed on another kernel set continues and says its bytes will differ.
     @Test func aResumeOnOtherKernelsSaysSo() throws {
         let d = TemporaryDirectory()
-        let args = ["pretrain", "--preset", "tiny", "--epochs", "1", "--batch", "16", "--train-limit", "48", "--test-limit", "16",
-                    "--threads", "1", "--out", d.file("run")]
+        let args = [
+            "pretrain", "--preset", "tiny", "--epochs", "1", "--batch", "16", "--train-limit", "48", "--test-limit", "16",
+            "--threads", "1", "--out", d.file("run")
+        ]
         // Prescott and Core2: SSE kernel sets that every x86-64 CPU runs.
         let first = try CLI.run(args + ["--stop-after", "1"], environment: ["OPENBLAS_CORETYPE": "Prescott"])
         #expect(first.status == 0, "\(first.stderr)")
@@ -127,8 +140,9 @@ import TestSupport
     /// verify reports the kernel check as its first row, and a failing set fails verify
     /// (the other checks still run).
     @Test func verifyReportsTheKernelCheck() throws {
-        let r = try CLI.run(["verify", "--quick"], in: Repo.root.path,
-                            environment: ["OPENBLAS_CORETYPE": "Prescott", "BYOL_TEST_KERNEL_CHECK_FAIL": "Prescott"])
+        let r = try CLI.run(
+            ["verify", "--quick"], in: Repo.root.path,
+            environment: ["OPENBLAS_CORETYPE": "Prescott", "BYOL_TEST_KERNEL_CHECK_FAIL": "Prescott"])
         #expect(r.status == 1)
         let rows = r.stdout.split(separator: "\n")
         #expect(rows.count > 10 && rows[1].hasPrefix("OpenBLAS kernels Prescott: sgemm exact on ") && rows[1].contains("FAIL"), "\(rows.prefix(3))")

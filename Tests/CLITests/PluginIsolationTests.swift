@@ -1,7 +1,7 @@
 import Foundation
 import NumPyIO
-import Testing
 import TestSupport
+import Testing
 
 /// `byol conformance run --plugin` with libraries that misbehave (issue #22, items 3 and
 /// 4): the library runs in child processes, so a crash, an exit(), an abort or a hang
@@ -53,7 +53,8 @@ import TestSupport
     static func compile(_ sources: [String], _ out: String, _ flags: [String] = []) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [ProcessInfo.processInfo.environment["CC"] ?? "cc", "-O1", "-shared", "-fPIC", "-I", include] + flags + sources + ["-o", out, "-lm"]
+        p.arguments =
+            [ProcessInfo.processInfo.environment["CC"] ?? "cc", "-O1", "-shared", "-fPIC", "-I", include] + flags + sources + ["-o", out, "-lm"]
         try p.run()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0, "cc \(sources) \(flags) failed")
@@ -80,23 +81,27 @@ import TestSupport
         ("SEGV", "the library crashed (SIGSEGV) in byol_sgd_update_f32"),
         ("EXIT0", "the library ended the process (exit status 0) in byol_sgd_update_f32, leaving no result"),
         ("ABORT", "the library aborted (SIGABRT) in byol_sgd_update_f32; its last stderr line: \"sgd: cannot go on\""),
-        ("HANG", "no result within the timeout of 2 s, still in byol_sgd_update_f32: stopped with SIGTERM"),
+        ("HANG", "no result within the timeout of 2 s, still in byol_sgd_update_f32: stopped with SIGTERM")
     ])
     func aMisbehavingFunctionFailsItsCaseOnly(define: String, expected: String) throws {
         let d = TemporaryDirectory()
         let cases = try Self.export(d), lib = try Self.library(d, define: define)
-        let r = try CLI.run(["conformance", "run", "--plugin", lib, "--cases", cases, "--timeout", "2",
-                             "--junit", d.file("report.xml"), "--json", d.file("report.json")])
+        let r = try CLI.run([
+            "conformance", "run", "--plugin", lib, "--cases", cases, "--timeout", "2",
+            "--junit", d.file("report.xml"), "--json", d.file("report.json")
+        ])
         #expect(r.status == 1 && !r.signaled, "\(r.stdout)\(r.stderr)")
         let lines = r.stdout.split(separator: "\n")
         #expect(lines.contains { $0.hasPrefix("sgd-") && $0.hasSuffix("FAIL") }, "\(r.stdout)")
-        #expect(lines.contains { $0.hasPrefix("relu-") && $0.hasSuffix("PASS") } && lines.contains { $0.hasPrefix("ema-") && $0.hasSuffix("PASS") },
-                "\(r.stdout)")
+        #expect(
+            lines.contains { $0.hasPrefix("relu-") && $0.hasSuffix("PASS") } && lines.contains { $0.hasPrefix("ema-") && $0.hasSuffix("PASS") },
+            "\(r.stdout)")
         #expect(lines.contains { $0.hasPrefix("  sgd-") && $0.hasSuffix(": " + expected) }, "\(r.stdout)")
         #expect(r.stdout.contains(" tensors passed, 2 failed, in "), "\(r.stdout)")
         let err = r.stderr.split(separator: "\n")
-        #expect(err.count == 1 && err[0].hasPrefix("byol: error: 2 tensors out of bounds; first: sgd-") && err[0].hasSuffix(": " + expected),
-                "\(r.stderr)")
+        #expect(
+            err.count == 1 && err[0].hasPrefix("byol: error: 2 tensors out of bounds; first: sgd-") && err[0].hasSuffix(": " + expected),
+            "\(r.stderr)")
         let junit = String(decoding: readBytes(d.file("report.xml")), as: UTF8.self)
         #expect(junit.contains("<failure message=\"" + expected.replacingOccurrences(of: "\"", with: "&quot;")), "\(junit)")
         let json = try JSONSerialization.jsonObject(with: Data(readBytes(d.file("report.json")))) as? [String: Any]
@@ -123,14 +128,17 @@ import TestSupport
         let d = TemporaryDirectory()
         let cases = try Self.export(d), lib = try Self.library(d, define: nil)
         let v1 = try CLI.run(["conformance", "run", "--plugin", lib, "--cases", cases])
-        #expect(v1.status == 0 && v1.stdout.contains("skipped: batchnorm_running (needs byol_batchnorm_running_update_f32 (ABI version 2))"),
-                "\(v1.stdout)\(v1.stderr)")
+        #expect(
+            v1.status == 0 && v1.stdout.contains("skipped: batchnorm_running (needs byol_batchnorm_running_update_f32 (ABI version 2))"),
+            "\(v1.stdout)\(v1.stderr)")
         for v in [0, 3] {
             try Data("int byol_kernels_abi_version(void) { return \(v); }\n".utf8).write(to: URL(fileURLWithPath: d.file("v\(v).c")))
             try Self.compile([d.file("v\(v).c")], d.file("v\(v).so"))
             let r = try CLI.run(["conformance", "run", "--plugin", d.file("v\(v).so"), "--cases", cases])
-            #expect(r.status == 1 && r.stderr == "byol: error: \(d.file("v\(v).so")): ABI version \(v), this byol loads versions 1 to 2 (byol_kernels.h)\n",
-                    "\(r.stderr)")
+            #expect(
+                r.status == 1
+                    && r.stderr == "byol: error: \(d.file("v\(v).so")): ABI version \(v), this byol loads versions 1 to 2 (byol_kernels.h)\n",
+                "\(r.stderr)")
         }
         for t in ["0", "86401", "-1"] {
             let r = try CLI.run(["conformance", "run", "--plugin", lib, "--cases", cases, "--timeout", t])
@@ -148,10 +156,15 @@ import TestSupport
         try Self.compile([examples + "/c-openblas/byol_kernels_openblas.c"], d.file("openblas.so"), ["-lopenblas"])
         try Self.compile([examples + "/c-reference/byol_kernels_ref.c"], d.file("swapped.so"), ["-DFAULT_RUNNING_MOMENTUM_SWAPPED"])
         for (lib, precision) in [("ref.so", "float32"), ("ref.so", "float64"), ("openblas.so", "float32")] {
-            let r = try CLI.run(["conformance", "run", "--plugin", d.file(lib), "--cases", cases, "--precision", precision, "--only", "batchnorm_running"])
-            #expect(r.status == 0 && r.stdout.contains(" 0 failed") && r.stdout.contains("batchnorm1d-running-"), "\(lib) \(precision): \(r.stdout)\(r.stderr)")
+            let r = try CLI.run([
+                "conformance", "run", "--plugin", d.file(lib), "--cases", cases, "--precision", precision, "--only", "batchnorm_running"
+            ])
+            #expect(
+                r.status == 0 && r.stdout.contains(" 0 failed") && r.stdout.contains("batchnorm1d-running-"),
+                "\(lib) \(precision): \(r.stdout)\(r.stderr)")
         }
         let bad = try CLI.run(["conformance", "run", "--plugin", d.file("swapped.so"), "--cases", cases, "--only", "batchnorm_running"])
-        #expect(bad.status == 1 && bad.stderr.contains("first: batchnorm2d-running-") && bad.stderr.contains(": running_mean: |error| "), "\(bad.stderr)")
+        #expect(
+            bad.status == 1 && bad.stderr.contains("first: batchnorm2d-running-") && bad.stderr.contains(": running_mean: |error| "), "\(bad.stderr)")
     }
 }

@@ -1,14 +1,16 @@
 import BYOLModel
 import Foundation
 import NumPyIO
-import Testing
 import TestSupport
+import Testing
 
 /// `byol pretrain` on the embedded data with the tiny preset: a run killed with SIGKILL
 /// and resumed ends with the same bytes as an uninterrupted run.
 @Suite(.serialized) struct PretrainResume {
-    let args = ["pretrain", "--preset", "tiny", "--epochs", "2", "--batch", "16", "--train-limit", "640", "--test-limit", "100",
-                "--checkpoint-every", "2", "--threads", "1"]
+    let args = [
+        "pretrain", "--preset", "tiny", "--epochs", "2", "--batch", "16", "--train-limit", "640", "--test-limit", "100",
+        "--checkpoint-every", "2", "--threads", "1"
+    ]
 
     func step(of checkpoint: String) -> Int64? {
         guard let f = try? NPZ.load(checkpoint), case .int64(let v)? = f["step"]?.storage else { return nil }
@@ -104,7 +106,7 @@ import TestSupport
             ("epoch 4 at step 5", ["pretrain.epoch": .scalar(Int64(4))], "epoch 4 is outside this run's 0...2"),
             ("step_in_epoch -1", ["pretrain.step_in_epoch": .scalar(Int64(-1))], "array 'pretrain.step_in_epoch': step -1 of epoch 0 is outside"),
             ("step 2, step_in_epoch 5", ["step": .scalar(Int64(2))], "array 'step': step 2 disagrees with the position epoch 0, step 5 of 40"),
-            ("epoch as float", ["pretrain.epoch": .scalar(0.0)], "pretrain.epoch"),
+            ("epoch as float", ["pretrain.epoch": .scalar(0.0)], "pretrain.epoch")
         ]
         for (label, edits, text) in cases {
             try NPZ.write(good.members.map { m in (name: m.name, array: edits[m.name] ?? m.array) }, to: path)
@@ -134,14 +136,22 @@ import TestSupport
         first.standardOutput = FileHandle.nullDevice
         first.standardError = FileHandle.nullDevice
         try first.run()
-        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() } }
+        defer {
+            if first.isRunning {
+                kill(first.processIdentifier, SIGKILL)
+                first.waitUntilExit()
+            }
+        }
         let started = Date()
         while !FileManager.default.fileExists(atPath: d.file("r/checkpoint.npz")) && Date().timeIntervalSince(started) < 120 { usleep(50_000) }
         #expect(FileManager.default.fileExists(atPath: d.file("r/checkpoint.npz")))
         for extra in [[], ["--resume"]] {
             let second = try CLI.run(args.map { $0 == "2" ? "1000" : $0 } + ["--out", d.file("r"), "--seed", "5"] + extra)
-            #expect(second.status == 1 && second.stderr == "byol: error: \(d.file("r")): another byol pretrain is using this run folder; wait for it to end or choose another --out\n",
-                    "\(second.stderr)")
+            #expect(
+                second.status == 1
+                    && second.stderr
+                        == "byol: error: \(d.file("r")): another byol pretrain is using this run folder; wait for it to end or choose another --out\n",
+                "\(second.stderr)")
         }
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
@@ -161,8 +171,10 @@ import TestSupport
     /// last good checkpoint.
     @Test func nonFiniteLossStopsTheRun() throws {
         let d = TemporaryDirectory()
-        let r = try CLI.run(["pretrain", "--preset", "tiny", "--epochs", "1", "--batch", "16", "--train-limit", "160", "--test-limit", "50",
-                             "--lr", "1e38", "--checkpoint-every", "1", "--out", d.file("nan")])
+        let r = try CLI.run([
+            "pretrain", "--preset", "tiny", "--epochs", "1", "--batch", "16", "--train-limit", "160", "--test-limit", "50",
+            "--lr", "1e38", "--checkpoint-every", "1", "--out", d.file("nan")
+        ])
         #expect(r.status == 1)
         #expect(r.stderr.split(separator: "\n").last!.hasPrefix("byol: error: step 2: the loss is"), "\(r.stderr)")
         #expect(step(of: d.file("nan/checkpoint.npz")) == 1)
@@ -172,8 +184,10 @@ import TestSupport
     /// gradients are still finite stops the run too, and the checkpoint it keeps loads.
     @Test func nonFiniteStateStopsTheRunAndKeepsAGoodCheckpoint() throws {
         let d = TemporaryDirectory()
-        let r = try CLI.run(["pretrain", "--preset", "tiny", "--epochs", "2", "--batch", "16", "--train-limit", "160", "--test-limit", "50",
-                             "--lr", "1e6", "--checkpoint-every", "1", "--threads", "1", "--out", d.file("inf")])
+        let r = try CLI.run([
+            "pretrain", "--preset", "tiny", "--epochs", "2", "--batch", "16", "--train-limit", "160", "--test-limit", "50",
+            "--lr", "1e6", "--checkpoint-every", "1", "--threads", "1", "--out", d.file("inf")
+        ])
         #expect(r.status == 1)
         let last = String(r.stderr.split(separator: "\n").last ?? "")  // after the progress lines
         #expect(last.hasPrefix("byol: error: step ") && last.contains("has a NaN or Inf after the update"), "\(r.stderr)")
@@ -220,9 +234,11 @@ import TestSupport
     @Test func badLimitsAreFlagErrors() throws {
         let d = TemporaryDirectory()
         let pretrain = ["pretrain", "--preset", "tiny", "--epochs", "1", "--batch", "16", "--out", d.file("x")]
-        for (cmd, flags, mentions) in [(pretrain, ["--train-limit=-1"], "--train-limit must be >= --batch = 16, got -1"),
-                                       (pretrain, ["--test-limit", "0"], "--test-limit must be >= 1, got 0"),
-                                       (["knn-eval", "--checkpoint", d.file("none.npz")], ["--train-limit=-1"], "--train-limit must be >= 1, got -1")] {
+        for (cmd, flags, mentions) in [
+            (pretrain, ["--train-limit=-1"], "--train-limit must be >= --batch = 16, got -1"),
+            (pretrain, ["--test-limit", "0"], "--test-limit must be >= 1, got 0"),
+            (["knn-eval", "--checkpoint", d.file("none.npz")], ["--train-limit=-1"], "--train-limit must be >= 1, got -1")
+        ] {
             let r = try CLI.run(cmd + flags)
             #expect(r.status != 0 && r.status < 128, "\(r.status)")
             #expect(r.stderr.contains(mentions), "\(r.stderr)")

@@ -1,7 +1,7 @@
 import Data
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The CIFAR-10 reader on small archives in the official layout (ci/make_cifar_fixtures.py).
 @Suite struct CIFAR10Reader {
@@ -49,9 +49,11 @@ import TestSupport
         try tar(["-czf", "stray.tar.gz", "cifar-10-batches-bin", "other"])
         try tar(["-cf", "twice.tar", "cifar-10-batches-bin", "cifar-10-batches-bin/data_batch_1.bin"])
         try tar(["-czf", "moved.tar.gz", "--exclude", "cifar-10-batches-bin/test_batch.bin", "cifar-10-batches-bin", "other"])
-        for (file, mentions) in [("stray.tar.gz", "other/test_batch.bin is a second test_batch.bin (the first is cifar-10-batches-bin/test_batch.bin)"),
-                                 ("twice.tar", "cifar-10-batches-bin/data_batch_1.bin is a second data_batch_1.bin"),
-                                 ("moved.tar.gz", "other/test_batch.bin is outside cifar-10-batches-bin/, where its other CIFAR-10 files are")] {
+        for (file, mentions) in [
+            ("stray.tar.gz", "other/test_batch.bin is a second test_batch.bin (the first is cifar-10-batches-bin/test_batch.bin)"),
+            ("twice.tar", "cifar-10-batches-bin/data_batch_1.bin is a second data_batch_1.bin"),
+            ("moved.tar.gz", "other/test_batch.bin is outside cifar-10-batches-bin/, where its other CIFAR-10 files are")
+        ] {
             #expect { _ = try CIFAR10.load(dir.file(file)) } throws: { e in
                 "\(e)".hasPrefix(dir.file(file)) && "\(e)".contains(mentions) && !"\(e)".contains("\n")
             }
@@ -66,7 +68,10 @@ import TestSupport
             let p = Process()
             p.executableURL = URL(fileURLWithPath: tool)
             p.arguments = args
-            if let out { FileManager.default.createFile(atPath: out, contents: nil); p.standardOutput = FileHandle(forWritingAtPath: out) }
+            if let out {
+                FileManager.default.createFile(atPath: out, contents: nil)
+                p.standardOutput = FileHandle(forWritingAtPath: out)
+            }
             try p.run()
             p.waitUntilExit()
             #expect(p.terminationStatus == 0)
@@ -83,8 +88,22 @@ import TestSupport
         #expect(two.train.pixels == one.train.pixels && two.test.labels == one.test.labels)
         // A wrong CRC in either member's trailer is refused: the second is named; a bad
         // first member gets the whole stream's message.
-        for (bytes, text) in [({ var f = first; f[f.count - 6] ^= 0xFF; return f + second }(), "corrupt archive: the data's CRC-32"),
-                              ({ var s2 = second; s2[s2.count - 6] ^= 0xFF; return first + s2 }(), "corrupt gzip member 2: incorrect data check")] {
+        for (bytes, text) in [
+            (
+                {
+                    var f = first
+                    f[f.count - 6] ^= 0xFF
+                    return f + second
+                }(), "corrupt archive: the data's CRC-32"
+            ),
+            (
+                {
+                    var s2 = second
+                    s2[s2.count - 6] ^= 0xFF
+                    return first + s2
+                }(), "corrupt gzip member 2: incorrect data check"
+            )
+        ] {
             writeBytes(bytes, d.file("bad.tar.gz"))
             #expect { _ = try CIFAR10.load(d.file("bad.tar.gz")) } throws: { e in "\(e)".contains(text) && !"\(e)".contains("\n") }
         }
@@ -107,7 +126,7 @@ import TestSupport
         ("corrupt-data.tar.gz", "corrupt archive: the data's CRC-32"),
         ("bad-crc.tar.gz", "do not match the gzip trailer"),
         ("oversized-member.tar.gz", "data_batch_1.bin declares 30733073 bytes, more than a CIFAR-10 batch (10000 records of 3073 bytes)"),
-        ("symlink-member.tar.gz", "data_batch_2.bin is a symbolic link, not a regular file"),
+        ("symlink-member.tar.gz", "data_batch_2.bin is a symbolic link, not a regular file")
     ])
     func badArchivesGiveOneLineErrors(_ file: String, _ mentions: String) {
         let path = Repo.fixture("cifar/" + file)

@@ -1,5 +1,6 @@
-@testable import Data
 import Testing
+
+@testable import Data
 
 /// The gzip check's CRC-32 (eight bytes per step) against the standard check values and
 /// a bytewise implementation of the definition, at every length around the 8-byte step.

@@ -1,7 +1,8 @@
-@testable import Fast
-import Verification
 import Reference
 import Testing
+import Verification
+
+@testable import Fast
 
 /// FastBN.backward's dxSum: sum(dx) per channel, the gradient of a bias just before a
 /// train-mode BN. It is 0 in exact arithmetic; evaluated in float64 from the BN's sums
@@ -22,10 +23,12 @@ import Testing
         var stats = FastBN.Stats(channels: channels, groups: groups)
         let pool = WorkerPool(workers: 2)
         let seg = Segments(images: len, bnBatches: groups)
-        FastBN.forwardTrain(x, &y, channels: channels, hw: 1, seg: seg, gamma: gamma, beta: beta, residual: nil, relu: false,
-                            stats: &stats, reduction: nil, pool: pool)
-        FastBN.backward(&dy, reluOut: mask, x, &dx, channels: channels, hw: 1, seg: seg, gamma: gamma, stats: stats,
-                        dgamma: &dgamma, dbeta: &dbeta, dxSum: &dxSum, reduction: nil, pool: pool)
+        FastBN.forwardTrain(
+            x, &y, channels: channels, hw: 1, seg: seg, gamma: gamma, beta: beta, residual: nil, relu: false,
+            stats: &stats, reduction: nil, pool: pool)
+        FastBN.backward(
+            &dy, reluOut: mask, x, &dx, channels: channels, hw: 1, seg: seg, gamma: gamma, stats: stats,
+            dgamma: &dgamma, dbeta: &dbeta, dxSum: &dxSum, reduction: nil, pool: pool)
         var float32Sums: [Double] = []
         for c in 0..<channels {
             let row = dx[c * len..<(c + 1) * len]

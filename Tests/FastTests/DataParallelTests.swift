@@ -1,10 +1,11 @@
 import BYOLModel
-@testable import Fast
 import Foundation
 import NumPyIO
-import Testing
 import TestSupport
+import Testing
 import Verification
+
+@testable import Fast
 
 /// Data-parallel steps (issue #17): P processes, each computing its sample groups, end
 /// with the bytes of one process computing them all.
@@ -32,13 +33,17 @@ import Verification
             let r = trainer.groups.localSamples
             var losses: [Double] = []
             for (v1, v2) in steps {
-                losses.append(trainer.train(view1: Array(v1[r.lowerBound * plane..<r.upperBound * plane]),
-                                            view2: Array(v2[r.lowerBound * plane..<r.upperBound * plane]), config: config))
+                losses.append(
+                    trainer.train(
+                        view1: Array(v1[r.lowerBound * plane..<r.upperBound * plane]),
+                        view2: Array(v2[r.lowerBound * plane..<r.upperBound * plane]), config: config))
             }
             return (try stepBytes(trainer), losses)
         }
-        let single = try run(FastTrainer(arch: arch, batch: batch, height: size, width: size, bnViews: bn, threads: 2,
-                                         groups: SampleGroups(batch: batch, count: count)))
+        let single = try run(
+            FastTrainer(
+                arch: arch, batch: batch, height: size, width: size, bnViews: bn, threads: 2,
+                groups: SampleGroups(batch: batch, count: count)))
         for p in [2, 3, 4, 5] {
             let ranks = ThreadRanks(size: p)
             let results = Locked<[Int: ([UInt8], [Double])]>([:])

@@ -24,10 +24,12 @@ import Testing
         let (n, m, f, classes) = (300, 60, 16, 10)
         let bank = features(n, f, seed: 1), queries = features(m, f, seed: 2)
         let labels = (0..<n).map { Int64(($0 * 7) % classes) }, queryLabels = (0..<m).map { Int64($0 % classes) }
-        let ref = KNN.classify(bank: bank.map(Double.init), bankLabels: labels, queries: queries.map(Double.init), queryLabels: queryLabels,
-                               features: f, k: k, temperature: temperature, classes: classes)
-        let fast = FastKNN.classify(bank: bank, bankLabels: labels, queries: queries, queryLabels: queryLabels, features: f, k: k,
-                                    temperature: temperature, classes: classes, threads: threads)
+        let ref = KNN.classify(
+            bank: bank.map(Double.init), bankLabels: labels, queries: queries.map(Double.init), queryLabels: queryLabels,
+            features: f, k: k, temperature: temperature, classes: classes)
+        let fast = FastKNN.classify(
+            bank: bank, bankLabels: labels, queries: queries, queryLabels: queryLabels, features: f, k: k,
+            temperature: temperature, classes: classes, threads: threads)
         // Float32 similarities of unit vectors of 16 elements: off by at most about
         // 16 x 2^-24 each (normalization and the dot product); 1e-5 is 10x that.
         let simError = 1e-5
@@ -47,7 +49,8 @@ import Testing
             for c in row {
                 // exp(s / T) moves by a factor exp(simError / T): at most 1.5e-4 at T = 0.07.
                 let bound = 2e-4 * max(ref.scores[c], 1e-300)
-                #expect(abs(fast.scores[c] - ref.scores[c]) <= bound, "query \(q), class \(c - row.lowerBound): \(fast.scores[c]) vs \(ref.scores[c])")
+                #expect(
+                    abs(fast.scores[c] - ref.scores[c]) <= bound, "query \(q), class \(c - row.lowerBound): \(fast.scores[c]) vs \(ref.scores[c])")
             }
             let sorted = row.map { ref.scores[$0] }.sorted(by: >)
             if sorted[0] > sorted[1] * (1 + 1e-3) { #expect(fast.predictions[q] == ref.predictions[q], "query \(q)") }
@@ -55,8 +58,9 @@ import Testing
         // Most queries must be comparable, or the test says nothing.
         #expect(compared >= m / 2, "only \(compared) of \(m) queries had a clear top-\(k) cut")
         // The same bytes at one thread.
-        let one = FastKNN.classify(bank: bank, bankLabels: labels, queries: queries, queryLabels: queryLabels, features: f, k: k,
-                                   temperature: temperature, classes: classes, threads: 1)
+        let one = FastKNN.classify(
+            bank: bank, bankLabels: labels, queries: queries, queryLabels: queryLabels, features: f, k: k,
+            temperature: temperature, classes: classes, threads: 1)
         #expect(one == fast)
     }
 }

@@ -1,10 +1,10 @@
 import BYOLModel
 import Fast
-import Verification
 import NumPyIO
 import Reference
-import Testing
 import TestSupport
+import Testing
+import Verification
 
 /// The float32 OpenBLAS path against the float64 reference (docs/contract.md §4 bounds)
 /// and its byte determinism across thread counts.

@@ -1,9 +1,10 @@
 import BYOLModel
-@testable import Fast
 import NumPyIO
-import Testing
 import TestSupport
+import Testing
 import Verification
+
+@testable import Fast
 
 /// The GEMM shapes the kernel check runs are the ones the float32 path calls.
 @Suite struct GEMMPlanTests {
@@ -39,13 +40,15 @@ import Verification
             t.load(state)
             let r = groups.localSamples, plane = 3 * h * w
             let shapes = GEMMRecorder.record {
-                t.train(view1: Array(v1[r.lowerBound * plane..<r.upperBound * plane]), view2: Array(v2[r.lowerBound * plane..<r.upperBound * plane]),
-                        config: config)
+                t.train(
+                    view1: Array(v1[r.lowerBound * plane..<r.upperBound * plane]), view2: Array(v2[r.lowerBound * plane..<r.upperBound * plane]),
+                    config: config)
             }
             recorded.mutate { $0[comm.rank] = shapes }
         }
         for rank in 0..<ranks {
-            let plan = GEMMPlan.step(arch: arch, batch: batch, height: h, width: w, groups: SampleGroups(batch: batch, count: 5, ranks: ranks, rank: rank))
+            let plan = GEMMPlan.step(
+                arch: arch, batch: batch, height: h, width: w, groups: SampleGroups(batch: batch, count: 5, ranks: ranks, rank: rank))
             #expect(recorded.value[rank] == plan, "rank \(rank)")
         }
         #expect(recorded.value[0] != recorded.value[2])
@@ -76,10 +79,12 @@ import Verification
 
 /// The exact sgemm check: passes on correct kernels, fails on a wrong value.
 @Suite struct KernelCheckTests {
-    let shapes: Set<GEMMShape> = [GEMMShape(m: 17, n: 300, k: 9), GEMMShape(transA: true, m: 64, n: 33, k: 1000),
-                                  GEMMShape(transB: true, m: 130, n: 27, k: 20000), GEMMShape(transA: true, transB: true, m: 5, n: 7, k: 3),
-                                  // Rows longer than the matrices, as in the convolutions' calls.
-                                  GEMMShape(m: 9, n: 50, k: 7, ldb: 300, ldc: 200), GEMMShape(transA: true, m: 20, n: 30, k: 11, lda: 64)]
+    let shapes: Set<GEMMShape> = [
+        GEMMShape(m: 17, n: 300, k: 9), GEMMShape(transA: true, m: 64, n: 33, k: 1000),
+        GEMMShape(transB: true, m: 130, n: 27, k: 20000), GEMMShape(transA: true, transB: true, m: 5, n: 7, k: 3),
+        // Rows longer than the matrices, as in the convolutions' calls.
+        GEMMShape(m: 9, n: 50, k: 7, ldb: 300, ldc: 200), GEMMShape(transA: true, m: 20, n: 30, k: 11, lda: 64)
+    ]
 
     @Test func correctKernelsPassExactly() {
         let r = KernelCheck.run(shapes)

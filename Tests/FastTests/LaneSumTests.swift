@@ -1,5 +1,6 @@
-@testable import Fast
 import Testing
+
+@testable import Fast
 
 /// The lane-parallel float64 sums behind float32 BN: same value as an index-order sum
 /// (up to float64 re-association), every tail length handled, the ReLU mask applied.

@@ -1,9 +1,10 @@
 import BYOLModel
-@testable import Fast
 import NumPyIO
-import Testing
 import TestSupport
+import Testing
 import Verification
+
+@testable import Fast
 
 /// The fixed partition of the float32 step (issue #15): enough tasks for 16 threads, and
 /// the same bytes whatever the thread count, in both convolution schedules.

@@ -1,8 +1,9 @@
-@testable import Fast
-import Verification
 import NumPyIO
 import Reference
 import Testing
+import Verification
+
+@testable import Fast
 
 /// Winograd F(2x2, 3x3) convolutions (forward, input and weight gradient) against the
 /// float64 reference on shapes that stress its tiling: odd sizes (cut-off tiles), 1x1
@@ -10,8 +11,10 @@ import Testing
 /// tiles with rows wide enough for the 8-lane (de)interleaving (32 and 33 columns).
 @Suite struct WinogradTests {
     /// (n, c, k, h, w)
-    static let shapes = [(3, 4, 5, 8, 8), (4, 5, 4, 7, 6), (2, 4, 6, 1, 1), (3, 6, 4, 2, 3), (9, 4, 4, 5, 5), (1, 8, 3, 16, 16),
-                         (12, 4, 5, 32, 32), (12, 5, 4, 17, 33)]
+    static let shapes = [
+        (3, 4, 5, 8, 8), (4, 5, 4, 7, 6), (2, 4, 6, 1, 1), (3, 6, 4, 2, 3), (9, 4, 4, 5, 5), (1, 8, 3, 16, 16),
+        (12, 4, 5, 32, 32), (12, 5, 4, 17, 33)
+    ]
 
     /// Signed inputs (as in the gradient) and non-negative ones (post-ReLU activations,
     /// the forward's inputs, where the transforms add like-signed terms).
@@ -32,7 +35,8 @@ import Testing
         // term and loose enough for float32.
         let bound = Tolerance.scaled(1e-5)
         for (name, a, e) in [("y", got.y, y), ("dx", got.dx, dx), ("dw", got.dw, dw)] {
-            let cmp = Compare.tensors(name, actual: NDArray(float32: a, shape: e.shape), expected: NDArray(float64: e.data, shape: e.shape), tolerance: bound)
+            let cmp = Compare.tensors(
+                name, actual: NDArray(float32: a, shape: e.shape), expected: NDArray(float64: e.data, shape: e.shape), tolerance: bound)
             #expect(cmp.passed, "\(shape) \(range): \(cmp.report)")
         }
     }
@@ -65,9 +69,13 @@ import Testing
         for kc in 0..<(k * c) { for p in 0..<9 { rotated[kc * 9 + p] = g[kc * 9 + 8 - p] } }
         var ur = [Float](repeating: 0, count: 16 * ps)
         Winograd.transformWeights(rotated, k: k, c: c, flipped: false, &ur, pool: pool)
-        for e in 0..<16 { for ko in 0..<k { for ci in 0..<c {
-            #expect(uf[e * ps + ci * k + ko] == ur[e * ps + ko * c + ci])
-        } } }
+        for e in 0..<16 {
+            for ko in 0..<k {
+                for ci in 0..<c {
+                    #expect(uf[e * ps + ci * k + ko] == ur[e * ps + ko * c + ci])
+                }
+            }
+        }
     }
 
     /// A channel that is 0 in every sample under the whole window of a tap gets exactly 0
@@ -92,8 +100,9 @@ import Testing
             #expect(dw.data[at(ko, 1, 2, 2)] == 0 && got.dw[at(ko, 1, 2, 2)] == 0)
             for q in 0..<3 { #expect(dw.data[at(ko, 2, 0, q)] == 0 && got.dw[at(ko, 2, 0, q)] == 0) }
         }
-        let cmp = Compare.tensors("dw", actual: NDArray(float32: got.dw, shape: dw.shape), expected: NDArray(float64: dw.data, shape: dw.shape),
-                                  tolerance: Tolerance.scaled(1e-5))  // the layer bound of matchesTheReference
+        let cmp = Compare.tensors(
+            "dw", actual: NDArray(float32: got.dw, shape: dw.shape), expected: NDArray(float64: dw.data, shape: dw.shape),
+            tolerance: Tolerance.scaled(1e-5))  // the layer bound of matchesTheReference
         #expect(cmp.passed, "\(cmp.report)")
     }
 

@@ -8,8 +8,10 @@ import Foundation
 // whose pixel counts match the image counts and whose labels name classes.
 
 let archive = scratchPath("cifar.tar.gz"), folder = scratchPath("cifar-folder")
-let names = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin",
-             "batches.meta.txt"]
+let names = [
+    "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin",
+    "batches.meta.txt"
+]
 
 func looksLikeArchive(_ data: UnsafePointer<UInt8>, _ size: Int) -> Bool {
     if size >= 2, data[0] == 0x1f, data[1] == 0x8b { return true }

@@ -39,8 +39,10 @@ public func fuzzNPY(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 @_silgen_name("LLVMFuzzerMutate")
 func LLVMFuzzerMutate(_ data: UnsafeMutablePointer<UInt8>, _ size: Int, _ maxSize: Int) -> Int
 
-let boundaryDims: [String] = ["0", "1", "2", "3", "7", "255", "65536", "2147483648", "4294967296", "1152921504606846976",
-                              "2305843009213693952", "4611686018427387904", "9223372036854775807", "-1"]
+let boundaryDims: [String] = [
+    "0", "1", "2", "3", "7", "255", "65536", "2147483648", "4294967296", "1152921504606846976",
+    "2305843009213693952", "4611686018427387904", "9223372036854775807", "-1"
+]
 let descrs = ["<f8", "<f4", "<i8", "<i4", "<i2", "|i1", "|u1", "<u2", "<u4", "|b1", ">f8", ">i4", "<c16", "<f2"]
 
 @_cdecl("LLVMFuzzerCustomMutator")
@@ -63,7 +65,8 @@ public func mutateNPY(_ data: UnsafeMutablePointer<UInt8>, _ size: Int, _ maxSiz
             header.replaceSubrange(r, with: "'descr': '\(descrs.randomElement(using: &rng)!)'")
         }
     default:
-        header = header.contains("True") ? header.replacingOccurrences(of: "True", with: "False") : header.replacingOccurrences(of: "False", with: "True")
+        header =
+            header.contains("True") ? header.replacingOccurrences(of: "True", with: "False") : header.replacingOccurrences(of: "False", with: "True")
     }
     header = header.trimmingCharacters(in: .whitespacesAndNewlines)
     header += String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"

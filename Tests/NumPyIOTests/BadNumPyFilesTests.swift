@@ -1,7 +1,7 @@
 import Foundation
 import NumPyIO
-import Testing
 import TestSupport
+import Testing
 
 /// Bad input must fail with one line naming the file, the array where there is one, and
 /// the problem; never a crash.
@@ -19,7 +19,10 @@ import TestSupport
     }
 
     func expectOneLine(_ e: NumPyIOError?, file: String, array: String?, mentions: String) {
-        guard let e else { Issue.record("no error for \(file)"); return }
+        guard let e else {
+            Issue.record("no error for \(file)")
+            return
+        }
         #expect(e.file == file)
         #expect(e.array == array)
         #expect(!e.description.contains("\n"))
@@ -84,7 +87,8 @@ import TestSupport
         for (descr, dim) in [("<f8", "2305843009213693952"), ("<f4", "4611686018427387904"), ("<i2", "4611686018427387904")] {
             var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(dim),), }"
             header += String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"
-            let bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
+            let bytes: [UInt8] =
+                [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
             #expect(throws: NumPyIOError.self) { try NPY.decode(bytes, file: "f", name: "x") }
             do { _ = try NPY.decode(bytes, file: "f", name: "x") } catch {
                 #expect("\(error)".contains("too large") && "\(error)".contains("x"), "\(error)")
@@ -122,10 +126,12 @@ import TestSupport
         // Rewrite the member as int32 with NumPy's layout: a v1.0 header and 4-byte values.
         var header = "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }"
         header += String(repeating: " ", count: (64 - (10 + header.count + 1) % 64) % 64) + "\n"
-        let npy = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
+        let npy =
+            [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
             + [1, 0, 0, 0, 2, 0, 0, 0]
-        let f = NPZFile(path: d.file("b.npz"), members: [("x", try NPY.decode(npy, file: "b.npz", name: "x"))],
-                        fileDTypes: ["x": try NPY.decodeWithDType(npy, file: "b.npz", name: "x").descr])
+        let f = NPZFile(
+            path: d.file("b.npz"), members: [("x", try NPY.decode(npy, file: "b.npz", name: "x"))],
+            fileDTypes: ["x": try NPY.decodeWithDType(npy, file: "b.npz", name: "x").descr])
         #expect { _ = try f.requireFloat("x") } throws: { "\($0)".contains("'x': dtype <i4, expected a float array") }
     }
 

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Issue #23: no `try!` and no trapping FileHandle write on any I/O path. A full disk
 /// inside `FileHandle.write(_:)` was a fatal error with a multi-line trace; every write
@@ -15,7 +15,9 @@ import TestSupport
             let text = String(decoding: readBytes(root + "/" + f), as: UTF8.self)
             for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 let code = line.split(separator: "//", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-                if code.contains("try!") || code.contains(".write(line") || code.contains("handle.write(") || code.contains("FileHandle(forWritingAtPath") {
+                if code.contains("try!") || code.contains(".write(line") || code.contains("handle.write(")
+                    || code.contains("FileHandle(forWritingAtPath")
+                {
                     offenders.append("\(f):\(i + 1): \(line.trimmingCharacters(in: .whitespaces))")
                 }
             }
@@ -30,8 +32,10 @@ import TestSupport
     @Test func ioPathsHoldNoForceUnwraps() throws {
         let root = Repo.root.appendingPathComponent("Sources").path
         let folders = ["NumPyIO", "Data", "Training"]
-        let files = ["Verification/Inputs.swift", "Verification/AugmentFiles.swift", "Verification/KNNFiles.swift",
-                     "Verification/ConformanceCheck.swift", "Verification/ConformanceExport.swift", "Verification/PluginIsolation.swift"]
+        let files = [
+            "Verification/Inputs.swift", "Verification/AugmentFiles.swift", "Verification/KNNFiles.swift",
+            "Verification/ConformanceCheck.swift", "Verification/ConformanceExport.swift", "Verification/PluginIsolation.swift"
+        ]
         var paths = files
         for folder in folders {
             let names = try FileManager.default.contentsOfDirectory(atPath: root + "/" + folder).filter { $0.hasSuffix(".swift") }

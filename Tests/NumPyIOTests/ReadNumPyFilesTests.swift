@@ -1,7 +1,7 @@
 import Foundation
 import NumPyIO
-import Testing
 import TestSupport
+import Testing
 
 // Files written by numpy itself (ci/make_npz_fixtures.py). Expected values follow the
 // script's formulas: float i / 7, integer i * 3 - 5, byte i % 251 (i = flat index).
@@ -39,7 +39,7 @@ func expectedInts(_ n: Int) -> [Int64] { (0..<n).map { Int64($0) * 3 - 5 } }
         ("b", NDArray(float32: [1, 2, 3, 4, 5, 6], shape: [2, 3])),
         ("c", .scalar(Int64(-9))),
         ("d", NDArray(uint8: [0, 255], shape: [1, 2])),
-        ("e", .scalar(0.25)),
+        ("e", .scalar(0.25))
     ]
 
     @Test func roundTripsInOrder() throws {

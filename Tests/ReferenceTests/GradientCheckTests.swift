@@ -1,7 +1,7 @@
 import BYOLModel
-import Verification
 import Reference
 import Testing
+import Verification
 
 /// Finite-difference proofs of every hand-written backward (float64, central
 /// differences, |analytic - numeric| <= 1e-6 * max(1, |numeric|)).

@@ -73,8 +73,10 @@ public final class ThreadRank: Collective, @unchecked Sendable {
         gather(mine, counts: counts, into: out)
     }
 
-    public func alltoall(_ send: UnsafeBufferPointer<Float>, sendCounts: [Int], sendOffsets: [Int],
-                  into recv: UnsafeMutableBufferPointer<Float>, recvCounts: [Int], recvOffsets: [Int]) {
+    public func alltoall(
+        _ send: UnsafeBufferPointer<Float>, sendCounts: [Int], sendOffsets: [Int],
+        into recv: UnsafeMutableBufferPointer<Float>, recvCounts: [Int], recvOffsets: [Int]
+    ) {
         group.offered[rank] = UnsafeRawPointer(send.baseAddress)
         group.offsets[rank] = sendOffsets
         group.barrier()
@@ -120,6 +122,14 @@ public final class Locked<T>: @unchecked Sendable {
     private var v: T
     private let lock = NSLock()
     public init(_ v: T) { self.v = v }
-    public var value: T { lock.lock(); defer { lock.unlock() }; return v }
-    public func mutate(_ f: (inout T) -> Void) { lock.lock(); f(&v); lock.unlock() }
+    public var value: T {
+        lock.lock()
+        defer { lock.unlock() }
+        return v
+    }
+    public func mutate(_ f: (inout T) -> Void) {
+        lock.lock()
+        f(&v)
+        lock.unlock()
+    }
 }

@@ -1,7 +1,8 @@
 import BYOLModel
 import Data
-import Testing
 import TestSupport
+import Testing
+
 @testable import Training
 
 /// Data-parallel failures end every rank, reported once (issue #17): `Collective.agree`

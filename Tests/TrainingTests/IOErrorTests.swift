@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Training
 
 /// Issue #23, row 6: a full disk while metrics.jsonl grows was a fatal error inside

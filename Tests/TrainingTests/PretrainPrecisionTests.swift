@@ -2,8 +2,8 @@ import BYOLModel
 import Data
 import NumPyIO
 import Reference
-import Testing
 import TestSupport
+import Testing
 import Training
 
 /// A float64 pretraining run is float64 end to end: every array the loop hands its
@@ -29,11 +29,14 @@ import Training
             note("kNN images", images)
             return inner.embed(images, network: network)
         }
-        func knn(bank: NDArray, bankLabels: [Int64], queries: NDArray, queryLabels: [Int64]?, k: Int, temperature: Double,
-                 classes: Int) -> KNNResult {
+        func knn(
+            bank: NDArray, bankLabels: [Int64], queries: NDArray, queryLabels: [Int64]?, k: Int, temperature: Double,
+            classes: Int
+        ) -> KNNResult {
             note("kNN features", bank, queries)
-            return inner.knn(bank: bank, bankLabels: bankLabels, queries: queries, queryLabels: queryLabels, k: k,
-                             temperature: temperature, classes: classes)
+            return inner.knn(
+                bank: bank, bankLabels: bankLabels, queries: queries, queryLabels: queryLabels, k: k,
+                temperature: temperature, classes: classes)
         }
     }
 

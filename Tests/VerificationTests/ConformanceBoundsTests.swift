@@ -2,8 +2,9 @@ import BYOLModel
 import Foundation
 import NumPyIO
 import Reference
-import Testing
 import TestSupport
+import Testing
+
 @testable import Verification
 
 /// The per-element bounds and tiers of the conformance kit (issue #22): planted faults
@@ -22,7 +23,9 @@ import TestSupport
     func inputs(_ d: TemporaryDirectory, _ c: Conformance.Listed) throws -> NPZFile { try NPZ.load(d.file("cases/\(c.id)/inputs.npz")) }
 
     /// The reference's outputs for `c` with `edit` applied to its inputs first.
-    func reference(_ d: TemporaryDirectory, _ c: Conformance.Listed, edit: (inout [String: NDArray]) -> Void = { _ in }) throws -> [(name: String, array: NDArray)] {
+    func reference(
+        _ d: TemporaryDirectory, _ c: Conformance.Listed, edit: (inout [String: NDArray]) -> Void = { _ in }
+    ) throws -> [(name: String, array: NDArray)] {
         let f = try inputs(d, c)
         var named = Dictionary(uniqueKeysWithValues: f.members.map { ($0.name, $0.array) })
         edit(&named)
@@ -31,21 +34,26 @@ import TestSupport
     }
 
     /// The findings of `outputs` judged against case `c` at `tier`.
-    func judge(_ d: TemporaryDirectory, _ c: Conformance.Listed, _ outputs: [(name: String, array: NDArray)], _ tier: Tier = .float32) throws -> [Conformance.Finding] {
+    func judge(
+        _ d: TemporaryDirectory, _ c: Conformance.Listed, _ outputs: [(name: String, array: NDArray)], _ tier: Tier = .float32
+    ) throws -> [Conformance.Finding] {
         let f32 = outputs.map { o in (name: o.name, array: o.array.dtype == .float64 ? o.array.converted(to: .float32) : o.array) }
         return try Conformance.judge(c, cases: d.file("cases"), outputs: f32, dtypes: [:], failure: "", file: "test", judged: .tier(tier))
     }
 
     /// The fault changes `tensor` of case `c` past its float32 bound (and the unmodified
     /// reference, stored in float32, passes).
-    func expectCaught(_ d: TemporaryDirectory, _ c: Conformance.Listed, _ tensor: String, _ faulty: [(name: String, array: NDArray)],
-                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectCaught(
+        _ d: TemporaryDirectory, _ c: Conformance.Listed, _ tensor: String, _ faulty: [(name: String, array: NDArray)],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let clean = try judge(d, c, try reference(d, c))
         #expect(clean.allSatisfy { $0.passed }, sourceLocation: sourceLocation)
         let f = try judge(d, c, faulty)
         let bad = f.first { $0.tensor == tensor }
-        #expect(bad?.passed == false, "\(c.id) \(tensor): \(bad.map { String(format: "%.3g", $0.ratio) } ?? "absent") of the bound",
-                sourceLocation: sourceLocation)
+        #expect(
+            bad?.passed == false, "\(c.id) \(tensor): \(bad.map { String(format: "%.3g", $0.ratio) } ?? "absent") of the bound",
+            sourceLocation: sourceLocation)
     }
 
     @Test func optimizerFaultsFailTheirUnitCase() throws {
@@ -148,8 +156,9 @@ import TestSupport
         let inv = 1 / (x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(m) + BNConstants.eps).squareRoot()
         let xhat = x.map { ($0 - mean) * inv }
         let dyt = Tensor(shape: [m, 2], data: (0..<m).flatMap { [dy0[$0], xhat[$0]] })
-        let r = ReferenceEngine().batchNormTrain(x: NDArray(xt), weight: NDArray(float64: [1, 1], shape: [2]), bias: NDArray(float64: [0, 0], shape: [2]),
-                                                 dy: NDArray(dyt))
+        let r = ReferenceEngine().batchNormTrain(
+            x: NDArray(xt), weight: NDArray(float64: [1, 1], shape: [2]), bias: NDArray(float64: [0, 0], shape: [2]),
+            dy: NDArray(dyt))
         let dweight = r["dweight"]!.doubles
         #expect(abs(dweight[0]) < 1e-9 && dweight[1] > 1)
         let e = BatchNormErrors.trainBackward(x: xt, gamma: [1, 1], dy: dyt, dx: Tensor(r["dx"]!))
@@ -173,10 +182,11 @@ import TestSupport
         #expect(before.count == 3 && before.allSatisfy { $0.passed })
         let path = d.file("cases/\(conv.id)/bounds.npz")
         let stored = try NPZ.load(path)
-        try NPZ.write(try stored.names.map { n in
-            let a = try stored.require(n)
-            return (name: n, array: n == "dx@float32" ? NDArray(float32: [Float](repeating: 0, count: a.count), shape: a.shape) : a)
-        }, to: path)
+        try NPZ.write(
+            try stored.names.map { n in
+                let a = try stored.require(n)
+                return (name: n, array: n == "dx@float32" ? NDArray(float32: [Float](repeating: 0, count: a.count), shape: a.shape) : a)
+            }, to: path)
         let after = try Conformance.check(cases: d.file("cases"), results: d.file("results"), judged: .tier(.float32), only: ["conv2d"])
             .filter { $0.caseID == conv.id }
         #expect(after.filter { !$0.passed }.map(\.tensor) == ["dx"])

@@ -1,10 +1,10 @@
 import BYOLModel
 import Foundation
-import Reference
-import Verification
 import NumPyIO
-import Testing
+import Reference
 import TestSupport
+import Testing
+import Verification
 
 /// The golden suite from `swift test`. With BYOL_RECORD_GOLDENS=1 the goldens are
 /// rewritten and the test then fails on purpose, so a recording run never passes
@@ -52,7 +52,8 @@ import TestSupport
         let dir = TemporaryDirectory()
         try FileManager.default.copyItem(atPath: Self.goldens + "/MANIFEST.json", toPath: dir.file("MANIFEST.json"))
         try Goldens.regenerate(goldens: dir.path, cases: GoldenCase.withDependencies(GoldenCase.all.filter { $0.name == "tiny-embed" }))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["MANIFEST.json", "tiny-adam-separate-3steps", "tiny-embed"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["MANIFEST.json", "tiny-adam-separate-3steps", "tiny-embed"])
         #expect(readBytes(dir.file("MANIFEST.json")) == readBytes(Self.goldens + "/MANIFEST.json"))
     }
 
@@ -87,8 +88,11 @@ import TestSupport
         try NPZ.write(members, to: path)
         let rows = Goldens.verify(goldens: dir.path, cases: [c])
         let failed = rows.filter { !$0.passed }
-        #expect(failed.map(\.check) == ["golden tiny-lars-separate: files match MANIFEST sha256",
-                                        "golden tiny-lars-separate: reference == expected (bitwise)"])
+        #expect(
+            failed.map(\.check) == [
+                "golden tiny-lars-separate: files match MANIFEST sha256",
+                "golden tiny-lars-separate: reference == expected (bitwise)"
+            ])
         let report = failed.flatMap(\.failures).joined(separator: "\n")
         #expect(report.contains("online.backbone.layer2.0.conv1.weight"))
         #expect(report.contains("Mismatched elements: 1 / 144"))
@@ -100,9 +104,11 @@ import TestSupport
         #expect(SHA256.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         // The 448-bit vector, checked against its published digest.
-        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        #expect(
+            SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(SHA256.hex([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))
+        #expect(
+            SHA256.hex([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
@@ -112,9 +118,9 @@ import TestSupport
         #expect(d.map(\.name) == ["x.digest", "n"])
         let v = d[0].array.doubles
         #expect(v.count == 67)
-        #expect(v[0] == -50)                       // sum of -50...49
-        #expect(v[2] == 50)                        // max |x|
-        #expect(v[3] == -50 && v[66] == 49)        // first and last elements
+        #expect(v[0] == -50)  // sum of -50...49
+        #expect(v[2] == 50)  // max |x|
+        #expect(v[3] == -50 && v[66] == 49)  // first and last elements
         #expect(v[4] == Double((1 * 99) / 63) - 50)
     }
 }

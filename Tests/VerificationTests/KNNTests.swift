@@ -1,9 +1,9 @@
 import Foundation
-import Verification
 import NumPyIO
 import Reference
-import Testing
 import TestSupport
+import Testing
+import Verification
 
 /// `byol knn` against a NumPy implementation of the rule of docs/contract.md §3.4 (ci/knn_reference.py),
 /// random and tie-heavy cases, and a case computed by hand.
@@ -22,8 +22,9 @@ import TestSupport
     @Test func tiesByHand() {
         let bank: [Double] = [2, 0, 5, 0, 0, 3]
         for (k, scores) in [(2, [M_E, M_E]), (1, [M_E, 0]), (3, [M_E, M_E + 1])] {
-            let r = KNN.classify(bank: bank, bankLabels: [0, 1, 1], queries: [1, 0], queryLabels: [1], features: 2,
-                                 k: k, temperature: 1, classes: 2)
+            let r = KNN.classify(
+                bank: bank, bankLabels: [0, 1, 1], queries: [1, 0], queryLabels: [1], features: 2,
+                k: k, temperature: 1, classes: 2)
             #expect(r.scores == scores, "k = \(k)")
             #expect(r.predictions == [k == 3 ? 1 : 0])
             #expect(r.accuracy == (k == 3 ? 1 : 0))
@@ -32,7 +33,8 @@ import TestSupport
 
     @Test func rejectsLabelsOutsideTheClasses() throws {
         let d = TemporaryDirectory()
-        try NPZ.write([("features", NDArray(float64: [1, 0, 0, 1], shape: [2, 2])), ("labels", NDArray(int64: [0, 5], shape: [2]))], to: d.file("b.npz"))
+        try NPZ.write(
+            [("features", NDArray(float64: [1, 0, 0, 1], shape: [2, 2])), ("labels", NDArray(int64: [0, 5], shape: [2]))], to: d.file("b.npz"))
         try NPZ.write([("features", NDArray(float64: [1, 0], shape: [1, 2]))], to: d.file("q.npz"))
         #expect(throws: NumPyIOError(file: d.file("b.npz"), array: "labels", "label 5 at position 1 is outside 0..<3")) {
             try KNNFiles.run(bankPath: d.file("b.npz"), queriesPath: d.file("q.npz"), k: 1, temperature: 0.1, classes: 3)

@@ -2,8 +2,8 @@ import BYOLModel
 import Foundation
 import NumPyIO
 import Reference
-import Testing
 import TestSupport
+import Testing
 import Verification
 
 /// The op table (Ops) is the one declaration of the kit's functions: what the generator
@@ -14,7 +14,10 @@ import Verification
         let cases = Conformance.cases(arch: .tiny, batch: 4, size: 8, seed: 0, steps: [.sgd])  // one step kind: a third of the time
         #expect(Set(cases.map(\.function)) == Set(Ops.all.map(\.name)), "every op has cases, and nothing else does")
         for c in cases {
-            guard let op = Ops.named(c.function) else { Issue.record("\(c.id): no op \(c.function)"); continue }
+            guard let op = Ops.named(c.function) else {
+                Issue.record("\(c.id): no op \(c.function)")
+                continue
+            }
             let inputs = Set(c.inputs.map(\.name)), outputs = Set(c.expected.map(\.name))
             if op.name == "step" {
                 // Hyperparameters depend on the optimizer; outputs on the state's arrays.
@@ -37,7 +40,9 @@ import Verification
         let header = String(decoding: readBytes(Repo.root.appendingPathComponent("Sources/CByolKernels/include/byol_kernels.h").path), as: UTF8.self)
         let declared = Set(header.matches(of: #/byol_([a-z0-9_]+)_f(?:32|64)\(/#).map { String($0.output.1) })
         let table = Set(Ops.all.flatMap(\.abi))
-        #expect(!table.isEmpty && declared == table, "header only: \(declared.subtracting(table).sorted()); table only: \(table.subtracting(declared).sorted())")
+        #expect(
+            !table.isEmpty && declared == table,
+            "header only: \(declared.subtracting(table).sorted()); table only: \(table.subtracting(declared).sorted())")
         for f in table {
             #expect(header.contains("byol_\(f)_f32(") && header.contains("byol_\(f)_f64("), "\(f) in both precisions")
         }
@@ -55,8 +60,9 @@ import Verification
         try NPZ.write([("view1", NDArray(float64: [0], shape: [1])), ("view2", NDArray(float64: [0], shape: [1]))], to: d.file("inputs.npz"))
         let inputs = try NPZ.load(d.file("inputs.npz"))
         #expect(throws: NumPyIOError(file: d.file("inputs.npz"), "params.optimizer = 7 is no optimizer this byol knows (0 sgd, 1 lars, 2 adam)")) {
-            try Conformance.compute(function: "step", params: ["optimizer": 7], inputs: inputs, state: Initializer.initialState(arch: .tiny, seed: 0),
-                                    engine: ReferenceEngine())
+            try Conformance.compute(
+                function: "step", params: ["optimizer": 7], inputs: inputs, state: Initializer.initialState(arch: .tiny, seed: 0),
+                engine: ReferenceEngine())
         }
     }
 }

@@ -80,12 +80,14 @@ public enum BatchNormErrors {
             a2 /= md
             let dA1 = ErrorTerms.sum(ch.m, sumAbsDy / md)
             let dA2 = ErrorTerms.sum(ch.m, sumAbsDyXhat / md) + sumAbsDyDXhat / md
-            edx.append(xs[ci].indices.map { i in
-                let xh = ch.xhat(xs[ci][i])
-                return Swift.abs(g) * ch.inv * (dA1 + Swift.abs(xh) * dA2 + dXhat[i] * Swift.abs(a2)
-                                                + k * 3 * (Swift.abs(dys[ci][i]) + Swift.abs(a1) + Swift.abs(xh * a2)))
-                    + Swift.abs(dxs[ci][i]) * (ch.rho + k * 2)
-            })
+            edx.append(
+                xs[ci].indices.map { i in
+                    let xh = ch.xhat(xs[ci][i])
+                    return Swift.abs(g) * ch.inv
+                        * (dA1 + Swift.abs(xh) * dA2 + dXhat[i] * Swift.abs(a2)
+                            + k * 3 * (Swift.abs(dys[ci][i]) + Swift.abs(a1) + Swift.abs(xh * a2)))
+                        + Swift.abs(dxs[ci][i]) * (ch.rho + k * 2)
+                })
         }
         return (ErrorTerms(a: scatter(edx, like: x)), ErrorTerms(a: dg), ErrorTerms(a: dbeta))
     }
@@ -101,8 +103,10 @@ public enum BatchNormErrors {
                 let inv = 1 / (runningVar[ci] + BatchNorm.eps).squareRoot()
                 for si in 0..<s {
                     let i = (ni * c + ci) * s + si
-                    a[i] = k * (3 * Swift.abs(gamma[ci]) * inv * (Swift.abs(x.data[i]) + Swift.abs(runningMean[ci])) + 2 * Swift.abs(beta[ci])
-                                + Swift.abs(y.data[i]))
+                    a[i] =
+                        k
+                        * (3 * Swift.abs(gamma[ci]) * inv * (Swift.abs(x.data[i]) + Swift.abs(runningMean[ci])) + 2 * Swift.abs(beta[ci])
+                            + Swift.abs(y.data[i]))
                 }
             }
         }
@@ -110,17 +114,22 @@ public enum BatchNormErrors {
     }
 
     /// The running statistics' update from a batch x: running_mean, running_var.
-    public static func running(x: Tensor, runningMean: [Double], runningVar: [Double], momentum: Double, next: BatchNorm.Running)
-        -> (mean: ErrorTerms, variance: ErrorTerms) {
+    public static func running(
+        x: Tensor, runningMean: [Double], runningVar: [Double], momentum: Double, next: BatchNorm.Running
+    )
+        -> (mean: ErrorTerms, variance: ErrorTerms)
+    {
         let k = ErrorTerms.slack
         var em: [Double] = [], ev: [Double] = []
         for (ci, values) in channels(x).enumerated() {
             let ch = Channel(values)
             let keep = 1 - momentum, unbias = Double(ch.m) / Double(ch.m - 1)
-            em.append(k * (3 * Swift.abs(keep * runningMean[ci]) + momentum * 3 * Swift.abs(ch.mean) + Swift.abs(next.mean[ci]))
-                      + momentum * ch.dMean)
-            ev.append(k * (3 * Swift.abs(keep * runningVar[ci]) + momentum * unbias * 4 * ch.variance + Swift.abs(next.variance[ci]))
-                      + momentum * unbias * ch.dVar)
+            em.append(
+                k * (3 * Swift.abs(keep * runningMean[ci]) + momentum * 3 * Swift.abs(ch.mean) + Swift.abs(next.mean[ci]))
+                    + momentum * ch.dMean)
+            ev.append(
+                k * (3 * Swift.abs(keep * runningVar[ci]) + momentum * unbias * 4 * ch.variance + Swift.abs(next.variance[ci]))
+                    + momentum * unbias * ch.dVar)
         }
         return (ErrorTerms(a: em), ErrorTerms(a: ev))
     }

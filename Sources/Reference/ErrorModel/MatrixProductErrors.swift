@@ -16,7 +16,9 @@ public enum MatrixProductErrors {
     }
 
     /// dx, dweight of a convolution given dy [N, K, Ho, Wo].
-    public static func conv2dBackward(x: Tensor, w: Tensor, dy: Tensor, stride: Int, pad: Int, dx: Tensor, dw: Tensor) -> (dx: ErrorTerms, dw: ErrorTerms) {
+    public static func conv2dBackward(
+        x: Tensor, w: Tensor, dy: Tensor, stride: Int, pad: Int, dx: Tensor, dw: Tensor
+    ) -> (dx: ErrorTerms, dw: ErrorTerms) {
         let (mdx, qdx, mdw, qdw) = ConvMagnitudes.backward(dy, x: x, w: w, stride: stride, pad: pad)
         var tdx = product(w.shape[0] * w.shape[2] * w.shape[2], mdx, qdx, dx.data)
         var tdw = product(x.shape[0] * dy.shape[2] * dy.shape[3], mdw, qdw, dw.data)
@@ -34,8 +36,11 @@ public enum MatrixProductErrors {
     }
 
     /// dx, dweight, dbias of a linear layer given dy [N, O]; dbias is dy times ones.
-    public static func linearBackward(x: Tensor, w: Tensor, dy: Tensor, dx: Tensor, dw: Tensor, db: [Double])
-        -> (dx: ErrorTerms, dw: ErrorTerms, db: ErrorTerms) {
+    public static func linearBackward(
+        x: Tensor, w: Tensor, dy: Tensor, dx: Tensor, dw: Tensor, db: [Double]
+    )
+        -> (dx: ErrorTerms, dw: ErrorTerms, db: ErrorTerms)
+    {
         let (mdx, mdw, mdb) = Linear.backward(abs(dy), x: abs(x), w: abs(w))
         let (qdx, qdw, qdb) = Linear.backward(square(dy), x: square(x), w: square(w))
         let n = x.shape[0]

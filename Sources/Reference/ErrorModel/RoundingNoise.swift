@@ -88,7 +88,11 @@ public final class RoundingNoise: @unchecked Sendable {
             precondition(next < sites.count && sites[next].accumulation.count == values.count, "a perturbed pass left the recorded path")
             let scale: Double
             let sigma: [Double]
-            if case .operand(let epsilon) = mode { (scale, sigma) = (epsilon, sites[next].operand) } else { (scale, sigma) = (1, sites[next].accumulation) }
+            if case .operand(let epsilon) = mode {
+                (scale, sigma) = (epsilon, sites[next].operand)
+            } else {
+                (scale, sigma) = (1, sites[next].accumulation)
+            }
             for i in values.indices where sigma[i] != 0 {
                 // Uniform on [-sqrt 3, sqrt 3): unit variance, bounded.
                 values[i] += scale * sigma[i] * (stream.uniform(-1, 1) * 1.7320508075688772)

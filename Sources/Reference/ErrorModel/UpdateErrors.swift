@@ -13,8 +13,10 @@ public enum UpdateErrors {
     static func kappa(_ h: Double) -> Double { Swift.abs(h) / max(Swift.abs(1 - h), .leastNormalMagnitude) + 1 }
 
     /// param and the buffers of one update (names as `Optimizer.update` returns them).
-    public static func update(param p: [Double], grad g: [Double], buffers: [String: [Double]], isMatrix: Bool, step: Int64,
-                              config c: OptimizerConfig, out: [Double], newBuffers: [String: [Double]]) -> [String: ErrorTerms] {
+    public static func update(
+        param p: [Double], grad g: [Double], buffers: [String: [Double]], isMatrix: Bool, step: Int64,
+        config c: OptimizerConfig, out: [Double], newBuffers: [String: [Double]]
+    ) -> [String: ErrorTerms] {
         let n = p.count
         let k = ErrorTerms.slack
         let zeros = [Double](repeating: 0, count: n)
@@ -70,17 +72,21 @@ public enum UpdateErrors {
                 let dUpd = stepSize / denom * dm[i] + Swift.abs(upd) * (kb1 + 2 + (dRoot + c.adamEps + denom) / denom + 2)
                 dp[i] = Swift.abs(p[i]) + dUpd + Swift.abs(out[i])
             }
-            return ["param": ErrorTerms(a: dp.map { k * $0 }), "exp_avg": ErrorTerms(a: dm.map { k * $0 }),
-                    "exp_avg_sq": ErrorTerms(a: dv.map { k * $0 })]
+            return [
+                "param": ErrorTerms(a: dp.map { k * $0 }), "exp_avg": ErrorTerms(a: dm.map { k * $0 }),
+                "exp_avg_sq": ErrorTerms(a: dv.map { k * $0 })
+            ]
         }
     }
 
     /// target + (1 - tau) (online - target), or tau target + (1 - tau) online.
     public static func ema(target: [Double], online: [Double], tau: Double, out: [Double]) -> ErrorTerms {
         let kt = kappa(tau)
-        return ErrorTerms(a: target.indices.map { i in
-            ErrorTerms.slack * (Swift.abs(target[i]) + (1 - tau) * Swift.abs(online[i] - target[i]) * (kt + 3)
-                                + (1 - tau) * (Swift.abs(online[i]) + Swift.abs(target[i])) * (kt + 2) + Swift.abs(out[i]))
-        })
+        return ErrorTerms(
+            a: target.indices.map { i in
+                ErrorTerms.slack
+                    * (Swift.abs(target[i]) + (1 - tau) * Swift.abs(online[i] - target[i]) * (kt + 3)
+                        + (1 - tau) * (Swift.abs(online[i]) + Swift.abs(target[i])) * (kt + 2) + Swift.abs(out[i]))
+            })
     }
 }
