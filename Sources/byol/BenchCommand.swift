@@ -43,7 +43,7 @@ struct BenchCommand: ParsableCommand {
         let arch = Architecture.preset(named: preset)!
         let engine = try ProgramEngines.require(precision.rawValue, threads: threads)
         let groups = SampleGroups(batch: batch, count: sampleGroups)
-        try Kernels.require(GEMMPlan.step(arch: arch, batch: batch, height: size, width: size, groups: groups), for: engine)
+        try KernelPolicy.process.require(GEMMPlan.step(arch: arch, batch: batch, height: size, width: size, groups: groups), for: engine)
         // Validate before timing: a fast wrong engine is no result.
         if engine.precision == .float32 {
             let failures = CrossCheck.benchGate(engine: engine)
@@ -84,7 +84,7 @@ struct BenchCommand: ParsableCommand {
         if json {
             print(
                 "{\"images_per_second\": \(Double(batch) / median), \"step_seconds_median\": \(median), \"gflops\": \(flops / median / 1e9), \"peak_rss_bytes\": \(rss), \"precision\": \"\(precision.rawValue)\", \"preset\": \"\(preset)\", \"batch\": \(batch), \"threads\": \(threads), \"steps\": \(steps), \"sample_groups\": \(groups.count)"
-                    + (precision == .float32 ? Kernels.jsonFields : "") + boundField + "}")
+                    + (precision == .float32 ? KernelPolicy.process.jsonFields : "") + boundField + "}")
         } else {
             print(
                 String(
@@ -93,7 +93,9 @@ struct BenchCommand: ParsableCommand {
                     precision.rawValue, preset, batch, groups.count, threads, median, Double(batch) / median, flops / median / 1e9,
                     flops / Double(batch) / 1e9, Double(rss) / 1e6))
             if precision == .float32 {
-                print("OpenBLAS kernels: \(BLASInfo.core), \(Kernels.how); kernel check \(Kernels.checkSummary) (\(BLASInfo.config))")
+                print(
+                    "OpenBLAS kernels: \(BLASInfo.core), \(KernelPolicy.process.how); kernel check \(KernelPolicy.process.checkSummary) (\(BLASInfo.config))"
+                )
             }
         }
     }

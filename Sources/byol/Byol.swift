@@ -1,6 +1,7 @@
 import ArgumentParser
 import BYOLModel
 import Distributed
+import Fast
 import Foundation
 import NumPyIO
 
@@ -21,7 +22,7 @@ struct Byol: ParsableCommand {
     /// Errors end the command with one line on stderr and a non-zero exit status
     /// (ArgumentParser's own usage errors included); help goes to stdout as usual.
     static func main() {
-        Kernels.select()
+        _ = KernelPolicy.process  // decides the kernel set (may re-execute) before anything else
         ProgramEngines.register()
         do {
             var command = try parseAsRoot()

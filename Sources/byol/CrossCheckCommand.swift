@@ -1,5 +1,6 @@
 import ArgumentParser
 import BYOLModel
+import Fast
 import Foundation
 import NumPyIO
 import Verification
@@ -30,7 +31,7 @@ struct CrossCheckCommand: ParsableCommand {
 
     func run() throws {
         let b = try ProgramEngines.require(engine, threads: threads)
-        try Kernels.require(Kernels.standardShapes, for: b)
+        try KernelPolicy.process.require(KernelPolicy.standardShapes, for: b)
         let table = CheckTable()
         var rows: [CheckRow] = []
         print(table.header)

@@ -26,7 +26,7 @@ struct EmbedCommand: ParsableCommand {
         let s = try BYOLState.read(state)
         let x = try Inputs.images(try NPZ.load(images), "images", minBatch: 1)
         let engine = engineOptions.engine()
-        try Kernels.require(GEMMPlan.embed(arch: s.arch, images: x.shape[0], height: x.shape[2], width: x.shape[3]), for: engine)
+        try KernelPolicy.process.require(GEMMPlan.embed(arch: s.arch, images: x.shape[0], height: x.shape[2], width: x.shape[3]), for: engine)
         let f = engine.embed(s, images: NDArray(x), network: network)
         guard f.isFinite else { throw NumPyIOError(file: out, array: "features", "NaN or Inf in the features; nothing written") }
         try NPZ.writeOutput([("features", f)], to: out)

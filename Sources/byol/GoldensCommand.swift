@@ -1,4 +1,5 @@
 import ArgumentParser
+import Fast
 import Foundation
 import Verification
 
@@ -64,7 +65,7 @@ struct GoldensCommand: ParsableCommand {
 
         func run() throws {
             // Before any output: a fallback re-runs the command.
-            let checked = try engine.map { try Kernels.checked(ProgramEngines.require($0, threads: threads)) }
+            let checked = try engine.map { try KernelPolicy.process.checked(ProgramEngines.require($0, threads: threads)) }
             let table = CheckTable()
             print(table.header)
             let show: (CheckRow) -> Void = {

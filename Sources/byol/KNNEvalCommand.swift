@@ -41,7 +41,7 @@ struct KNNEvalCommand: ParsableCommand {
         c.testLimit = testLimit
         let d = try Pretrain.loadData(c)
         let engine = try ProgramEngines.require(precision.rawValue, threads: threads)
-        try Kernels.require(Kernels.monitorShapes(state.arch, train: d.train.count, test: d.test.count), for: engine)
+        try KernelPolicy.process.require(KernelPolicy.monitorShapes(state.arch, train: d.train.count, test: d.test.count), for: engine)
         engine.load(state)
         let acc = KNNMonitor.accuracy(engine, network: network, data: d, k: k, temperature: temperature)
         print(

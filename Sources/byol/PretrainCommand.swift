@@ -129,10 +129,10 @@ struct PretrainCommand: ParsableCommand {
             c.comm.size <= c.resolvedSampleGroups
             ? SampleGroups(batch: batch, count: sampleGroups, ranks: c.comm.size, rank: c.comm.rank) : SampleGroups(batch: batch, count: sampleGroups)
         c.beforeCompute = { arch, train, test in
-            try Kernels.require(
+            try KernelPolicy.process.require(
                 GEMMPlan.step(arch: arch, batch: batch, height: 32, width: 32, groups: groups)
-                    .union(Kernels.monitorShapes(arch, train: train, test: test)), for: engine)
-            return engine.name == "openblas" ? Kernels.facts : [:]
+                    .union(KernelPolicy.monitorShapes(arch, train: train, test: test)), for: engine)
+            return engine.name == "openblas" ? KernelPolicy.process.facts : [:]
         }
         // Fault injection for tests: BYOL_FAULT_AT_STEP=K sends this process
         // BYOL_FAULT_SIGNAL (KILL, TERM, INT or USR1; default KILL) right after step K (0: after

@@ -37,7 +37,7 @@ struct StepCommand: ParsableCommand {
         // Fail before the step (minutes in float64 on ResNet-18), not after it.
         for path in [out] + (grads.map { [$0] } ?? []) { try AtomicFile.checkWritable(path) }
         let engine = engineOptions.engine()
-        try Kernels.require(GEMMPlan.step(arch: s.arch, batch: v1.shape[0], height: v1.shape[2], width: v1.shape[3]), for: engine)
+        try KernelPolicy.process.require(GEMMPlan.step(arch: s.arch, batch: v1.shape[0], height: v1.shape[2], width: v1.shape[3]), for: engine)
         let r = engine.step(from: s, view1: NDArray(v1), view2: NDArray(v2), config: optimizerOptions.stepConfig)
         // No file holding NaN or Inf is written (docs/contract.md §1.3): name the first one.
         guard r.loss.isFinite else { throw NumPyIOError(file: out, "step \(s.step + 1): the loss is \(r.loss); nothing written") }

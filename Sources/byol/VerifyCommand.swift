@@ -32,7 +32,7 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         // First, before any output: a set byol chose that fails falls back by re-running.
-        let k = Kernels.check(Kernels.standardShapes)
+        let k = KernelPolicy.process.check(KernelPolicy.standardShapes)
         let table = CheckTable()
         print(table.header)
         let show: (CheckRow) -> Void = {
@@ -41,8 +41,8 @@ struct VerifyCommand: ParsableCommand {
         }
         // Exact comparison: the check's inputs make every correct kernel exact (KernelCheck).
         let kernelRow = CheckRow(
-            check: "OpenBLAS kernels \(Kernels.core): sgemm exact on \(k.shapes) GEMM shapes", maxAbsError: 0, maxRelError: 0,
-            passed: k.passed, failures: k.failure.map { ["\($0) (\(Kernels.how))"] } ?? [])
+            check: "OpenBLAS kernels \(KernelPolicy.process.core): sgemm exact on \(k.shapes) GEMM shapes", maxAbsError: 0, maxRelError: 0,
+            passed: k.passed, failures: k.failure.map { ["\($0) (\(KernelPolicy.process.how))"] } ?? [])
         show(kernelRow)
         var rows = [kernelRow]
         rows += GradientSuite.run(full: !quick, onRow: show)

@@ -21,7 +21,7 @@ import Testing
             environment: env)
     }
 
-    /// OPENBLAS_CORETYPE unset for the child; "" reads as unset (Kernels.select).
+    /// OPENBLAS_CORETYPE unset for the child; "" reads as unset (KernelPolicy.process).
     let unset = ["OPENBLAS_CORETYPE": ""]
 
     func bench(_ env: [String: String]) throws -> [String: Any] {
