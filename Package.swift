@@ -46,6 +46,7 @@ let package = Package(
         // Layering (each target imports only those listed; arrows point down):
         //   byol (CLI)
         //   -> Training (pretrain loop, run folder)   Verification (checks, goldens, cross-check)
+        //                                             -> CommandFiles (the data commands' files)
         //   -> Fast (float32, OpenBLAS)   Reference (float64, plain loops)   Augment   Data
         //   -> BYOLModel (architecture, state, configuration, the Engine protocol)
         //   -> NumPyIO (.npy/.npz, atomic files, SHA-256)  -> CArchive, CBLAS, CPUID
@@ -62,7 +63,10 @@ let package = Package(
         .target(name: "Augment", dependencies: ["BYOLModel"], swiftSettings: optimizedInDebug),
         .target(name: "Fast", dependencies: ["BYOLModel", "NumPyIO", "CBLAS", "CPUID"], swiftSettings: optimizedInDebug),
         .target(name: "Data", dependencies: ["BYOLModel", "NumPyIO", "CArchive", "CZlib"], swiftSettings: optimizedInDebug),
-        .target(name: "Verification", dependencies: ["Reference", "Augment", "BYOLModel", "NumPyIO", "CByolKernels"]),
+        // The data commands' file handling (step, embed, augment, knn): reading and
+        // checking their inputs, writing their outputs; `verify` runs the same code.
+        .target(name: "CommandFiles", dependencies: ["Reference", "Augment", "BYOLModel", "NumPyIO"]),
+        .target(name: "Verification", dependencies: ["CommandFiles", "Reference", "Augment", "BYOLModel", "NumPyIO", "CByolKernels"]),
         .target(name: "Training", dependencies: ["Augment", "Data", "BYOLModel", "NumPyIO"]),
         // MPI behind BYOLModel's Collective (data-parallel pretraining); nothing else
         // imports MPI.
@@ -72,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "byol",
             dependencies: [
-                "Verification", "Training", "Reference", "Fast", "Augment", "Data", "BYOLModel", "NumPyIO", "Distributed",
+                "Verification", "CommandFiles", "Training", "Reference", "Fast", "Augment", "Data", "BYOLModel", "NumPyIO", "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 
@@ -87,7 +91,7 @@ let package = Package(
         .testTarget(name: "AugmentTests", dependencies: ["Augment", "Verification", "BYOLModel", "NumPyIO", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "TestSupport"]),
         .testTarget(name: "FastTests", dependencies: ["Fast", "Verification", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
-        .testTarget(name: "VerificationTests", dependencies: ["Verification", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
+        .testTarget(name: "VerificationTests", dependencies: ["Verification", "CommandFiles", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Reference", "Data", "BYOLModel", "NumPyIO", "TestSupport"])
     ],
     swiftLanguageModes: [.v5]

@@ -1,4 +1,5 @@
 import BYOLModel
+import CommandFiles
 import Foundation
 import NumPyIO
 import Reference

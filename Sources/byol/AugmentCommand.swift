@@ -1,5 +1,6 @@
 import ArgumentParser
 import Augment
+import CommandFiles
 import Foundation
 import NumPyIO
 import Verification

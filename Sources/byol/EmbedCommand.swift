@@ -1,5 +1,6 @@
 import ArgumentParser
 import BYOLModel
+import CommandFiles
 import Fast
 import Foundation
 import NumPyIO

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandFiles
 import Foundation
 import NumPyIO
 import Verification

@@ -48,6 +48,7 @@ struct VerifyCommand: ParsableCommand {
         rows += GradientSuite.run(full: !quick, onRow: show)
         rows += Goldens.verify(goldens: goldens, cases: GoldenCase.all.filter { !(quick && $0.heavy) }, onRow: show)
         rows += AugmentSuite.run(fixtures: fixtures, onRow: show)
+        rows += KNNSuite.run(fixtures: fixtures, onRow: show)
         for r in CrossCheck.verifyRows(quick: quick, float32: { OpenBLASEngine(threads: $0) }) {
             rows.append(r)
             show(r)

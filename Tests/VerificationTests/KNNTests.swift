@@ -1,3 +1,4 @@
+import CommandFiles
 import Foundation
 import NumPyIO
 import Reference
@@ -8,10 +9,10 @@ import Verification
 /// `byol knn` against a NumPy implementation of the rule of docs/contract.md §3.4 (ci/knn_reference.py),
 /// random and tie-heavy cases, and a case computed by hand.
 @Suite struct KNNTests {
-    /// Predictions identical, scores within 1e-10 x max(1, max|expected|) (AugmentSuite).
-    @Test(arguments: AugmentSuite.knnFixtures)
+    /// Predictions identical, scores within 1e-10 x max(1, max|expected|) (KNNSuite).
+    @Test(arguments: KNNSuite.knnFixtures)
     func matchesNumPy(_ name: String) {
-        let r = AugmentSuite.knnRow(name, fixtures: Repo.root.appendingPathComponent("Fixtures").path)
+        let r = KNNSuite.knnRow(name, fixtures: Repo.root.appendingPathComponent("Fixtures").path)
         #expect(r.passed, "\(r.failures.joined(separator: "\n"))")
     }
 
