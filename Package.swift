@@ -67,16 +67,19 @@ let package = Package(
         // checking their inputs, writing their outputs; `verify` runs the same code.
         .target(name: "CommandFiles", dependencies: ["Reference", "Augment", "BYOLModel", "NumPyIO"]),
         .target(name: "Verification", dependencies: ["CommandFiles", "Reference", "Augment", "BYOLModel", "NumPyIO", "CByolKernels"]),
-        .target(name: "Training", dependencies: ["Augment", "Data", "BYOLModel", "NumPyIO"]),
+        .target(name: "Training", dependencies: ["Augment", "Data", "BYOLModel", "NumPyIO", "Signals"]),
         // MPI behind BYOLModel's Collective (data-parallel pretraining); nothing else
         // imports MPI.
-        .target(name: "Distributed", dependencies: ["BYOLModel", "CMPI"]),
+        .target(name: "Distributed", dependencies: ["BYOLModel", "CMPI", "Signals"]),
+        // Stop signals and the bounded wait of data-parallel ranks after one: the state a
+        // signal handler touches, apart from the model.
+        .target(name: "Signals", dependencies: ["NumPyIO"]),
 
         // MARK: Command line
         .executableTarget(
             name: "byol",
             dependencies: [
-                "Verification", "CommandFiles", "Training", "Reference", "Fast", "Augment", "Data", "BYOLModel", "NumPyIO", "Distributed",
+                "Verification", "CommandFiles", "Training", "Reference", "Fast", "Augment", "Data", "BYOLModel", "NumPyIO", "Distributed", "Signals",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]),
 

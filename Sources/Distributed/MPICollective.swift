@@ -1,6 +1,7 @@
 import BYOLModel
 import CMPI
 import Foundation
+import Signals
 
 /// `Collective` on MPI (Open MPI): the processes `mpirun -np P` (or `srun`) started.
 /// Every call is made from one thread. Only data moves through MPI: gathers, pairwise

@@ -3,6 +3,7 @@ import BYOLModel
 import Data
 import Foundation
 import NumPyIO
+import Signals
 
 /// `byol pretrain`: BYOL on a data set, reproducibly, with checkpoints that resume to the
 /// same bytes, a kNN monitor after each epoch, and a run folder of metrics, plot and

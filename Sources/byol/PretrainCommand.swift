@@ -6,6 +6,7 @@ import Distributed
 import Fast
 import Foundation
 import NumPyIO
+import Signals
 import Training
 
 struct PretrainCommand: ParsableCommand {

@@ -1,4 +1,3 @@
-import BYOLModel
 import Foundation
 import NumPyIO
 
