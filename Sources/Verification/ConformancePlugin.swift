@@ -200,10 +200,13 @@ public enum ConformancePlugin {
                     throw NumPyIOError(file: cases + "/manifest.json", "no case '\(caseID)'")
                 }
                 let inputs = try NPZ.load("\(cases)/\(c.id)/inputs.npz")
+                guard let plugin = Ops.named(c.function)?.plugin else {
+                    throw NumPyIOError(file: cases + "/manifest.json", "\(c.id): '\(c.function)' is not part of the C ABI")
+                }
                 let outcome =
                     precision == .float32
-                    ? try call(lib, c, inputs, precision: precision, Float.self)
-                    : try call(lib, c, inputs, precision: precision, Double.self)
+                    ? try call(lib, c, inputs, precision: precision, plugin.f32)
+                    : try call(lib, c, inputs, precision: precision, plugin.f64)
                 switch outcome {
                 case .success(let outputs):
                     trace.note("write")
@@ -227,178 +230,15 @@ public enum ConformancePlugin {
     /// Float or Double buffers and the NDArray of a result.
     protocol Scalar: BinaryFloatingPoint, BitwiseCopyable { static func array(_ values: [Self], _ shape: [Int]) -> NDArray }
 
-    /// One case through the library's functions in precision T.
+    /// One case through the library's functions in precision T: the op's C calls
+    /// (`plugin`, from the op table) on a `Call` that holds the inputs and gathers the outputs.
     static func call<T: Scalar>(
-        _ lib: Library, _ c: Conformance.Listed, _ inputs: NPZFile, precision: Precision, _: T.Type
-    )
-        throws -> Result<[String: NDArray], PluginError>
-    {
-        func input(_ name: String) throws -> (values: [T], shape: [Int]) {
-            let a = try inputs.requireFloat(name)
-            return (a.doubles.map { T($0) }, a.shape)
-        }
-        // The trace brackets each call: `fn` is evaluated right before the call, `check`
-        // right after it returns.
-        func fn<F>(_ name: String, _: F.Type) -> F {
-            guard let f = lib.symbol(symbol(name, precision)) else { fatalError("\(symbol(name, precision)) was checked to exist") }
-            lib.trace.note("call " + symbol(name, precision))
-            return unsafeBitCast(f, to: F.self)
-        }
-        var failure: PluginError?
-        func check(_ name: String, _ status: Int32) {
-            lib.trace.note("done " + symbol(name, precision))
-            if status != 0 && failure == nil { failure = PluginError(description: "\(symbol(name, precision)) returned error \(status)") }
-        }
-        var out: [String: NDArray] = [:]
-        func emit(_ name: String, _ values: [T], _ shape: [Int]) { out[name] = T.array(values, shape) }
-        let i64 = { Int64($0) } as (Int) -> Int64
-        switch c.function {
-        case "conv2d":
-            let (x, xs) = try input("x"), (w, ws) = try input("weight"), (dy, dys) = try input("dy")
-            let (n, ch, h, wd, k, r) = (xs[0], xs[1], xs[2], xs[3], ws[0], ws[2])
-            let (stride, pad) = (c.params["stride"] ?? 1, c.params["pad"] ?? 0)
-            let (ho, wo) = (dys[2], dys[3])
-            var y = [T](repeating: .nan, count: n * k * ho * wo), dx = [T](repeating: .nan, count: x.count), dw = [T](repeating: .nan, count: w.count)
-            check(
-                "conv2d_forward",
-                fn("conv2d_forward", Conv2dForward.self)(x, i64(n), i64(ch), i64(h), i64(wd), w, i64(k), i64(r), i64(stride), i64(pad), &y))
-            check(
-                "conv2d_backward_data",
-                fn("conv2d_backward_data", Conv2dBackwardData.self)(
-                    dy, i64(n), i64(k), i64(ho), i64(wo), w, i64(ch), i64(r), i64(stride), i64(pad), i64(h), i64(wd), &dx))
-            check(
-                "conv2d_backward_weights",
-                fn("conv2d_backward_weights", Conv2dBackwardWeights.self)(
-                    x, i64(n), i64(ch), i64(h), i64(wd), dy, i64(k), i64(ho), i64(wo), i64(r), i64(stride), i64(pad), &dw))
-            emit("y", y, dys)
-            emit("dx", dx, xs)
-            emit("dweight", dw, ws)
-        case "batchnorm2d_train", "batchnorm1d_train":
-            let (x, xs) = try input("x"), (g, _) = try input("weight"), (b, _) = try input("bias"), (dy, _) = try input("dy")
-            let (n, ch) = (xs[0], xs[1]), spatial = xs.dropFirst(2).reduce(1, *)
-            var y = [T](repeating: .nan, count: x.count), mean = [T](repeating: .nan, count: ch), inv = [T](repeating: .nan, count: ch)
-            var dx = [T](repeating: .nan, count: x.count), dg = [T](repeating: .nan, count: ch), db = [T](repeating: .nan, count: ch)
-            check(
-                "batchnorm_train_forward",
-                fn("batchnorm_train_forward", BNTrainForward.self)(x, i64(n), i64(ch), i64(spatial), g, b, BNConstants.eps, &y, &mean, &inv))
-            check(
-                "batchnorm_train_backward",
-                fn("batchnorm_train_backward", BNTrainBackward.self)(dy, x, i64(n), i64(ch), i64(spatial), g, mean, inv, &dx, &dg, &db))
-            emit("y", y, xs)
-            emit("dx", dx, xs)
-            emit("dweight", dg, [ch])
-            emit("dbias", db, [ch])
-        case "batchnorm2d_eval", "batchnorm1d_eval":
-            let (x, xs) = try input("x"), (g, _) = try input("weight"), (b, _) = try input("bias")
-            let (rm, _) = try input("running_mean"), (rv, _) = try input("running_var")
-            let spatial = xs.dropFirst(2).reduce(1, *)
-            var y = [T](repeating: .nan, count: x.count)
-            check(
-                "batchnorm_eval_forward",
-                fn("batchnorm_eval_forward", BNEvalForward.self)(x, i64(xs[0]), i64(xs[1]), i64(spatial), g, b, rm, rv, BNConstants.eps, &y))
-            emit("y", y, xs)
-        case "batchnorm_running":
-            let (x, xs) = try input("x"), (rm, _) = try input("running_mean"), (rv, _) = try input("running_var")
-            let (n, ch) = (xs[0], xs[1]), spatial = xs.dropFirst(2).reduce(1, *)
-            let tracked = try inputs.requireInt("num_batches_tracked", shape: []).storage
-            guard case .int64(let t) = tracked, let seen = t.first else {
-                throw NumPyIOError(file: inputs.path, array: "num_batches_tracked", "not an int64 scalar")
-            }
-            var mean = [T](repeating: .nan, count: ch), variance = [T](repeating: .nan, count: ch)
-            var trackedOut = Int64.min  // what the library does not write fails the comparison
-            check(
-                "batchnorm_running_update",
-                fn("batchnorm_running_update", BNRunningUpdate.self)(
-                    x, i64(n), i64(ch), i64(spatial), rm, rv, seen, inputs["momentum"]?.doubles.first ?? .nan, &mean, &variance, &trackedOut))
-            emit("running_mean", mean, [ch])
-            emit("running_var", variance, [ch])
-            out["num_batches_tracked"] = .scalar(trackedOut)
-        case "linear":
-            let (x, xs) = try input("x"), (w, ws) = try input("weight"), (b, _) = try input("bias"), (dy, dys) = try input("dy")
-            let (n, inF, outF) = (xs[0], xs[1], ws[0])
-            var y = [T](repeating: .nan, count: n * outF), dx = [T](repeating: .nan, count: x.count)
-            var dw = [T](repeating: .nan, count: w.count), db = [T](repeating: .nan, count: outF)
-            check("linear_forward", fn("linear_forward", LinearForward.self)(x, i64(n), i64(inF), w, i64(outF), b, &y))
-            check("linear_backward", fn("linear_backward", LinearBackward.self)(dy, x, i64(n), i64(inF), w, i64(outF), &dx, &dw, &db))
-            emit("y", y, dys)
-            emit("dx", dx, xs)
-            emit("dweight", dw, ws)
-            emit("dbias", db, [outF])
-        case "relu":
-            let (x, xs) = try input("x"), (dy, _) = try input("dy")
-            var y = [T](repeating: .nan, count: x.count), dx = [T](repeating: .nan, count: x.count)
-            check("relu_forward", fn("relu_forward", Elementwise.self)(x, i64(x.count), &y))
-            check("relu_backward", fn("relu_backward", ReluBackward.self)(dy, x, i64(x.count), &dx))
-            emit("y", y, xs)
-            emit("dx", dx, xs)
-        case "avgpool":
-            let (x, xs) = try input("x"), (dy, dys) = try input("dy")
-            let (n, ch, hw) = (xs[0], xs[1], xs[2] * xs[3])
-            var y = [T](repeating: .nan, count: n * ch), dx = [T](repeating: .nan, count: x.count)
-            check("avgpool_forward", fn("avgpool_forward", PoolForward.self)(x, i64(n), i64(ch), i64(hw), &y))
-            check("avgpool_backward", fn("avgpool_backward", PoolForward.self)(dy, i64(n), i64(ch), i64(hw), &dx))
-            emit("y", y, dys)
-            emit("dx", dx, xs)
-        case "loss":
-            let (p, ps) = try input("p"), (z, _) = try input("z")
-            var loss = Double.nan
-            var dp = [T](repeating: .nan, count: p.count)
-            check("loss_forward", fn("loss_forward", LossForward.self)(p, z, i64(ps[0]), i64(ps[1]), &loss))
-            check("loss_backward", fn("loss_backward", LossBackward.self)(p, z, i64(ps[0]), i64(ps[1]), &dp))
-            out["loss"] = .scalar(loss)
-            emit("dp", dp, ps)
-        case "symmetric_loss":
-            let (p1, ps) = try input("p1"), (p2, _) = try input("p2"), (z1, _) = try input("z1"), (z2, _) = try input("z2")
-            var loss = Double.nan
-            var dp1 = [T](repeating: .nan, count: p1.count), dp2 = [T](repeating: .nan, count: p2.count)
-            check("symmetric_loss_forward", fn("symmetric_loss_forward", SymmetricLossForward.self)(p1, p2, z1, z2, i64(ps[0]), i64(ps[1]), &loss))
-            check(
-                "symmetric_loss_backward",
-                fn("symmetric_loss_backward", SymmetricLossBackward.self)(p1, p2, z1, z2, i64(ps[0]), i64(ps[1]), &dp1, &dp2))
-            out["loss"] = .scalar(loss)
-            emit("dp1", dp1, ps)
-            emit("dp2", dp2, ps)
-        case "sgd", "lars", "adam":
-            let (p, ps) = try input("param"), (g, _) = try input("grad")
-            func h(_ n: String) -> Double { inputs[n]?.doubles.first ?? .nan }
-            var pOut = [T](repeating: .nan, count: p.count), b1 = [T](repeating: .nan, count: p.count), b2 = [T](repeating: .nan, count: p.count)
-            if c.function == "adam" {
-                let (m, _) = try input("exp_avg"), (v, _) = try input("exp_avg_sq")
-                let step = Int64(inputs["step"]?.doubles.first ?? 0)
-                check(
-                    "adam_update",
-                    fn("adam_update", AdamUpdate.self)(
-                        p, g, m, v, i64(p.count), step, h("lr"), h("beta1"), h("beta2"), h("eps"),
-                        h("weight_decay"), &pOut, &b1, &b2))
-                emit("param", pOut, ps)
-                emit("exp_avg", b1, ps)
-                emit("exp_avg_sq", b2, ps)
-            } else {
-                let (buf, _) = try input("momentum_buffer")
-                if c.function == "sgd" {
-                    check(
-                        "sgd_update", fn("sgd_update", SGDUpdate.self)(p, g, buf, i64(p.count), h("lr"), h("momentum"), h("weight_decay"), &pOut, &b1)
-                    )
-                } else {
-                    check(
-                        "lars_update",
-                        fn("lars_update", LARSUpdate.self)(
-                            p, g, buf, i64(p.count), ps.count > 1 ? 1 : 0, h("lr"), h("momentum"),
-                            h("weight_decay"), h("eta"), &pOut, &b1))
-                }
-                emit("param", pOut, ps)
-                emit("momentum_buffer", b1, ps)
-            }
-        case "ema":
-            let (t, ts) = try input("target"), (o, _) = try input("online")
-            var out2 = [T](repeating: .nan, count: t.count)
-            check("ema_update", fn("ema_update", EMAUpdate.self)(t, o, i64(t.count), inputs["tau"]?.doubles.first ?? .nan, &out2))
-            emit("target", out2, ts)
-        default:
-            throw NumPyIOError(file: inputs.path, "\(c.id): unknown function '\(c.function)'")
-        }
-        if let failure { return .failure(failure) }
-        return .success(out)
+        _ lib: Library, _ c: Conformance.Listed, _ inputs: NPZFile, precision: Precision, _ body: (Call<T>) throws -> Void
+    ) throws -> Result<[String: NDArray], PluginError> {
+        let call = Call<T>(lib: lib, listed: c, inputs: inputs, precision: precision)
+        try body(call)
+        if let failure = call.failure { return .failure(failure) }
+        return .success(call.out)
     }
 }
 

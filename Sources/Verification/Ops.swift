@@ -4,13 +4,13 @@ import Reference
 
 /// The op table: every function the conformance kit knows, declared once, in the order
 /// cases are generated. The kit's function list, the C ABI functions the plugin route
-/// needs (and the ABI version that added them), what an engine computes for a case
-/// (the reference engine's answer is the expected value), and each function's
-/// rounding-error model all come from here.
+/// needs (and the ABI version that added them), the plugin's calls into a library, what
+/// an engine computes for a case (the reference engine's answer is the expected value),
+/// and each function's rounding-error model all come from here.
 ///
-/// Adding a layer function: an entry here (its inputs, outputs, ABI functions, engine
-/// call and error model), its cases in ConformanceCases, and, for the plugin route,
-/// its C call in ConformancePlugin and the header (tests fail until each knows it).
+/// Adding a layer function: an entry here (its inputs, outputs, ABI functions, C calls
+/// in PluginCalls.swift, engine call and error model), its cases in ConformanceCases,
+/// and the C header (tests fail until each knows it).
 public struct Op: Sendable {
     /// The case function's name in the manifest ("conv2d").
     public let name: String
@@ -28,6 +28,8 @@ public struct Op: Sendable {
     /// What it is to the network: a layer (forward and backward: the cross-check has a
     /// row for each), an update of state, or the whole network.
     public let kind: Kind
+    /// Its calls into a library of the C ABI (nil outside the ABI).
+    let plugin: ConformancePlugin.Entry?
     /// What an engine returns for a case: its layer entry points (or, for steps and
     /// embeds, its network).
     let compute: @Sendable (Engine, OpCase) throws -> LayerResult
@@ -70,6 +72,7 @@ public enum Ops {
         Op(
             name: "conv2d", inputs: ["x", "weight", "dy"], outputs: ["y", "dx", "dweight"], params: ["stride", "pad"],
             abi: ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weights"], abiVersion: 1, kind: .layer,
+            plugin: .init(f32: ConformancePlugin.conv2d, f64: ConformancePlugin.conv2d),
             compute: { e, c in
                 e.conv2d(x: try c.x("x"), weight: try c.x("weight"), stride: c.params["stride"] ?? 1, pad: c.params["pad"] ?? 0, dy: try c.x("dy"))
             },
@@ -88,6 +91,7 @@ public enum Ops {
             name: "batchnorm_running", inputs: ["x", "running_mean", "running_var", "num_batches_tracked", "momentum"],
             outputs: ["running_mean", "running_var", "num_batches_tracked"], params: [], abi: ["batchnorm_running_update"], abiVersion: 2,
             kind: .update,
+            plugin: .init(f32: ConformancePlugin.batchNormRunning, f64: ConformancePlugin.batchNormRunning),
             compute: { e, c in
                 let batches = try c.inputs.requireInt("num_batches_tracked", shape: [])
                 guard case .int64(let b) = batches.storage, let count = b.first else {
@@ -106,6 +110,7 @@ public enum Ops {
         Op(
             name: "linear", inputs: ["x", "weight", "bias", "dy"], outputs: ["y", "dx", "dweight", "dbias"], params: [],
             abi: ["linear_forward", "linear_backward"], abiVersion: 1, kind: .layer,
+            plugin: .init(f32: ConformancePlugin.linear, f64: ConformancePlugin.linear),
             compute: { e, c in e.linear(x: try c.x("x"), weight: try c.x("weight"), bias: try c.x("bias"), dy: try c.x("dy")) },
             errorModel: { v in
                 let (i, e) = (v.inputs, v.expected)
@@ -119,7 +124,7 @@ public enum Ops {
             }),
         Op(
             name: "relu", inputs: ["x", "dy"], outputs: ["y", "dx"], params: [], abi: ["relu_forward", "relu_backward"], abiVersion: 1, kind: .layer,
-            compute: { e, c in e.relu(x: try c.x("x"), dy: try c.x("dy")) },
+            plugin: .init(f32: ConformancePlugin.relu, f64: ConformancePlugin.relu), compute: { e, c in e.relu(x: try c.x("x"), dy: try c.x("dy")) },
             errorModel: { v in
                 let r = ElementwiseErrors.relu(y: v.t(v.expected, "y"), dx: v.t(v.expected, "dx"))
                 return ["y": r.y, "dx": r.dx]
@@ -127,6 +132,7 @@ public enum Ops {
         Op(
             name: "avgpool", inputs: ["x", "dy"], outputs: ["y", "dx"], params: [], abi: ["avgpool_forward", "avgpool_backward"], abiVersion: 1,
             kind: .layer,
+            plugin: .init(f32: ConformancePlugin.avgPool, f64: ConformancePlugin.avgPool),
             compute: { e, c in e.avgPool(x: try c.x("x"), dy: try c.x("dy")) },
             errorModel: { v in
                 [
@@ -137,7 +143,7 @@ public enum Ops {
         Op(
             name: "loss", inputs: ["p", "z"], outputs: ["loss", "dp"], params: [], abi: ["loss_forward", "loss_backward"], abiVersion: 1,
             kind: .layer,
-            compute: { e, c in e.loss(p: try c.x("p"), z: try c.x("z")) },
+            plugin: .init(f32: ConformancePlugin.loss, f64: ConformancePlugin.loss), compute: { e, c in e.loss(p: try c.x("p"), z: try c.x("z")) },
             errorModel: { v in
                 let r = LossErrors.loss(p: v.t(v.inputs, "p"), z: v.t(v.inputs, "z"), dp: v.t(v.expected, "dp"))
                 return ["loss": r.loss, "dp": r.dp]
@@ -145,6 +151,7 @@ public enum Ops {
         Op(
             name: "symmetric_loss", inputs: ["p1", "p2", "z1", "z2"], outputs: ["loss", "dp1", "dp2"], params: [],
             abi: ["symmetric_loss_forward", "symmetric_loss_backward"], abiVersion: 1, kind: .layer,
+            plugin: .init(f32: ConformancePlugin.symmetricLoss, f64: ConformancePlugin.symmetricLoss),
             compute: { e, c in Conformance.symmetricLoss(e, p1: try c.x("p1"), p2: try c.x("p2"), z1: try c.x("z1"), z2: try c.x("z2")) },
             errorModel: { v in
                 let (i, e) = (v.inputs, v.expected)
@@ -158,6 +165,7 @@ public enum Ops {
         update(.adam, inputs: ["exp_avg", "exp_avg_sq", "step", "lr", "beta1", "beta2", "eps", "weight_decay"], outputs: ["exp_avg", "exp_avg_sq"]),
         Op(
             name: "ema", inputs: ["target", "online", "tau"], outputs: ["target"], params: [], abi: ["ema_update"], abiVersion: 1, kind: .update,
+            plugin: .init(f32: ConformancePlugin.ema, f64: ConformancePlugin.ema),
             compute: { e, c in e.emaUpdate(target: try c.x("target"), online: try c.x("online"), tau: try c.scalar("tau")) },
             errorModel: { v in
                 [
@@ -170,6 +178,7 @@ public enum Ops {
         // state's arrays) or the features; their bounds come from StepBounds.
         Op(
             name: "step", inputs: ["view1", "view2"], outputs: ["loss"], params: ["optimizer", "bn_views"], abi: [], abiVersion: 1, kind: .network,
+            plugin: nil,
             compute: { e, c in
                 guard let state = c.state else { throw NumPyIOError(file: c.inputs.path, "a step case needs its state.npz") }
                 let o = e.step(
@@ -179,6 +188,7 @@ public enum Ops {
             }, errorModel: nil),
         Op(
             name: "embed", inputs: ["images"], outputs: ["features"], params: [], abi: [], abiVersion: 1, kind: .network,
+            plugin: nil,
             compute: { e, c in
                 guard let state = c.state else { throw NumPyIOError(file: c.inputs.path, "an embed case needs its state.npz") }
                 return LayerResult([("features", e.embed(state, images: try c.x("images"), network: "online"))])
@@ -193,6 +203,7 @@ public enum Ops {
         Op(
             name: name, inputs: ["x", "weight", "bias", "dy"], outputs: ["y", "dx", "dweight", "dbias"], params: [],
             abi: ["batchnorm_train_forward", "batchnorm_train_backward"], abiVersion: 1, kind: .layer,
+            plugin: .init(f32: ConformancePlugin.batchNormTrain, f64: ConformancePlugin.batchNormTrain),
             compute: { e, c in e.batchNormTrain(x: try c.x("x"), weight: try c.x("weight"), bias: try c.x("bias"), dy: try c.x("dy")) },
             errorModel: { v in
                 let (i, e) = (v.inputs, v.expected)
@@ -208,6 +219,7 @@ public enum Ops {
         Op(
             name: name, inputs: ["x", "weight", "bias", "running_mean", "running_var"], outputs: ["y"], params: [],
             abi: ["batchnorm_eval_forward"], abiVersion: 1, kind: .layer,
+            plugin: .init(f32: ConformancePlugin.batchNormEval, f64: ConformancePlugin.batchNormEval),
             compute: { e, c in
                 e.batchNormEval(
                     x: try c.x("x"), weight: try c.x("weight"), bias: try c.x("bias"), runningMean: try c.x("running_mean"),
@@ -229,6 +241,7 @@ public enum Ops {
         Op(
             name: kind.rawValue, inputs: ["param", "grad"] + extra, outputs: ["param"] + buffers, params: [],
             abi: [kind.rawValue + "_update"], abiVersion: 1, kind: .update,
+            plugin: .init(f32: ConformancePlugin.update, f64: ConformancePlugin.update),
             compute: { e, c in try Conformance.update(e, kind: kind.rawValue, c.inputs.names.map { ($0, try c.inputs.require($0)) }) },
             errorModel: { v in
                 let (i, e) = (v.inputs, v.expected)
