@@ -54,16 +54,13 @@ struct PretrainCommand: ParsableCommand {
         // BYOL_FAULT_SIGNAL (KILL, TERM, INT or USR1; default KILL) right after step K (0: after
         // the initial kNN pass, before the first checkpoint); under MPI only rank
         // BYOL_FAULT_RANK (default 0) does.
-        let env = ProcessInfo.processInfo.environment
-        if let k = env["BYOL_FAULT_AT_STEP"].flatMap(Int.init), c.comm.rank == env["BYOL_FAULT_RANK"].flatMap(Int.init) ?? 0 {
-            let sig = ["TERM": SIGTERM, "INT": SIGINT, "USR1": SIGUSR1][env["BYOL_FAULT_SIGNAL"] ?? ""] ?? SIGKILL
-            c.afterStep = { if $0 == k { kill(getpid(), sig) } }
-        }
         // BYOL_FAULT_IN_KNN=E: the same signal during the kNN pass after epoch E (0: the
         // pass at initialization), once its first chunk of images is embedded.
-        if let e = env["BYOL_FAULT_IN_KNN"].flatMap(Int.init), c.comm.rank == env["BYOL_FAULT_RANK"].flatMap(Int.init) ?? 0 {
+        let env = ProcessInfo.processInfo.environment
+        if c.comm.rank == env["BYOL_FAULT_RANK"].flatMap(Int.init) ?? 0 {
             let sig = ["TERM": SIGTERM, "INT": SIGINT, "USR1": SIGUSR1][env["BYOL_FAULT_SIGNAL"] ?? ""] ?? SIGKILL
-            c.duringKNN = { if $0 == e { kill(getpid(), sig) } }
+            if let k = env["BYOL_FAULT_AT_STEP"].flatMap(Int.init) { c.afterStep = { if $0 == k { kill(getpid(), sig) } } }
+            if let e = env["BYOL_FAULT_IN_KNN"].flatMap(Int.init) { c.duringKNN = { if $0 == e { kill(getpid(), sig) } } }
         }
         Interrupt.install()
         let s: Pretrain.Summary
@@ -76,7 +73,7 @@ struct PretrainCommand: ParsableCommand {
                 }, progress: Progress())
         } catch is QuietFailure {
             // Rank 0 reports the error; this rank only ends.
-            throw ExitCode(1)
+            throw ExitCode(ExitStatus.failure)
         }
         if let sig = s.interrupted {
             if root {
