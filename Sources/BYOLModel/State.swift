@@ -5,7 +5,9 @@ import NumPyIO
 public struct BYOLState {
     /// Optimizer buffers a state may hold per learnable parameter, as
     /// `optimizer.<parameter>.<buffer>` (SGD/LARS momentum, Adam's two moments).
-    public static let optimizerBufferNames = ["momentum_buffer", "exp_avg", "exp_avg_sq"]
+    public static let optimizerBufferNames: [String] = OptimizerKind.allCases.flatMap(\.bufferNames).reduce(into: []) { names, b in
+        if !names.contains(b) { names.append(b) }
+    }
     /// The largest `step` or `num_batches_tracked` a state may hold: 2^53.
     public static let maxCount: Int64 = 1 << 53
 

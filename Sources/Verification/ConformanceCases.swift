@@ -150,39 +150,31 @@ extension Conformance {
             symmetricLoss(reference, p1: p1, p2: p2, z1: z1, z2: z2)
         }
 
-        // The updates, on the stem's weight shape (LARS also on a bias, which it does not
-        // adapt); hyperparameters as 0-d inputs. Weight decay 0.01, above BYOL's, so that
-        // leaving it out (or applying it where it does not belong) moves every element far
-        // past rounding; LARS's trust ratio scales its whole update.
+        // The updates, on the stem's weight shape (an optimizer that treats vectors apart,
+        // LARS, also on a bias); hyperparameters as 0-d inputs (OptimizerKit).
         let wShape = [arch.widths[0], 3, 3, 3]
-        func scalars(_ pairs: [(String, Double)]) -> [(String, NDArray)] { pairs.map { ($0.0, NDArray.scalar($0.1)) } }
-        for (kind, shape, hyper) in [
-            (OptimizerKind.sgd, wShape, [("lr", 0.1), ("momentum", 0.9), ("weight_decay", 0.01)]),
-            (.lars, wShape, [("lr", 0.2), ("momentum", 0.9), ("weight_decay", 0.01), ("eta", 0.001)]),
-            (.lars, [arch.widths[0]], [("lr", 0.2), ("momentum", 0.9), ("weight_decay", 0.01), ("eta", 0.001)]),
-            (.adam, wShape, [("lr", 1e-3), ("beta1", 0.9), ("beta2", 0.999), ("eps", 1e-8), ("weight_decay", 0.01)])
-        ] {
-            let param = nd(rng.tensor(shape, -0.5, 0.5)), grad = nd(rng.tensor(shape))
+        func update(_ kind: OptimizerKind, shape: [Int], draws: inout CaseDraws) {
+            let param = nd(draws.tensor(shape, -0.5, 0.5)), grad = nd(draws.tensor(shape))
             var inputs: [(String, NDArray)] = [("param", param), ("grad", grad)]
-            if kind == .adam {
-                inputs += [
-                    ("exp_avg", nd(rng.tensor(shape, -0.1, 0.1))), ("exp_avg_sq", nd(rng.tensor(shape, 1e-4, 1e-2))), ("step", .scalar(Int64(3)))
-                ]
-            } else {
-                inputs.append(("momentum_buffer", nd(rng.tensor(shape, -0.5, 0.5))))
-            }
-            inputs += scalars(hyper)
-            let id = "\(kind.rawValue)-" + shape.map(String.init).joined(separator: "x")
-            let h = Dictionary(uniqueKeysWithValues: hyper)
-            let config = OptimizerConfig(
-                kind: kind, lr: h["lr"]!, momentum: h["momentum"] ?? 0.9, weightDecay: h["weight_decay"]!,
-                larsEta: h["eta"] ?? 0.001, adamBeta1: h["beta1"] ?? 0.9, adamBeta2: h["beta2"] ?? 0.999,
-                adamEps: h["eps"] ?? 1e-8)
-            let named = Dictionary(uniqueKeysWithValues: inputs)
             var buffers: [String: NDArray] = [:]
-            for b in config.bufferNames { buffers[b] = named[b] }
-            add(id, kind.rawValue, inputs: inputs) {
-                reference.optimizerUpdate(param: param, grad: grad, buffers: buffers, step: kind == .adam ? 3 : 0, config: config)
+            for b in kind.bufferNames {
+                let (lo, hi) = OptimizerKind.bufferRange(b, stepCase: false)
+                buffers[b] = nd(draws.tensor(shape, lo, hi))
+                inputs.append((b, buffers[b]!))
+            }
+            if kind.readsStep { inputs.append(("step", .scalar(kind.updateCaseStep))) }
+            let config = kind.updateCase
+            inputs += kind.hyperparameters.map { ($0, NDArray.scalar(config[hyperparameter: $0] ?? .nan)) }
+            add("\(kind.rawValue)-" + shape.map(String.init).joined(separator: "x"), kind.rawValue, inputs: inputs) {
+                reference.optimizerUpdate(param: param, grad: grad, buffers: buffers, step: kind.updateCaseStep, config: config)
+            }
+        }
+        for kind in OptimizerKind.byCode {
+            // Optimizers after the first three draw from streams of their own, so that adding
+            // one leaves every other case's inputs as they were.
+            var own = CaseDraws(seed: seed &+ 0x4F50_5400 &+ UInt64(kind.code))
+            for shape in [wShape] + (kind.readsIsMatrix ? [[arch.widths[0]]] : []) {
+                if kind.code < 3 { update(kind, shape: shape, draws: &rng) } else { update(kind, shape: shape, draws: &own) }
             }
         }
         let target = nd(rng.tensor(wShape, -0.5, 0.5)), online = nd(rng.tensor(wShape, -0.5, 0.5))
@@ -212,44 +204,31 @@ extension Conformance {
                 + o.next.members.filter { $0.name != "loss" })
     }
 
-    /// The manifest's integer for each optimizer of a step case (`params.optimizer`).
-    static let optimizerCodes: [Int: OptimizerKind] = [0: .sgd, 1: .lars, 2: .adam]
-
     /// A step case's configuration from its params and 0-d inputs. An optimizer code
     /// this version does not know is an error (it was read as LARS).
     static func stepConfig(params: [String: Int], inputs: NPZFile) throws -> StepConfig {
-        func h(_ n: String, _ fallback: Double) -> Double { inputs[n]?.doubles.first ?? fallback }
-        let code = params["optimizer"] ?? 1
-        guard let kind = optimizerCodes[code] else {
-            throw NumPyIOError(file: inputs.path, "params.optimizer = \(code) is no optimizer this byol knows (0 sgd, 1 lars, 2 adam)")
+        let code = params["optimizer"] ?? OptimizerKind.lars.code
+        guard let kind = OptimizerKind.allCases.first(where: { $0.code == code }) else {
+            let known = OptimizerKind.byCode.map { "\($0.code) \($0.rawValue)" }.joined(separator: ", ")
+            throw NumPyIOError(file: inputs.path, "params.optimizer = \(code) is no optimizer this byol knows (\(known))")
         }
         return StepConfig(
-            optimizer: OptimizerConfig(
-                kind: kind, lr: h("lr", 0), momentum: h("momentum", 0.9), weightDecay: h("weight_decay", 0),
-                larsEta: h("eta", 0.001), adamBeta1: h("beta1", 0.9), adamBeta2: h("beta2", 0.999),
-                adamEps: h("eps", 1e-8)),
-            tau: h("tau", 0.99), bnViews: params["bn_views"] == 1 ? .joint : .separate)
+            optimizer: OptimizerConfig(kind: kind) { inputs[$0]?.doubles.first }, tau: inputs["tau"]?.doubles.first ?? 0.99,
+            bnViews: params["bn_views"] == 1 ? .joint : .separate)
     }
 
     /// An optimizer case's update on `engine`, from its inputs by name.
-    static func update(_ engine: LayerKernels, kind: String, _ inputs: [(String, NDArray)]) throws -> LayerResult {
-        let named = Dictionary(uniqueKeysWithValues: inputs)
-        func scalar(_ n: String, _ fallback: Double) -> Double { named[n]?.doubles.first ?? fallback }
-        guard let k = OptimizerKind(rawValue: kind), let param = named["param"], let grad = named["grad"] else {
-            throw NumPyIOError(file: kind, "not an optimizer case")
-        }
-        let config = OptimizerConfig(
-            kind: k, lr: scalar("lr", 0), momentum: scalar("momentum", 0.9), weightDecay: scalar("weight_decay", 0),
-            larsEta: scalar("eta", 0.001), adamBeta1: scalar("beta1", 0.9), adamBeta2: scalar("beta2", 0.999),
-            adamEps: scalar("eps", 1e-8))
+    static func update(_ engine: LayerKernels, kind: OptimizerKind, _ inputs: NPZFile) throws -> LayerResult {
+        let param = try inputs.requireFloat("param"), grad = try inputs.requireFloat("grad")
         var buffers: [String: NDArray] = [:]
-        for b in config.bufferNames { buffers[b] = named[b] }
+        for b in kind.bufferNames { buffers[b] = try inputs.requireFloat(b) }
         let step =
-            named["step"].flatMap { a -> Int64? in
+            inputs["step"].flatMap { a -> Int64? in
                 if case .int64(let v) = a.storage { return v.first }
                 return a.doubles.first.map(Int64.init)
             } ?? 0
-        return engine.optimizerUpdate(param: param, grad: grad, buffers: buffers, step: step, config: config)
+        return engine.optimizerUpdate(
+            param: param, grad: grad, buffers: buffers, step: step, config: OptimizerConfig(kind: kind) { inputs[$0]?.doubles.first })
     }
 
     /// Runs a case's function on `engine` (its op's `compute`): what an implementation

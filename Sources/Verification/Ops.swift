@@ -68,132 +68,137 @@ struct OpValues {
 
 public enum Ops {
     /// Every op, in the order cases are generated and reported.
-    public static let all: [Op] = [
-        Op(
-            name: "conv2d", inputs: ["x", "weight", "dy"], outputs: ["y", "dx", "dweight"], params: ["stride", "pad"],
-            abi: ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weights"], abiVersion: 1, kind: .layer,
-            plugin: .init(f32: ConformancePlugin.conv2d, f64: ConformancePlugin.conv2d),
-            compute: { e, c in
-                e.conv2d(x: try c.x("x"), weight: try c.x("weight"), stride: c.params["stride"] ?? 1, pad: c.params["pad"] ?? 0, dy: try c.x("dy"))
-            },
-            errorModel: { v in
-                let (i, e) = (v.inputs, v.expected)
-                let x = v.t(i, "x"), w = v.t(i, "weight"), dy = v.t(i, "dy")
-                let (stride, pad) = (v.params["stride"] ?? 1, v.params["pad"] ?? 0)
-                let b = MatrixProductErrors.conv2dBackward(x: x, w: w, dy: dy, stride: stride, pad: pad, dx: v.t(e, "dx"), dw: v.t(e, "dweight"))
-                return ["y": MatrixProductErrors.conv2dForward(x: x, w: w, stride: stride, pad: pad, y: v.t(e, "y")), "dx": b.dx, "dweight": b.dw]
-            }),
-        batchNormTrain("batchnorm2d_train"),
-        batchNormEval("batchnorm2d_eval"),
-        batchNormTrain("batchnorm1d_train"),
-        batchNormEval("batchnorm1d_eval"),
-        Op(
-            name: "batchnorm_running", inputs: ["x", "running_mean", "running_var", "num_batches_tracked", "momentum"],
-            outputs: ["running_mean", "running_var", "num_batches_tracked"], params: [], abi: ["batchnorm_running_update"], abiVersion: 2,
-            kind: .update,
-            plugin: .init(f32: ConformancePlugin.batchNormRunning, f64: ConformancePlugin.batchNormRunning),
-            compute: { e, c in
-                let batches = try c.inputs.requireInt("num_batches_tracked", shape: [])
-                guard case .int64(let b) = batches.storage, let count = b.first else {
-                    throw NumPyIOError(file: c.inputs.path, array: "num_batches_tracked", "not an int64 scalar")
-                }
-                return e.batchNormRunning(x: try c.x("x"), runningMean: try c.x("running_mean"), runningVar: try c.x("running_var"), batches: count)
-            },
-            errorModel: { v in
-                let (i, e) = (v.inputs, v.expected)
-                let next = BatchNorm.Running(mean: v.d(e, "running_mean"), variance: v.d(e, "running_var"), batches: 0)
-                let r = BatchNormErrors.running(
-                    x: v.t(i, "x"), runningMean: v.d(i, "running_mean"), runningVar: v.d(i, "running_var"),
-                    momentum: v.s("momentum"), next: next)
-                return ["running_mean": r.mean, "running_var": r.variance]
-            }),
-        Op(
-            name: "linear", inputs: ["x", "weight", "bias", "dy"], outputs: ["y", "dx", "dweight", "dbias"], params: [],
-            abi: ["linear_forward", "linear_backward"], abiVersion: 1, kind: .layer,
-            plugin: .init(f32: ConformancePlugin.linear, f64: ConformancePlugin.linear),
-            compute: { e, c in e.linear(x: try c.x("x"), weight: try c.x("weight"), bias: try c.x("bias"), dy: try c.x("dy")) },
-            errorModel: { v in
-                let (i, e) = (v.inputs, v.expected)
-                let r = MatrixProductErrors.linearBackward(
-                    x: v.t(i, "x"), w: v.t(i, "weight"), dy: v.t(i, "dy"), dx: v.t(e, "dx"), dw: v.t(e, "dweight"),
-                    db: v.d(e, "dbias"))
-                return [
-                    "y": MatrixProductErrors.linearForward(x: v.t(i, "x"), w: v.t(i, "weight"), b: v.d(i, "bias"), y: v.t(e, "y")), "dx": r.dx,
-                    "dweight": r.dw, "dbias": r.db
-                ]
-            }),
-        Op(
-            name: "relu", inputs: ["x", "dy"], outputs: ["y", "dx"], params: [], abi: ["relu_forward", "relu_backward"], abiVersion: 1, kind: .layer,
-            plugin: .init(f32: ConformancePlugin.relu, f64: ConformancePlugin.relu), compute: { e, c in e.relu(x: try c.x("x"), dy: try c.x("dy")) },
-            errorModel: { v in
-                let r = ElementwiseErrors.relu(y: v.t(v.expected, "y"), dx: v.t(v.expected, "dx"))
-                return ["y": r.y, "dx": r.dx]
-            }),
-        Op(
-            name: "avgpool", inputs: ["x", "dy"], outputs: ["y", "dx"], params: [], abi: ["avgpool_forward", "avgpool_backward"], abiVersion: 1,
-            kind: .layer,
-            plugin: .init(f32: ConformancePlugin.avgPool, f64: ConformancePlugin.avgPool),
-            compute: { e, c in e.avgPool(x: try c.x("x"), dy: try c.x("dy")) },
-            errorModel: { v in
-                [
-                    "y": ElementwiseErrors.avgPoolForward(x: v.t(v.inputs, "x"), y: v.t(v.expected, "y")),
-                    "dx": ElementwiseErrors.avgPoolBackward(dx: v.t(v.expected, "dx"))
-                ]
-            }),
-        Op(
-            name: "loss", inputs: ["p", "z"], outputs: ["loss", "dp"], params: [], abi: ["loss_forward", "loss_backward"], abiVersion: 1,
-            kind: .layer,
-            plugin: .init(f32: ConformancePlugin.loss, f64: ConformancePlugin.loss), compute: { e, c in e.loss(p: try c.x("p"), z: try c.x("z")) },
-            errorModel: { v in
-                let r = LossErrors.loss(p: v.t(v.inputs, "p"), z: v.t(v.inputs, "z"), dp: v.t(v.expected, "dp"))
-                return ["loss": r.loss, "dp": r.dp]
-            }),
-        Op(
-            name: "symmetric_loss", inputs: ["p1", "p2", "z1", "z2"], outputs: ["loss", "dp1", "dp2"], params: [],
-            abi: ["symmetric_loss_forward", "symmetric_loss_backward"], abiVersion: 1, kind: .layer,
-            plugin: .init(f32: ConformancePlugin.symmetricLoss, f64: ConformancePlugin.symmetricLoss),
-            compute: { e, c in Conformance.symmetricLoss(e, p1: try c.x("p1"), p2: try c.x("p2"), z1: try c.x("z1"), z2: try c.x("z2")) },
-            errorModel: { v in
-                let (i, e) = (v.inputs, v.expected)
-                let a = LossErrors.loss(p: v.t(i, "p1"), z: v.t(i, "z2"), dp: v.t(e, "dp1"))
-                let b = LossErrors.loss(p: v.t(i, "p2"), z: v.t(i, "z1"), dp: v.t(e, "dp2"))
-                let total = v.d(e, "loss").first ?? 0
-                return ["loss": ErrorTerms(a: [a.loss.a[0] + b.loss.a[0] + ErrorTerms.slack * abs(total)]), "dp1": a.dp, "dp2": b.dp]
-            }),
-        update(.sgd, inputs: ["momentum_buffer", "lr", "momentum", "weight_decay"], outputs: ["momentum_buffer"]),
-        update(.lars, inputs: ["momentum_buffer", "lr", "momentum", "weight_decay", "eta"], outputs: ["momentum_buffer"]),
-        update(.adam, inputs: ["exp_avg", "exp_avg_sq", "step", "lr", "beta1", "beta2", "eps", "weight_decay"], outputs: ["exp_avg", "exp_avg_sq"]),
-        Op(
-            name: "ema", inputs: ["target", "online", "tau"], outputs: ["target"], params: [], abi: ["ema_update"], abiVersion: 1, kind: .update,
-            plugin: .init(f32: ConformancePlugin.ema, f64: ConformancePlugin.ema),
-            compute: { e, c in e.emaUpdate(target: try c.x("target"), online: try c.x("online"), tau: try c.scalar("tau")) },
-            errorModel: { v in
-                [
-                    "target": UpdateErrors.ema(
-                        target: v.d(v.inputs, "target"), online: v.d(v.inputs, "online"), tau: v.s("tau"),
-                        out: v.d(v.expected, "target"))
-                ]
-            }),
-        // Whole-network functions: outputs are the step's own (loss, grad.*, the next
-        // state's arrays) or the features; their bounds come from StepBounds.
-        Op(
-            name: "step", inputs: ["view1", "view2"], outputs: ["loss"], params: ["optimizer", "bn_views"], abi: [], abiVersion: 1, kind: .network,
-            plugin: nil,
-            compute: { e, c in
-                guard let state = c.state else { throw NumPyIOError(file: c.inputs.path, "a step case needs its state.npz") }
-                let o = e.step(
-                    from: state, view1: try c.x("view1"), view2: try c.x("view2"),
-                    config: try Conformance.stepConfig(params: c.params, inputs: c.inputs))
-                return Conformance.stepOutputs(o, arch: state.arch)
-            }, errorModel: nil),
-        Op(
-            name: "embed", inputs: ["images"], outputs: ["features"], params: [], abi: [], abiVersion: 1, kind: .network,
-            plugin: nil,
-            compute: { e, c in
-                guard let state = c.state else { throw NumPyIOError(file: c.inputs.path, "an embed case needs its state.npz") }
-                return LayerResult([("features", e.embed(state, images: try c.x("images"), network: "online"))])
-            }, errorModel: nil)
-    ]
+    public static let all: [Op] =
+        [
+            Op(
+                name: "conv2d", inputs: ["x", "weight", "dy"], outputs: ["y", "dx", "dweight"], params: ["stride", "pad"],
+                abi: ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weights"], abiVersion: 1, kind: .layer,
+                plugin: .init(f32: ConformancePlugin.conv2d, f64: ConformancePlugin.conv2d),
+                compute: { e, c in
+                    e.conv2d(
+                        x: try c.x("x"), weight: try c.x("weight"), stride: c.params["stride"] ?? 1, pad: c.params["pad"] ?? 0, dy: try c.x("dy"))
+                },
+                errorModel: { v in
+                    let (i, e) = (v.inputs, v.expected)
+                    let x = v.t(i, "x"), w = v.t(i, "weight"), dy = v.t(i, "dy")
+                    let (stride, pad) = (v.params["stride"] ?? 1, v.params["pad"] ?? 0)
+                    let b = MatrixProductErrors.conv2dBackward(x: x, w: w, dy: dy, stride: stride, pad: pad, dx: v.t(e, "dx"), dw: v.t(e, "dweight"))
+                    return ["y": MatrixProductErrors.conv2dForward(x: x, w: w, stride: stride, pad: pad, y: v.t(e, "y")), "dx": b.dx, "dweight": b.dw]
+                }),
+            batchNormTrain("batchnorm2d_train"),
+            batchNormEval("batchnorm2d_eval"),
+            batchNormTrain("batchnorm1d_train"),
+            batchNormEval("batchnorm1d_eval"),
+            Op(
+                name: "batchnorm_running", inputs: ["x", "running_mean", "running_var", "num_batches_tracked", "momentum"],
+                outputs: ["running_mean", "running_var", "num_batches_tracked"], params: [], abi: ["batchnorm_running_update"], abiVersion: 2,
+                kind: .update,
+                plugin: .init(f32: ConformancePlugin.batchNormRunning, f64: ConformancePlugin.batchNormRunning),
+                compute: { e, c in
+                    let batches = try c.inputs.requireInt("num_batches_tracked", shape: [])
+                    guard case .int64(let b) = batches.storage, let count = b.first else {
+                        throw NumPyIOError(file: c.inputs.path, array: "num_batches_tracked", "not an int64 scalar")
+                    }
+                    return e.batchNormRunning(
+                        x: try c.x("x"), runningMean: try c.x("running_mean"), runningVar: try c.x("running_var"), batches: count)
+                },
+                errorModel: { v in
+                    let (i, e) = (v.inputs, v.expected)
+                    let next = BatchNorm.Running(mean: v.d(e, "running_mean"), variance: v.d(e, "running_var"), batches: 0)
+                    let r = BatchNormErrors.running(
+                        x: v.t(i, "x"), runningMean: v.d(i, "running_mean"), runningVar: v.d(i, "running_var"),
+                        momentum: v.s("momentum"), next: next)
+                    return ["running_mean": r.mean, "running_var": r.variance]
+                }),
+            Op(
+                name: "linear", inputs: ["x", "weight", "bias", "dy"], outputs: ["y", "dx", "dweight", "dbias"], params: [],
+                abi: ["linear_forward", "linear_backward"], abiVersion: 1, kind: .layer,
+                plugin: .init(f32: ConformancePlugin.linear, f64: ConformancePlugin.linear),
+                compute: { e, c in e.linear(x: try c.x("x"), weight: try c.x("weight"), bias: try c.x("bias"), dy: try c.x("dy")) },
+                errorModel: { v in
+                    let (i, e) = (v.inputs, v.expected)
+                    let r = MatrixProductErrors.linearBackward(
+                        x: v.t(i, "x"), w: v.t(i, "weight"), dy: v.t(i, "dy"), dx: v.t(e, "dx"), dw: v.t(e, "dweight"),
+                        db: v.d(e, "dbias"))
+                    return [
+                        "y": MatrixProductErrors.linearForward(x: v.t(i, "x"), w: v.t(i, "weight"), b: v.d(i, "bias"), y: v.t(e, "y")), "dx": r.dx,
+                        "dweight": r.dw, "dbias": r.db
+                    ]
+                }),
+            Op(
+                name: "relu", inputs: ["x", "dy"], outputs: ["y", "dx"], params: [], abi: ["relu_forward", "relu_backward"], abiVersion: 1,
+                kind: .layer,
+                plugin: .init(f32: ConformancePlugin.relu, f64: ConformancePlugin.relu),
+                compute: { e, c in e.relu(x: try c.x("x"), dy: try c.x("dy")) },
+                errorModel: { v in
+                    let r = ElementwiseErrors.relu(y: v.t(v.expected, "y"), dx: v.t(v.expected, "dx"))
+                    return ["y": r.y, "dx": r.dx]
+                }),
+            Op(
+                name: "avgpool", inputs: ["x", "dy"], outputs: ["y", "dx"], params: [], abi: ["avgpool_forward", "avgpool_backward"], abiVersion: 1,
+                kind: .layer,
+                plugin: .init(f32: ConformancePlugin.avgPool, f64: ConformancePlugin.avgPool),
+                compute: { e, c in e.avgPool(x: try c.x("x"), dy: try c.x("dy")) },
+                errorModel: { v in
+                    [
+                        "y": ElementwiseErrors.avgPoolForward(x: v.t(v.inputs, "x"), y: v.t(v.expected, "y")),
+                        "dx": ElementwiseErrors.avgPoolBackward(dx: v.t(v.expected, "dx"))
+                    ]
+                }),
+            Op(
+                name: "loss", inputs: ["p", "z"], outputs: ["loss", "dp"], params: [], abi: ["loss_forward", "loss_backward"], abiVersion: 1,
+                kind: .layer,
+                plugin: .init(f32: ConformancePlugin.loss, f64: ConformancePlugin.loss),
+                compute: { e, c in e.loss(p: try c.x("p"), z: try c.x("z")) },
+                errorModel: { v in
+                    let r = LossErrors.loss(p: v.t(v.inputs, "p"), z: v.t(v.inputs, "z"), dp: v.t(v.expected, "dp"))
+                    return ["loss": r.loss, "dp": r.dp]
+                }),
+            Op(
+                name: "symmetric_loss", inputs: ["p1", "p2", "z1", "z2"], outputs: ["loss", "dp1", "dp2"], params: [],
+                abi: ["symmetric_loss_forward", "symmetric_loss_backward"], abiVersion: 1, kind: .layer,
+                plugin: .init(f32: ConformancePlugin.symmetricLoss, f64: ConformancePlugin.symmetricLoss),
+                compute: { e, c in Conformance.symmetricLoss(e, p1: try c.x("p1"), p2: try c.x("p2"), z1: try c.x("z1"), z2: try c.x("z2")) },
+                errorModel: { v in
+                    let (i, e) = (v.inputs, v.expected)
+                    let a = LossErrors.loss(p: v.t(i, "p1"), z: v.t(i, "z2"), dp: v.t(e, "dp1"))
+                    let b = LossErrors.loss(p: v.t(i, "p2"), z: v.t(i, "z1"), dp: v.t(e, "dp2"))
+                    let total = v.d(e, "loss").first ?? 0
+                    return ["loss": ErrorTerms(a: [a.loss.a[0] + b.loss.a[0] + ErrorTerms.slack * abs(total)]), "dp1": a.dp, "dp2": b.dp]
+                })
+        ] + OptimizerKind.byCode.map(update) + [
+            Op(
+                name: "ema", inputs: ["target", "online", "tau"], outputs: ["target"], params: [], abi: ["ema_update"], abiVersion: 1, kind: .update,
+                plugin: .init(f32: ConformancePlugin.ema, f64: ConformancePlugin.ema),
+                compute: { e, c in e.emaUpdate(target: try c.x("target"), online: try c.x("online"), tau: try c.scalar("tau")) },
+                errorModel: { v in
+                    [
+                        "target": UpdateErrors.ema(
+                            target: v.d(v.inputs, "target"), online: v.d(v.inputs, "online"), tau: v.s("tau"),
+                            out: v.d(v.expected, "target"))
+                    ]
+                }),
+            // Whole-network functions: outputs are the step's own (loss, grad.*, the next
+            // state's arrays) or the features; their bounds come from StepBounds.
+            Op(
+                name: "step", inputs: ["view1", "view2"], outputs: ["loss"], params: ["optimizer", "bn_views"], abi: [], abiVersion: 1,
+                kind: .network,
+                plugin: nil,
+                compute: { e, c in
+                    guard let state = c.state else { throw NumPyIOError(file: c.inputs.path, "a step case needs its state.npz") }
+                    let o = e.step(
+                        from: state, view1: try c.x("view1"), view2: try c.x("view2"),
+                        config: try Conformance.stepConfig(params: c.params, inputs: c.inputs))
+                    return Conformance.stepOutputs(o, arch: state.arch)
+                }, errorModel: nil),
+            Op(
+                name: "embed", inputs: ["images"], outputs: ["features"], params: [], abi: [], abiVersion: 1, kind: .network,
+                plugin: nil,
+                compute: { e, c in
+                    guard let state = c.state else { throw NumPyIOError(file: c.inputs.path, "an embed case needs its state.npz") }
+                    return LayerResult([("features", e.embed(state, images: try c.x("images"), network: "online"))])
+                }, errorModel: nil)
+        ]
 
     /// The op named `name`.
     public static func named(_ name: String) -> Op? { byName[name] }
@@ -235,19 +240,17 @@ public enum Ops {
             })
     }
 
-    /// An optimizer's update of one tensor: param and grad, then its buffers and
-    /// hyperparameters (`extra`), the new param and buffers out.
-    static func update(_ kind: OptimizerKind, inputs extra: [String], outputs buffers: [String]) -> Op {
+    /// An optimizer's update of one tensor: param and grad, then its buffers, step count
+    /// and hyperparameters (OptimizerKind), the new param and buffers out.
+    static func update(_ kind: OptimizerKind) -> Op {
         Op(
-            name: kind.rawValue, inputs: ["param", "grad"] + extra, outputs: ["param"] + buffers, params: [],
+            name: kind.rawValue, inputs: ["param", "grad"] + kind.updateInputs, outputs: ["param"] + kind.bufferNames, params: [],
             abi: [kind.rawValue + "_update"], abiVersion: 1, kind: .update,
-            plugin: .init(f32: ConformancePlugin.update, f64: ConformancePlugin.update),
-            compute: { e, c in try Conformance.update(e, kind: kind.rawValue, c.inputs.names.map { ($0, try c.inputs.require($0)) }) },
+            plugin: .init(f32: { try ConformancePlugin.update(kind, $0) }, f64: { try ConformancePlugin.update(kind, $0) }),
+            compute: { e, c in try Conformance.update(e, kind: kind, c.inputs) },
             errorModel: { v in
                 let (i, e) = (v.inputs, v.expected)
-                let config = OptimizerConfig(
-                    kind: kind, lr: v.s("lr"), momentum: v.s("momentum"), weightDecay: v.s("weight_decay"),
-                    larsEta: v.s("eta"), adamBeta1: v.s("beta1"), adamBeta2: v.s("beta2"), adamEps: v.s("eps"))
+                let config = OptimizerConfig(kind: kind) { i[$0]?.doubles.first }
                 var old: [String: [Double]] = [:], next: [String: [Double]] = [:]
                 for b in config.bufferNames {
                     old[b] = i[b]?.doubles

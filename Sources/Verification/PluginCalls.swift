@@ -182,41 +182,6 @@ extension ConformancePlugin {
         call.emit("dp2", dp2, ps)
     }
 
-    /// sgd, lars, adam.
-    static func update<T: Scalar>(_ call: Call<T>) throws {
-        let (p, ps) = try call.input("param"), (g, _) = try call.input("grad")
-        func h(_ n: String) -> Double { call.inputs[n]?.doubles.first ?? .nan }
-        var pOut = [T](repeating: .nan, count: p.count), b1 = [T](repeating: .nan, count: p.count), b2 = [T](repeating: .nan, count: p.count)
-        if call.function == "adam" {
-            let (m, _) = try call.input("exp_avg"), (v, _) = try call.input("exp_avg_sq")
-            let step = Int64(call.inputs["step"]?.doubles.first ?? 0)
-            call.check(
-                "adam_update",
-                call.fn("adam_update", AdamUpdate.self)(
-                    p, g, m, v, i64(p.count), step, h("lr"), h("beta1"), h("beta2"), h("eps"),
-                    h("weight_decay"), &pOut, &b1, &b2))
-            call.emit("param", pOut, ps)
-            call.emit("exp_avg", b1, ps)
-            call.emit("exp_avg_sq", b2, ps)
-        } else {
-            let (buf, _) = try call.input("momentum_buffer")
-            if call.function == "sgd" {
-                call.check(
-                    "sgd_update",
-                    call.fn("sgd_update", SGDUpdate.self)(p, g, buf, i64(p.count), h("lr"), h("momentum"), h("weight_decay"), &pOut, &b1)
-                )
-            } else {
-                call.check(
-                    "lars_update",
-                    call.fn("lars_update", LARSUpdate.self)(
-                        p, g, buf, i64(p.count), ps.count > 1 ? 1 : 0, h("lr"), h("momentum"),
-                        h("weight_decay"), h("eta"), &pOut, &b1))
-            }
-            call.emit("param", pOut, ps)
-            call.emit("momentum_buffer", b1, ps)
-        }
-    }
-
     /// ema.
     static func ema<T: Scalar>(_ call: Call<T>) throws {
         let (t, ts) = try call.input("target"), (o, _) = try call.input("online")

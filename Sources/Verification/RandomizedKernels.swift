@@ -103,6 +103,7 @@ struct RandomizedKernels {
         func shape(_ n: String) throws -> [Int] { try inputs.require(n).shape }
         func s(_ n: String) -> Double { inputs[n]?.doubles.first ?? 0 }
         func out(_ n: String, _ v: [Float], _ sh: [Int]) -> (name: String, array: NDArray) { (n, NDArray(float32: v, shape: sh)) }
+        if let kind = OptimizerKind(rawValue: function) { return try update(kind, inputs, shape("param")) }
         switch function {
         case "conv2d":
             let (xs, ws, dys) = (try shape("x"), try shape("weight"), try shape("dy"))
@@ -155,8 +156,6 @@ struct RandomizedKernels {
             let ps = try shape("p1")
             let a = loss(p: try f("p1"), z: try f("z2"), n: ps[0], d: ps[1]), b = loss(p: try f("p2"), z: try f("z1"), n: ps[0], d: ps[1])
             return [("loss", .scalar(Double(a.loss + b.loss))), out("dp1", a.dp, ps), out("dp2", b.dp, ps)]
-        case "sgd", "lars", "adam":
-            return try update(function, inputs, shape("param"))
         case "ema":
             let t = try f("target"), o = try f("online"), tau = Float(s("tau"))
             let form = rng.next() % 2 == 0
@@ -337,45 +336,6 @@ struct RandomizedKernels {
             for j in 0..<d { dp[row * d + j] = (g[j] - u[j] * ug) / rp }
         }
         return (sm.sum(total, &rng) / Float(n), dp)
-    }
-
-    mutating func update(_ kind: String, _ inputs: NPZFile, _ shape: [Int]) throws -> [(name: String, array: NDArray)] {
-        let p = try inputs.requireFloat("param").floats, g = try inputs.requireFloat("grad").floats
-        func h(_ n: String) -> Float { Float(inputs[n]?.doubles.first ?? 0) }
-        let (lr, wd) = (h("lr"), h("weight_decay"))
-        let sm = summer()
-        var d = p.indices.map { g[$0] + wd * p[$0] }
-        if kind == "adam" {
-            let (b1, b2, eps) = (h("beta1"), h("beta2"), h("eps"))
-            let t = Float(try inputs.requireInt("step").doubles[0] + 1)
-            let m0 = try inputs.requireFloat("exp_avg").floats, v0 = try inputs.requireFloat("exp_avg_sq").floats
-            let lerp = rng.next() % 2 == 0
-            let m = p.indices.map { lerp ? m0[$0] + (1 - b1) * (d[$0] - m0[$0]) : b1 * m0[$0] + (1 - b1) * d[$0] }
-            let v = p.indices.map { b2 * v0[$0] + (1 - b2) * d[$0] * d[$0] }
-            let (c1, c2) = (1 - powf(b1, t), (1 - powf(b2, t)).squareRoot())
-            let out = p.indices.map { p[$0] - lr / c1 * (m[$0] / (v[$0].squareRoot() / c2 + eps)) }
-            return [
-                ("param", NDArray(float32: out, shape: shape)), ("exp_avg", NDArray(float32: m, shape: shape)),
-                ("exp_avg_sq", NDArray(float32: v, shape: shape))
-            ]
-        }
-        if kind == "lars" {
-            if shape.count > 1 {
-                let (pn, dn) = (sm.dot(p, p, &rng).squareRoot(), sm.dot(d, d, &rng).squareRoot())
-                if pn > 0 && dn > 0 {
-                    let trust = h("eta") * pn / dn
-                    d = d.map { $0 * trust }
-                }
-            } else {
-                d = g
-            }
-        }
-        let buf0 = try inputs.requireFloat("momentum_buffer").floats, m = h("momentum")
-        let buf = p.indices.map { m * buf0[$0] + d[$0] }
-        return [
-            ("param", NDArray(float32: p.indices.map { p[$0] - lr * buf[$0] }, shape: shape)),
-            ("momentum_buffer", NDArray(float32: buf, shape: shape))
-        ]
     }
 }
 

@@ -13,7 +13,7 @@ import Reference
 /// batch (the margin is measured and recorded).
 enum StepCases {
     /// The step cases' optimizers, in export order (each with its BN mode).
-    static let optimizers: [OptimizerKind] = [.lars, .sgd, .adam]
+    static let optimizers = OptimizerKind.allCases
 
     static func cases(arch: Architecture, batch: Int, size: Int, seed: UInt64, steps: [OptimizerKind]) -> [Conformance.Case] {
         var draws = CaseDraws(seed: seed &+ 0x53_5445_50)
@@ -23,11 +23,6 @@ enum StepCases {
         let dims = "\(batch)x\(size)x\(size)"
         var out: [Conformance.Case] = []
         let stepKinds = Set(steps)
-        let steps: [(OptimizerConfig, Double, BNViews)] = [
-            (OptimizerConfig(kind: .lars, lr: 0.2, momentum: 0.9, weightDecay: 1.5e-6, larsEta: 0.001), 0.99, .separate),
-            (OptimizerConfig(kind: .sgd, lr: 0.05, momentum: 0.9, weightDecay: 5e-4), 0.996, .joint),
-            (OptimizerConfig(kind: .adam, lr: 1e-3, weightDecay: 1e-4), 0.99, .separate)
-        ]
         // The embed (from the LARS state) runs beside the steps: its passes are short and
         // fill the time the steps' single-threaded recording leaves free.
         var embedState = base
@@ -41,20 +36,18 @@ enum StepCases {
                 expected: [("features", features)], bounds: bounds, reluMargin: margin, state: embedState)
             embedCase.update { $0 = c }
         }
-        for (optimizer, tau, views) in steps where stepKinds.contains(optimizer.kind) {
+        for kind in optimizers where stepKinds.contains(kind) {
             var state = base
-            addBuffers(&state, optimizer.kind, draws: &draws)
-            let config = StepConfig(optimizer: optimizer, tau: tau, bnViews: views)
+            addBuffers(&state, kind, draws: &draws)
+            let config = kind.stepCase
+            let (optimizer, tau, views) = (config.optimizer, config.tau, config.bnViews)
             let (expected, bounds, margin) = StepBounds.step(state, view1: v1, view2: v2, config: config, seed: seed)
             var inputs: [(name: String, array: NDArray)] = [("view1", NDArray(v1)), ("view2", NDArray(v2))]
-            var hyper = [("lr", optimizer.lr), ("weight_decay", optimizer.weightDecay), ("tau", tau)]
-            switch optimizer.kind {
-            case .sgd: hyper.insert(("momentum", optimizer.momentum), at: 1)
-            case .lars: hyper.insert(contentsOf: [("momentum", optimizer.momentum), ("eta", optimizer.larsEta)], at: 1)
-            case .adam: hyper.insert(contentsOf: [("beta1", optimizer.adamBeta1), ("beta2", optimizer.adamBeta2), ("eps", optimizer.adamEps)], at: 1)
-            }
-            inputs += hyper.map { (name: $0.0, array: NDArray.scalar($0.1)) }
-            let code = Conformance.optimizerCodes.first { $0.value == optimizer.kind }?.key ?? -1  // every kind has a code
+            // The hyperparameters as 0-d inputs: lr first, weight decay and tau last.
+            let middle = kind.hyperparameters.filter { $0 != "lr" && $0 != "weight_decay" }
+            let hyper = ["lr"] + middle + ["weight_decay"]
+            inputs += hyper.map { (name: $0, array: NDArray.scalar(optimizer[hyperparameter: $0] ?? .nan)) } + [("tau", .scalar(tau))]
+            let code = kind.code
             out.append(
                 Conformance.Case(
                     id: "step-\(optimizer.kind.rawValue)-\(views.rawValue)-\(dims)", function: "step",
@@ -115,11 +108,9 @@ enum StepCases {
             func put(_ b: String, _ lo: Double, _ hi: Double) {
                 state.arrays["optimizer.\(spec.name).\(b)"] = NDArray(float64: (0..<n).map { _ in draws.uniform(lo, hi) }, shape: spec.shape)
             }
-            switch kind {
-            case .sgd, .lars: put("momentum_buffer", -0.01, 0.01)
-            case .adam:
-                put("exp_avg", -0.01, 0.01)
-                put("exp_avg_sq", 1e-6, 1e-4)
+            for b in kind.bufferNames {
+                let (lo, hi) = OptimizerKind.bufferRange(b, stepCase: true)
+                put(b, lo, hi)
             }
         }
     }

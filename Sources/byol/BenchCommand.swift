@@ -16,7 +16,7 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Height and width of the random views, >= 8.") var size: Int = 32
     @Option(parsing: .unconditional, help: "Timed steps, >= 1 (after one warm-up step).") var steps: Int = 5
     @Option(parsing: .unconditional, help: "Threads of the float32 path, >= 1.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "lars, sgd or adam.") var optimizer: OptimizerKind = .lars
+    @Option(help: "The optimizer (docs/contract.md §3.2).") var optimizer: OptimizerKind = .lars
     @Option(name: .customLong("bn-views"), help: "separate (each view its own BN batch) or joint.") var bnViews: BNViews = .separate
     @Option(
         name: .customLong("sample-groups"), parsing: .unconditional,

@@ -22,7 +22,9 @@ struct ConformanceCommand: ParsableCommand {
         @Option(parsing: .unconditional, help: "Samples per case, >= 3 (BN batches of fewer are ill-conditioned in float32).") var batch = 4
         @Option(parsing: .unconditional, help: "Height and width of the images, >= 8.") var size = 16
         @Option(
-            help: "Whole-step cases: a comma-separated list of lars, sgd, adam, or none (default: all three for tiny, lars for the larger presets).")
+            help:
+                "Whole-step cases: a comma-separated list of \(OptimizerKind.names), or none (default: all of them for tiny, lars for the larger presets)."
+        )
         var steps: String?
         @Flag(
             name: .customLong("layers-only"),
@@ -40,7 +42,7 @@ struct ConformanceCommand: ParsableCommand {
             _ = try FlagCheck.preset("--preset", preset)
             if let steps, steps != "none" {
                 let bad = steps.split(separator: ",", omittingEmptySubsequences: false).filter { OptimizerKind(rawValue: String($0)) == nil }
-                if let b = bad.first { throw ValidationError("--steps: unknown optimizer '\(b)' (lars, sgd, adam, or none)") }
+                if let b = bad.first { throw ValidationError("--steps: unknown optimizer '\(b)' (\(OptimizerKind.names), or none)") }
             }
             if layersOnly && steps != nil { throw ValidationError("--layers-only exports no steps: leave out --steps") }
             try FlagCheck.require("--batch", batch, atLeast: 3)

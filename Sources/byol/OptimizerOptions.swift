@@ -3,10 +3,12 @@ import BYOLModel
 
 /// The optimizer and EMA flags of `byol step` (docs/contract.md §3).
 struct OptimizerOptions: ParsableArguments {
-    @Option(help: "lars, sgd or adam.")
+    @Option(help: "The optimizer (docs/contract.md §3.2).")
     var optimizer: OptimizerKind = .lars
 
-    @Option(parsing: .unconditional, help: "Learning rate, > 0 (default: 0.2 for lars, 0.05 for sgd, 0.001 for adam).")
+    @Option(
+        parsing: .unconditional,
+        help: "Learning rate, > 0 (default: \(OptimizerKind.allCases.map { "\($0.defaultLR) for \($0.rawValue)" }.joined(separator: ", "))).")
     var lr: Double?
 
     @Option(parsing: .unconditional, help: "Momentum of sgd and lars, in [0, 1) (adam ignores it).")
@@ -49,10 +51,9 @@ struct OptimizerOptions: ParsableArguments {
     }
 
     var stepConfig: StepConfig {
-        let defaultLR: Double = optimizer == .lars ? 0.2 : (optimizer == .sgd ? 0.05 : 1e-3)
         let opt = OptimizerConfig(
-            kind: optimizer, lr: lr ?? defaultLR, momentum: momentum,
-            weightDecay: weightDecay ?? (optimizer == .lars ? 1.5e-6 : 0), larsEta: larsEta,
+            kind: optimizer, lr: lr ?? optimizer.defaultLR, momentum: momentum,
+            weightDecay: weightDecay ?? optimizer.defaultWeightDecay, larsEta: larsEta,
             adamBeta1: adamBeta1, adamBeta2: adamBeta2, adamEps: adamEps)
         return StepConfig(optimizer: opt, tau: tau, bnViews: bnViews)
     }

@@ -11,7 +11,7 @@ struct PretrainOptions: ParsableArguments {
     @Option(help: "small, resnet18 or tiny.") var preset = "small"
     @Option(parsing: .unconditional, help: "Epochs, >= 1.") var epochs = 10
     @Option(parsing: .unconditional, help: "Images per step, >= 2 (each gives two views).") var batch = 256
-    @Option(help: "lars, sgd or adam.") var optimizer: OptimizerKind = .sgd
+    @Option(help: "The optimizer (docs/contract.md §3.2).") var optimizer: OptimizerKind = .sgd
     @Option(parsing: .unconditional, help: "Base learning rate, > 0 (after warmup; cosine decay to 0).") var lr = 0.12
     @Option(parsing: .unconditional, help: "Momentum of sgd and lars, in [0, 1).") var momentum = 0.9
     @Option(
