@@ -245,7 +245,7 @@ public enum Ops {
     static func update(_ kind: OptimizerKind) -> Op {
         Op(
             name: kind.rawValue, inputs: ["param", "grad"] + kind.updateInputs, outputs: ["param"] + kind.bufferNames, params: [],
-            abi: [kind.rawValue + "_update"], abiVersion: 1, kind: .update,
+            abi: [kind.rawValue + "_update"], abiVersion: kind.abiVersion, kind: .update,
             plugin: .init(f32: { try ConformancePlugin.update(kind, $0) }, f64: { try ConformancePlugin.update(kind, $0) }),
             compute: { e, c in try Conformance.update(e, kind: kind, c.inputs) },
             errorModel: { v in

@@ -46,6 +46,13 @@ extension OptimizerKind {
     /// update reads one, hyperparameters (the op's `inputs`, in order).
     var updateInputs: [String] { bufferNames + (readsStep ? ["step"] : []) + hyperparameters }
 
+    /// The C ABI version that added its update function (byol_kernels.h).
+    var abiVersion: Int32 {
+        switch self {
+        case .sgd, .lars, .adam: return 1
+        }
+    }
+
     /// The step count an update case records (Adam's bias correction then has t = 4).
     var updateCaseStep: Int64 { readsStep ? 3 : 0 }
 }
