@@ -90,7 +90,7 @@ let package = Package(
         // Builds and runs without OpenBLAS: nothing it imports links CBLAS.
         .testTarget(name: "ReferenceTests", dependencies: ["Reference", "Verification", "BYOLModel", "NumPyIO", "TestSupport"]),
         // Runs the built `byol` executable the way a user does (exit codes, stderr, files).
-        .testTarget(name: "CLITests", dependencies: ["byol", "NumPyIO", "BYOLModel", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["byol", "NumPyIO", "BYOLModel", "Verification", "TestSupport"]),
         .testTarget(name: "AugmentTests", dependencies: ["Augment", "Verification", "BYOLModel", "NumPyIO", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "TestSupport"]),
         .testTarget(name: "FastTests", dependencies: ["Fast", "Verification", "Reference", "BYOLModel", "NumPyIO", "TestSupport"]),
