@@ -36,32 +36,6 @@ public enum ConformancePlugin {
         "byol_" + name + (precision == .float32 ? "_f32" : "_f64")
     }
 
-    // The ABI's signatures with tensors as raw pointers: identical for _f32 and _f64
-    // (a pointer is a pointer), so one set of types serves both precisions.
-    typealias P = UnsafeRawPointer?
-    typealias M = UnsafeMutableRawPointer?
-    typealias I = Int64
-    typealias Conv2dForward = @convention(c) (P, I, I, I, I, P, I, I, I, I, M) -> Int32
-    typealias Conv2dBackwardData = @convention(c) (P, I, I, I, I, P, I, I, I, I, I, I, M) -> Int32
-    typealias Conv2dBackwardWeights = @convention(c) (P, I, I, I, I, P, I, I, I, I, I, I, M) -> Int32
-    typealias BNTrainForward = @convention(c) (P, I, I, I, P, P, Double, M, M, M) -> Int32
-    typealias BNTrainBackward = @convention(c) (P, P, I, I, I, P, P, P, M, M, M) -> Int32
-    typealias BNEvalForward = @convention(c) (P, I, I, I, P, P, P, P, Double, M) -> Int32
-    typealias BNRunningUpdate = @convention(c) (P, I, I, I, P, P, I, Double, M, M, UnsafeMutablePointer<Int64>?) -> Int32
-    typealias LinearForward = @convention(c) (P, I, I, P, I, P, M) -> Int32
-    typealias LinearBackward = @convention(c) (P, P, I, I, P, I, M, M, M) -> Int32
-    typealias Elementwise = @convention(c) (P, I, M) -> Int32
-    typealias ReluBackward = @convention(c) (P, P, I, M) -> Int32
-    typealias PoolForward = @convention(c) (P, I, I, I, M) -> Int32
-    typealias LossForward = @convention(c) (P, P, I, I, UnsafeMutablePointer<Double>?) -> Int32
-    typealias LossBackward = @convention(c) (P, P, I, I, M) -> Int32
-    typealias SymmetricLossForward = @convention(c) (P, P, P, P, I, I, UnsafeMutablePointer<Double>?) -> Int32
-    typealias SymmetricLossBackward = @convention(c) (P, P, P, P, I, I, M, M) -> Int32
-    typealias SGDUpdate = @convention(c) (P, P, P, I, Double, Double, Double, M, M) -> Int32
-    typealias LARSUpdate = @convention(c) (P, P, P, I, Int32, Double, Double, Double, Double, M, M) -> Int32
-    typealias AdamUpdate = @convention(c) (P, P, P, P, I, I, Double, Double, Double, Double, Double, M, M, M) -> Int32
-    typealias EMAUpdate = @convention(c) (P, P, I, Double, M) -> Int32
-
     /// What a worker process did last, one line per event, written straight to a file
     /// (unbuffered) so that it survives the process: which symbol a crash was in.
     final class Trace {

@@ -98,6 +98,11 @@ extension RandomizedKernels {
 }
 
 extension ConformancePlugin {
+    // The update functions' signatures (the raw-pointer convention of PluginCalls).
+    typealias SGDUpdate = @convention(c) (P, P, P, I, Double, Double, Double, M, M) -> Int32
+    typealias LARSUpdate = @convention(c) (P, P, P, I, Int32, Double, Double, Double, Double, M, M) -> Int32
+    typealias AdamUpdate = @convention(c) (P, P, P, P, I, I, Double, Double, Double, Double, Double, M, M, M) -> Int32
+
     /// An optimizer's update through its C ABI function.
     static func update<T: Scalar>(_ kind: OptimizerKind, _ call: Call<T>) throws {
         let (p, ps) = try call.input("param"), (g, _) = try call.input("grad")

@@ -5,6 +5,29 @@ import NumPyIO
 /// The C calls of each op of the table that the ABI has (Op.plugin): what runs in the
 /// worker process for one case, in the precision of the library's functions.
 extension ConformancePlugin {
+    // The ABI's signatures with tensors as raw pointers: identical for _f32 and _f64
+    // (a pointer is a pointer), so one set of types serves both precisions.
+    typealias P = UnsafeRawPointer?
+    typealias M = UnsafeMutableRawPointer?
+    typealias I = Int64
+    typealias Conv2dForward = @convention(c) (P, I, I, I, I, P, I, I, I, I, M) -> Int32
+    typealias Conv2dBackwardData = @convention(c) (P, I, I, I, I, P, I, I, I, I, I, I, M) -> Int32
+    typealias Conv2dBackwardWeights = @convention(c) (P, I, I, I, I, P, I, I, I, I, I, I, M) -> Int32
+    typealias BNTrainForward = @convention(c) (P, I, I, I, P, P, Double, M, M, M) -> Int32
+    typealias BNTrainBackward = @convention(c) (P, P, I, I, I, P, P, P, M, M, M) -> Int32
+    typealias BNEvalForward = @convention(c) (P, I, I, I, P, P, P, P, Double, M) -> Int32
+    typealias BNRunningUpdate = @convention(c) (P, I, I, I, P, P, I, Double, M, M, UnsafeMutablePointer<Int64>?) -> Int32
+    typealias LinearForward = @convention(c) (P, I, I, P, I, P, M) -> Int32
+    typealias LinearBackward = @convention(c) (P, P, I, I, P, I, M, M, M) -> Int32
+    typealias Elementwise = @convention(c) (P, I, M) -> Int32
+    typealias ReluBackward = @convention(c) (P, P, I, M) -> Int32
+    typealias PoolForward = @convention(c) (P, I, I, I, M) -> Int32
+    typealias LossForward = @convention(c) (P, P, I, I, UnsafeMutablePointer<Double>?) -> Int32
+    typealias LossBackward = @convention(c) (P, P, I, I, M) -> Int32
+    typealias SymmetricLossForward = @convention(c) (P, P, P, P, I, I, UnsafeMutablePointer<Double>?) -> Int32
+    typealias SymmetricLossBackward = @convention(c) (P, P, P, P, I, I, M, M) -> Int32
+    typealias EMAUpdate = @convention(c) (P, P, I, Double, M) -> Int32
+
     /// One case's calls into the library in precision T: its inputs, the ABI functions
     /// (traced, so a crash names its symbol), a failure code, the outputs.
     final class Call<T: Scalar> {
