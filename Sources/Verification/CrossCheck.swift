@@ -138,64 +138,21 @@ public enum CrossCheck {
         public var name: String
         /// The op of the op table (Ops) it exercises: every `.layer` op has at least one.
         public var op: String
-        public var run: (LayerKernels) -> LayerResult
+        public var run: (Engine) -> LayerResult
     }
 
-    /// A case of each layer kind and of each convolution shape class the network uses:
-    /// inputs drawn once (float64, test stream seed 99), fed to every engine alike.
+    /// Every sample of every layer op of the table (Ops.samples): inputs drawn once
+    /// (float64, seed 99), fed to every engine alike. An engine that cannot run one
+    /// returns nothing, and each expected output then fails as missing.
     public static func layerCases() -> [LayerCase] {
-        var cases: [LayerCase] = []
-        var rng = CaseDraws(seed: 99)
-        func nd(_ t: Tensor) -> NDArray { NDArray(t) }
-        // 3x3 stride 1 with 6 input channels runs Winograd, with 3 (the RGB stem) im2col;
-        // the last row has the row lengths of resnet's stride-2 convolutions at 32x32.
-        for (stride, pad, r, c, h, w) in [(1, 1, 3, 6, 9, 9), (1, 1, 3, 3, 9, 9), (2, 1, 3, 6, 9, 9), (2, 0, 1, 6, 9, 9), (2, 1, 3, 4, 33, 32)] {
-            let x = nd(rng.tensor([5, c, h, w])), wt = nd(rng.tensor([7, c, r, r], -0.3, 0.3))
-            let ho = (h + 2 * pad - r) / stride + 1, wo = (w + 2 * pad - r) / stride + 1
-            let dy = nd(rng.tensor([5, 7, ho, wo]))
-            let size = h == 9 && w == 9 ? "" : " at \(h)x\(w)"
-            cases.append(
-                LayerCase(name: "conv2d \(r)x\(r) stride \(stride) pad \(pad), \(c) channels\(size)", op: "conv2d") {
-                    $0.conv2d(x: x, weight: wt, stride: stride, pad: pad, dy: dy)
-                })
+        Ops.samples().map { op, sample in
+            LayerCase(name: sample.label, op: op.name) { engine in (try? op.compute(engine, sample.opCase())) ?? LayerResult([]) }
         }
-        for (shape, label) in [([6, 5, 4, 4], "batchnorm2d"), ([7, 9], "batchnorm1d")] {
-            let c = shape[1]
-            let x = nd(rng.tensor(shape, -1, 3)), gamma = nd(rng.tensor([c], 0.5, 1.5)), beta = nd(rng.tensor([c], -0.5, 0.5))
-            let dy = nd(rng.tensor(shape))
-            let mean = nd(rng.tensor([c], -0.5, 0.5)), variance = nd(rng.tensor([c], 0.5, 2))
-            cases.append(LayerCase(name: "\(label) train", op: label + "_train") { $0.batchNormTrain(x: x, weight: gamma, bias: beta, dy: dy) })
-            cases.append(
-                LayerCase(name: "\(label) eval", op: label + "_eval") {
-                    $0.batchNormEval(x: x, weight: gamma, bias: beta, runningMean: mean, runningVar: variance)
-                })
-        }
-        do {
-            let x = nd(rng.tensor([6, 20])), w = nd(rng.tensor([9, 20], -0.3, 0.3)), b = nd(rng.tensor([9])), dy = nd(rng.tensor([6, 9]))
-            cases.append(LayerCase(name: "linear", op: "linear") { $0.linear(x: x, weight: w, bias: b, dy: dy) })
-        }
-        do {
-            // ReLU inputs kept 1e-3 from the kink: float32 rounding must not flip a sign.
-            let x = nd(rng.awayFromZero([4, 3, 5, 5], minMagnitude: 1e-3)), dy = nd(rng.tensor([4, 3, 5, 5]))
-            cases.append(LayerCase(name: "relu", op: "relu") { $0.relu(x: x, dy: dy) })
-            let px = nd(rng.tensor([4, 6, 3, 5])), pdy = nd(rng.tensor([4, 6]))
-            cases.append(LayerCase(name: "global average pooling", op: "avgpool") { $0.avgPool(x: px, dy: pdy) })
-        }
-        do {
-            let p = nd(rng.tensor([5, 8])), z = nd(rng.tensor([5, 8]))
-            cases.append(LayerCase(name: "normalized MSE loss", op: "loss") { $0.loss(p: p, z: z) })
-        }
-        do {
-            // Drawn after every other case: adding it left their inputs as they were.
-            let p1 = nd(rng.tensor([5, 8])), p2 = nd(rng.tensor([5, 8])), z1 = nd(rng.tensor([5, 8])), z2 = nd(rng.tensor([5, 8]))
-            cases.append(LayerCase(name: "symmetric loss", op: "symmetric_loss") { Conformance.symmetricLoss($0, p1: p1, p2: p2, z1: z1, z2: z2) })
-        }
-        return cases
     }
 
     /// Each layer case through `engine` against the reference: `y` and `loss` within the
     /// output bound, gradients within the gradient bound.
-    public static func layers(engine: LayerKernels) -> [(name: String, comparisons: [TensorComparison])] {
+    public static func layers(engine: Engine) -> [(name: String, comparisons: [TensorComparison])] {
         let reference = ReferenceEngine()
         return layerCases().map { c in
             let expected = c.run(reference), got = c.run(engine)

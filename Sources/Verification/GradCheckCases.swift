@@ -1,10 +1,10 @@
 import BYOLModel
 import Reference
 
-/// The finite-difference cases: every layer type (each input and parameter, BN in both
-/// modes), the loss, a residual block of each kind, an MLP head, and the whole online
-/// network plus loss. Layer objectives are L = sum(y * R) with a fixed random R, so
-/// backward runs with dy = R.
+/// The finite-difference cases: every layer op of the table (each input with a gradient,
+/// from its samples), eval-mode BN, a residual block of each kind, an MLP head, and the
+/// whole online network plus loss. Layer objectives are L = sum(y * R) with a fixed
+/// random R, so backward runs with dy = R.
 public enum GradCheckCases {
     /// Smallest |ReLU input| a drawn case must keep, far beyond the ~1e-6 moves that
     /// finite-difference steps cause; the checker verifies the signs on every step anyway.
@@ -20,22 +20,32 @@ public enum GradCheckCases {
 
     // MARK: Single layers
 
-    public static func conv(stride: Int, pad: Int, kernel: Int, seed: UInt64 = 1) -> GradCheck.Case {
-        var rng = CaseDraws(seed: seed)
-        let x = rng.tensor([3, 2, 6, 6])
-        let w = rng.tensor([3, 2, kernel, kernel])
-        let yShape = Conv2d.forward(x, w, stride: stride, pad: pad).shape
-        let r = rng.tensor(yShape)
-        let (dx, dw) = Conv2d.backward(r, x: x, w: w, stride: stride, pad: pad)
+    /// The finite-difference case of a layer op's sample (OpSample.gradCheck), through
+    /// the op's reference computation: the objective is sum(OUT * dOUT) over the outputs
+    /// OUT with an input dOUT, plus `loss`; output dNAME is the analytic gradient for
+    /// input NAME. Nil when the op has no gradient output (an eval-mode forward).
+    public static func derived(_ op: Op, _ sample: OpSample) -> GradCheck.Case? {
+        let reference = ReferenceEngine()
+        func run(_ t: [String: Tensor]) -> LayerResult { (try? op.compute(reference, sample.opCase(t))) ?? LayerResult([]) }
+        let base = run([:])
+        let checked = sample.inputs.filter { base["d" + $0.name] != nil }
+        guard !checked.isEmpty else { return nil }
+        let upstream = sample.inputs.compactMap { m in m.name.hasPrefix("d") ? (output: String(m.name.dropFirst()), dy: Tensor(m.array)) : nil }
         return GradCheck.Case(
-            name: "conv2d \(kernel)x\(kernel) stride \(stride) pad \(pad)",
-            inputs: [("x", x), ("weight", w)], analytic: ["x": dx, "weight": dw]
+            name: sample.label, inputs: checked.map { ($0.name, Tensor($0.array)) },
+            analytic: Dictionary(uniqueKeysWithValues: checked.map { ($0.name, Tensor(base["d" + $0.name]!)) })
         ) { t in
-            (dot(Conv2d.forward(t["x"]!, t["weight"]!, stride: stride, pad: pad), r), [])
+            let out = run(t)
+            var value = out["loss"]?.doubles.first ?? 0
+            for u in upstream { if let y = out[u.output] { value += dot(Tensor(y), u.dy) } }
+            // A kink input is a checked input (ReLU's x), so `t` holds it.
+            return (value, sample.kinks.compactMap { t[$0] })
         }
     }
 
-    public static func batchNorm(spatial: Bool, mode: BNMode, seed: UInt64 = 2) -> GradCheck.Case {
+    /// Eval-mode BatchNorm's backward, which no op of the table has (the kit's eval
+    /// function is a forward only) and the embed's features do not need, checked here.
+    public static func batchNormEval(spatial: Bool, seed: UInt64 = 2) -> GradCheck.Case {
         var rng = CaseDraws(seed: seed)
         let shape = spatial ? [3, 4, 3, 3] : [4, 6]
         let c = shape[1]
@@ -45,78 +55,13 @@ public enum GradCheckCases {
         let beta = rng.tensor([c], -0.5, 0.5)
         let running = BatchNorm.Running(mean: rng.tensor([c], -0.5, 0.5).data, variance: rng.tensor([c], 0.5, 2).data, batches: 3)
         let r = rng.tensor(shape)
-        let analytic: (dx: Tensor, dgamma: [Double], dbeta: [Double])
-        switch mode {
-        case .train:
-            let (_, cache, _) = BatchNorm.forwardTrain(x, gamma: gamma.data, beta: beta.data, running: running)
-            analytic = BatchNorm.backward(r, cache: cache)
-        case .eval:
-            analytic = BatchNorm.backwardEval(r, x: x, gamma: gamma.data, running: running)
-        }
+        let analytic = BatchNorm.backwardEval(r, x: x, gamma: gamma.data, running: running)
         return GradCheck.Case(
-            name: "batchnorm\(spatial ? "2d" : "1d") \(mode)",
+            name: "batchnorm\(spatial ? "2d" : "1d") eval",
             inputs: [("x", x), ("weight", gamma), ("bias", beta)],
             analytic: ["x": analytic.dx, "weight": vec(analytic.dgamma), "bias": vec(analytic.dbeta)]
         ) { t in
-            let y: Tensor
-            switch mode {
-            case .train: y = BatchNorm.forwardTrain(t["x"]!, gamma: t["weight"]!.data, beta: t["bias"]!.data, running: running).y
-            case .eval: y = BatchNorm.forwardEval(t["x"]!, gamma: t["weight"]!.data, beta: t["bias"]!.data, running: running)
-            }
-            return (dot(y, r), [])
-        }
-    }
-
-    public static func linear(seed: UInt64 = 3) -> GradCheck.Case {
-        var rng = CaseDraws(seed: seed)
-        let x = rng.tensor([3, 5])
-        let w = rng.tensor([4, 5])
-        let b = rng.tensor([4])
-        let r = rng.tensor([3, 4])
-        let (dx, dw, db) = Linear.backward(r, x: x, w: w)
-        return GradCheck.Case(
-            name: "linear", inputs: [("x", x), ("weight", w), ("bias", b)],
-            analytic: ["x": dx, "weight": dw, "bias": vec(db)]
-        ) { t in
-            (dot(Linear.forward(t["x"]!, t["weight"]!, t["bias"]!.data), r), [])
-        }
-    }
-
-    public static func relu(seed: UInt64 = 4) -> GradCheck.Case {
-        var rng = CaseDraws(seed: seed)
-        let x = rng.awayFromZero([3, 2, 4, 4], minMagnitude: 0.05)
-        let r = rng.tensor(x.shape)
-        return GradCheck.Case(name: "relu", inputs: [("x", x)], analytic: ["x": ReLU.backward(r, x: x)]) { t in
-            (dot(ReLU.forward(t["x"]!), r), [t["x"]!])
-        }
-    }
-
-    public static func globalAvgPool(seed: UInt64 = 5) -> GradCheck.Case {
-        var rng = CaseDraws(seed: seed)
-        let x = rng.tensor([3, 2, 4, 4])
-        let r = rng.tensor([3, 2])
-        return GradCheck.Case(
-            name: "global avg pool", inputs: [("x", x)],
-            analytic: ["x": GlobalAvgPool.backward(r, inputShape: x.shape)]
-        ) { t in
-            (dot(GlobalAvgPool.forward(t["x"]!), r), [])
-        }
-    }
-
-    /// The loss w.r.t. p, with rows of quite different norms.
-    public static func loss(seed: UInt64 = 6) -> GradCheck.Case {
-        var rng = CaseDraws(seed: seed)
-        var p = rng.tensor([3, 5])
-        for j in 0..<5 {
-            p.data[5 + j] *= 10
-            p.data[10 + j] *= 0.1
-        }
-        let z = rng.tensor([3, 5])
-        return GradCheck.Case(
-            name: "normalized MSE loss", inputs: [("p", p)],
-            analytic: ["p": NormalizedMSE.backward(p, z)]
-        ) { t in
-            (NormalizedMSE.forward(t["p"]!, z), [])
+            (dot(BatchNorm.forwardEval(t["x"]!, gamma: t["weight"]!.data, beta: t["bias"]!.data, running: running), r), [])
         }
     }
 
@@ -247,14 +192,11 @@ public enum GradCheckCases {
 
     static func margin(_ ts: [Tensor]) -> Double { ts.flatMap(\.data).map(abs).min() ?? .infinity }
 
-    /// Every single-layer case (cheap: checked element by element in full).
+    /// Every single-layer case (cheap: checked element by element in full): each layer
+    /// op's samples marked for finite differences, and eval-mode BatchNorm's backward.
     public static var layers: [GradCheck.Case] {
-        [
-            conv(stride: 1, pad: 1, kernel: 3), conv(stride: 2, pad: 1, kernel: 3), conv(stride: 2, pad: 0, kernel: 1),
-            batchNorm(spatial: true, mode: .train), batchNorm(spatial: false, mode: .train),
-            batchNorm(spatial: true, mode: .eval), batchNorm(spatial: false, mode: .eval),
-            linear(), relu(), globalAvgPool(), loss()
-        ]
+        Ops.samples().filter { $0.sample.gradCheck }.compactMap { derived($0.op, $0.sample) }
+            + [batchNormEval(spatial: true), batchNormEval(spatial: false)]
     }
 
     public static var composites: [GradCheck.Case] {

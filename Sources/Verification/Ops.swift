@@ -36,11 +36,44 @@ public struct Op: Sendable {
     /// The error terms of each float output (nil: composed through the network by
     /// StepBounds instead).
     let errorModel: (@Sendable (OpValues) -> [String: ErrorTerms])?
+    /// Small inputs for this package's own checks of a layer op (OpSample), drawn in op
+    /// order from one stream: every layer op needs at least one with a gradient.
+    var samples: @Sendable (inout CaseDraws) -> [OpSample] = { _ in [] }
 
     public enum Kind: Sendable { case layer, update, network }
 
     /// A function of the whole network: not in the C ABI, bounds by StepBounds.
     public var wholeNetwork: Bool { kind == .network }
+}
+
+/// A small case of a layer op for this package's checks: the float32-vs-float64 cross-check
+/// runs every sample through both engines (CrossCheck.layerCases), and finite differences
+/// check the reference's gradients on each sample with `gradCheck` (GradCheckCases):
+/// output `dNAME` is the gradient for input NAME of sum(OUT * dOUT) over the outputs OUT
+/// that have an input dOUT, plus `loss`.
+public struct OpSample: Sendable {
+    /// Its row's name ("conv2d 3x3 stride 2 pad 1, 6 channels").
+    public let label: String
+    public let params: [String: Int]
+    public let inputs: [(name: String, array: NDArray)]
+    /// Small enough for finite differences (two evaluations per element).
+    public let gradCheck: Bool
+    /// Inputs that are ReLU inputs: a finite-difference step must not flip their signs.
+    public let kinks: [String]
+
+    init(_ label: String, params: [String: Int] = [:], _ inputs: [(String, Tensor)], gradCheck: Bool = true, kinks: [String] = []) {
+        self.label = label
+        self.params = params
+        self.inputs = inputs.map { (name: $0.0, array: NDArray($0.1)) }
+        self.gradCheck = gradCheck
+        self.kinks = kinks
+    }
+
+    /// The case's inputs as an op's `compute` reads them.
+    func opCase(_ replaced: [String: Tensor] = [:]) -> OpCase {
+        let members = inputs.map { m in (name: m.name, array: replaced[m.name].map { NDArray($0) } ?? m.array) }
+        return OpCase(inputs: NPZFile(path: label, members: members), params: params, state: nil)
+    }
 }
 
 /// A case's inputs and parameters as an op's `compute` reads them.
@@ -84,6 +117,32 @@ public enum Ops {
                     let (stride, pad) = (v.params["stride"] ?? 1, v.params["pad"] ?? 0)
                     let b = MatrixProductErrors.conv2dBackward(x: x, w: w, dy: dy, stride: stride, pad: pad, dx: v.t(e, "dx"), dw: v.t(e, "dweight"))
                     return ["y": MatrixProductErrors.conv2dForward(x: x, w: w, stride: stride, pad: pad, y: v.t(e, "y")), "dx": b.dx, "dweight": b.dw]
+                },
+                samples: { rng in
+                    // Each shape class the network uses: 3x3 stride 1 with 6 input channels runs Winograd,
+                    // with 3 (the RGB stem) im2col; the 33x32 row has the row lengths of resnet's stride-2
+                    // convolutions at 32x32. Then small ones for finite differences.
+                    var out: [OpSample] = []
+                    for (stride, pad, r, c, h, w) in [
+                        (1, 1, 3, 6, 9, 9), (1, 1, 3, 3, 9, 9), (2, 1, 3, 6, 9, 9), (2, 0, 1, 6, 9, 9), (2, 1, 3, 4, 33, 32)
+                    ] {
+                        let x = rng.tensor([5, c, h, w]), wt = rng.tensor([7, c, r, r], -0.3, 0.3)
+                        let dy = rng.tensor([5, 7, (h + 2 * pad - r) / stride + 1, (w + 2 * pad - r) / stride + 1])
+                        let size = h == 9 && w == 9 ? "" : " at \(h)x\(w)"
+                        out.append(
+                            OpSample(
+                                "conv2d \(r)x\(r) stride \(stride) pad \(pad), \(c) channels\(size)", params: ["stride": stride, "pad": pad],
+                                [("x", x), ("weight", wt), ("dy", dy)], gradCheck: false))
+                    }
+                    for (stride, pad, r) in [(1, 1, 3), (2, 1, 3), (2, 0, 1)] {
+                        let ho = (6 + 2 * pad - r) / stride + 1
+                        let x = rng.tensor([3, 2, 6, 6]), wt = rng.tensor([3, 2, r, r]), dy = rng.tensor([3, 3, ho, ho])
+                        out.append(
+                            OpSample(
+                                "conv2d \(r)x\(r) stride \(stride) pad \(pad)", params: ["stride": stride, "pad": pad],
+                                [("x", x), ("weight", wt), ("dy", dy)]))
+                    }
+                    return out
                 }),
             batchNormTrain("batchnorm2d_train"),
             batchNormEval("batchnorm2d_eval"),
@@ -124,6 +183,10 @@ public enum Ops {
                         "y": MatrixProductErrors.linearForward(x: v.t(i, "x"), w: v.t(i, "weight"), b: v.d(i, "bias"), y: v.t(e, "y")), "dx": r.dx,
                         "dweight": r.dw, "dbias": r.db
                     ]
+                },
+                samples: { rng in
+                    let x = rng.tensor([6, 20]), w = rng.tensor([9, 20], -0.3, 0.3), b = rng.tensor([9]), dy = rng.tensor([6, 9])
+                    return [OpSample("linear", [("x", x), ("weight", w), ("bias", b), ("dy", dy)])]
                 }),
             Op(
                 name: "relu", inputs: ["x", "dy"], outputs: ["y", "dx"], params: [], abi: ["relu_forward", "relu_backward"], abiVersion: 1,
@@ -133,6 +196,10 @@ public enum Ops {
                 errorModel: { v in
                     let r = ElementwiseErrors.relu(y: v.t(v.expected, "y"), dx: v.t(v.expected, "dx"))
                     return ["y": r.y, "dx": r.dx]
+                },
+                samples: { rng in
+                    // Inputs kept 1e-3 from the kink: neither float32 rounding nor a finite-difference step flips a sign.
+                    [OpSample("relu", [("x", rng.awayFromZero([4, 3, 5, 5], minMagnitude: 1e-3)), ("dy", rng.tensor([4, 3, 5, 5]))], kinks: ["x"])]
                 }),
             Op(
                 name: "avgpool", inputs: ["x", "dy"], outputs: ["y", "dx"], params: [], abi: ["avgpool_forward", "avgpool_backward"], abiVersion: 1,
@@ -144,7 +211,8 @@ public enum Ops {
                         "y": ElementwiseErrors.avgPoolForward(x: v.t(v.inputs, "x"), y: v.t(v.expected, "y")),
                         "dx": ElementwiseErrors.avgPoolBackward(dx: v.t(v.expected, "dx"))
                     ]
-                }),
+                },
+                samples: { rng in [OpSample("global average pooling", [("x", rng.tensor([4, 6, 3, 5])), ("dy", rng.tensor([4, 6]))])] }),
             Op(
                 name: "loss", inputs: ["p", "z"], outputs: ["loss", "dp"], params: [], abi: ["loss_forward", "loss_backward"], abiVersion: 1,
                 kind: .layer,
@@ -153,6 +221,15 @@ public enum Ops {
                 errorModel: { v in
                     let r = LossErrors.loss(p: v.t(v.inputs, "p"), z: v.t(v.inputs, "z"), dp: v.t(v.expected, "dp"))
                     return ["loss": r.loss, "dp": r.dp]
+                },
+                samples: { rng in
+                    // Rows of quite different norms (x10, x0.1).
+                    var p = rng.tensor([5, 8])
+                    for j in 0..<8 {
+                        p.data[8 + j] *= 10
+                        p.data[16 + j] *= 0.1
+                    }
+                    return [OpSample("normalized MSE loss", [("p", p), ("z", rng.tensor([5, 8]))])]
                 }),
             Op(
                 name: "symmetric_loss", inputs: ["p1", "p2", "z1", "z2"], outputs: ["loss", "dp1", "dp2"], params: [],
@@ -165,6 +242,13 @@ public enum Ops {
                     let b = LossErrors.loss(p: v.t(i, "p2"), z: v.t(i, "z1"), dp: v.t(e, "dp2"))
                     let total = v.d(e, "loss").first ?? 0
                     return ["loss": ErrorTerms(a: [a.loss.a[0] + b.loss.a[0] + ErrorTerms.slack * abs(total)]), "dp1": a.dp, "dp2": b.dp]
+                },
+                samples: { rng in
+                    [
+                        OpSample(
+                            "symmetric loss",
+                            [("p1", rng.tensor([5, 8])), ("p2", rng.tensor([5, 8])), ("z1", rng.tensor([5, 8])), ("z2", rng.tensor([5, 8]))])
+                    ]
                 })
         ] + OptimizerKind.byCode.map(update) + [
             Op(
@@ -200,6 +284,13 @@ public enum Ops {
                 }, errorModel: nil)
         ]
 
+    /// Every layer op's samples, drawn in op order from one stream (seed 99): the same
+    /// inputs for every engine and every run.
+    public static func samples() -> [(op: Op, sample: OpSample)] {
+        var rng = CaseDraws(seed: 99)
+        return all.filter { $0.kind == .layer }.flatMap { op in op.samples(&rng).map { (op, $0) } }
+    }
+
     /// The op named `name`.
     public static func named(_ name: String) -> Op? { byName[name] }
     private static let byName = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
@@ -216,6 +307,14 @@ public enum Ops {
                 return [
                     "y": BatchNormErrors.trainForward(x: v.t(i, "x"), gamma: v.d(i, "weight"), beta: v.d(i, "bias")), "dx": r.dx,
                     "dweight": r.dweight, "dbias": r.dbias
+                ]
+            },
+            samples: { rng in
+                let shape = name.contains("2d") ? [6, 5, 4, 4] : [7, 9]
+                let c = shape[1]
+                let x = rng.tensor(shape, -1, 3), gamma = rng.tensor([c], 0.5, 1.5), beta = rng.tensor([c], -0.5, 0.5)
+                return [
+                    OpSample(name.replacingOccurrences(of: "_", with: " "), [("x", x), ("weight", gamma), ("bias", beta), ("dy", rng.tensor(shape))])
                 ]
             })
     }
@@ -236,6 +335,17 @@ public enum Ops {
                     "y": BatchNormErrors.eval(
                         x: v.t(i, "x"), gamma: v.d(i, "weight"), beta: v.d(i, "bias"), runningMean: v.d(i, "running_mean"),
                         runningVar: v.d(i, "running_var"), y: v.t(v.expected, "y"))
+                ]
+            },
+            samples: { rng in
+                let shape = name.contains("2d") ? [6, 5, 4, 4] : [7, 9]
+                let c = shape[1]
+                let x = rng.tensor(shape, -1, 3), gamma = rng.tensor([c], 0.5, 1.5), beta = rng.tensor([c], -0.5, 0.5)
+                let mean = rng.tensor([c], -0.5, 0.5), variance = rng.tensor([c], 0.5, 2)
+                return [
+                    OpSample(
+                        name.replacingOccurrences(of: "_", with: " "),
+                        [("x", x), ("weight", gamma), ("bias", beta), ("running_mean", mean), ("running_var", variance)])
                 ]
             })
     }

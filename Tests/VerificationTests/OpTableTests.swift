@@ -48,10 +48,16 @@ import Verification
         }
     }
 
-    /// The cross-check has a row for every layer op, and no row for anything else.
-    @Test func theCrossCheckCoversEveryLayerOp() {
-        let rows = Set(CrossCheck.layerCases().map(\.op))
-        #expect(rows == Set(Ops.all.filter { $0.kind == .layer }.map(\.name)))
+    /// Every layer op declares samples (the cross-check's rows), and one with a gradient
+    /// makes a finite-difference case, unless the op has no gradient output (the eval-mode
+    /// BatchNorm forwards).
+    @Test func everyLayerOpHasCrossCheckRowsAndAGradientCheck() {
+        let layerOps = Set(Ops.all.filter { $0.kind == .layer }.map(\.name))
+        #expect(Set(CrossCheck.layerCases().map(\.op)) == layerOps)
+        let forwardOnly = Set(Ops.all.filter { $0.kind == .layer && !$0.outputs.contains { $0.hasPrefix("d") } }.map(\.name))
+        #expect(forwardOnly == ["batchnorm2d_eval", "batchnorm1d_eval"])
+        let checked = Set(Ops.samples().filter { $0.sample.gradCheck && GradCheckCases.derived($0.op, $0.sample) != nil }.map(\.op.name))
+        #expect(checked == layerOps.subtracting(forwardOnly))
     }
 
     /// An optimizer code the manifest does not know was read as LARS.
