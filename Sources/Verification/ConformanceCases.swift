@@ -182,11 +182,27 @@ extension Conformance {
         {
             reference.emaUpdate(target: target, online: online, tau: 0.996)
         }
+        // Functions the network does not use, each from a stream of its own.
+        for op in Ops.all {
+            guard let kitCases = op.kitCases else { continue }
+            var own = CaseDraws(seed: seed &+ fnv1a(op.name))
+            for s in kitCases(arch, batch, size, &own) {
+                add(s.label, op.name, params: s.params, inputs: s.inputs.map { ($0.name, $0.array) }) {
+                    (try? op.compute(reference, s.opCase())) ?? LayerResult([])
+                }
+            }
+        }
 
         // Whole steps and an embed from a warmed-up state built to be well conditioned.
         for c in pending { try emit(c) }
         group.wait()
         for c in wholeNetwork.value { try emit(c) }
+    }
+
+    /// FNV-1a of `name`'s UTF-8 bytes: a seed offset that is the same in every process
+    /// (Swift's `hashValue` is not).
+    static func fnv1a(_ name: String) -> UInt64 {
+        name.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
     }
 
     /// loss = l(p1, z2) + l(p2, z1) (each the batch mean of `loss`), dp1, dp2: the loss

@@ -1,6 +1,7 @@
 import BYOLModel
 import Foundation
 import NumPyIO
+import Reference
 
 /// What the conformance kit knows of each optimizer beyond its declaration
 /// (`OptimizerKind`): the hyperparameters of its update case and of its whole-step case,
@@ -126,5 +127,36 @@ extension ConformancePlugin {
         }
         call.emit("param", pOut, ps)
         for (name, values) in zip(kind.bufferNames, [b1, b2]) { call.emit(name, values, ps) }
+    }
+}
+
+extension Ops {
+
+    /// An optimizer's update of one tensor: param and grad, then its buffers, step count
+    /// and hyperparameters (OptimizerKind), the new param and buffers out.
+    static func update(_ kind: OptimizerKind) -> Op {
+        Op(
+            name: kind.rawValue, inputs: ["param", "grad"] + kind.updateInputs, outputs: ["param"] + kind.bufferNames, params: [],
+            abi: [kind.rawValue + "_update"], abiVersion: kind.abiVersion, kind: .update,
+            plugin: .init(f32: { try ConformancePlugin.update(kind, $0) }, f64: { try ConformancePlugin.update(kind, $0) }),
+            compute: { e, c in try Conformance.update(e, kind: kind, c.inputs) },
+            errorModel: { v in
+                let (i, e) = (v.inputs, v.expected)
+                let config = OptimizerConfig(kind: kind) { i[$0]?.doubles.first }
+                var old: [String: [Double]] = [:], next: [String: [Double]] = [:]
+                for b in config.bufferNames {
+                    old[b] = i[b]?.doubles
+                    next[b] = e[b]?.doubles
+                }
+                let step =
+                    i["step"].flatMap { a -> Int64? in
+                        if case .int64(let s) = a.storage { return s.first }
+                        return nil
+                    } ?? 0
+                return UpdateErrors.update(
+                    param: v.d(i, "param"), grad: v.d(i, "grad"), buffers: old, isMatrix: (i["param"]?.shape.count ?? 0) > 1,
+                    step: step, config: config, out: v.d(e, "param"), newBuffers: next)
+            },
+            randomized: { k, c in try k.update(kind, c.inputs, c.shape("param")) })
     }
 }
