@@ -36,8 +36,9 @@ public struct Op: Sendable {
     /// The error terms of each float output (nil: composed through the network by
     /// StepBounds instead).
     let errorModel: (@Sendable (OpValues) -> [String: ErrorTerms])?
-    /// Small inputs for this package's own checks of a layer op (OpSample), drawn in op
-    /// order from one stream: every layer op needs at least one with a gradient.
+    /// Small inputs for this package's own checks of a layer op (OpSample), drawn from
+    /// the op's own stream (Ops.samples): every layer op needs at least one with a
+    /// gradient, unless it has no gradient output.
     var samples: @Sendable (inout CaseDraws) -> [OpSample] = { _ in [] }
     /// A randomized correct float32 implementation, for the kit's trials (RandomizedKernels;
     /// nil for the whole-network functions).
@@ -141,11 +142,14 @@ public enum Ops {
                 return LayerResult([("features", e.embed(state, images: try c.x("images"), network: "online"))])
             }, errorModel: nil)
 
-    /// Every layer op's samples, drawn in op order from one stream (seed 99): the same
-    /// inputs for every engine and every run.
+    /// Every layer op's samples, each op's from a stream of its own (seeded by its name),
+    /// so that adding an op leaves every other op's inputs as they were: the same inputs
+    /// for every engine and every run.
     public static func samples() -> [(op: Op, sample: OpSample)] {
-        var rng = CaseDraws(seed: 99)
-        return all.filter { $0.kind == .layer }.flatMap { op in op.samples(&rng).map { (op, $0) } }
+        all.filter { $0.kind == .layer }.flatMap { op in
+            var rng = CaseDraws(seed: 99 &+ Conformance.fnv1a(op.name))
+            return op.samples(&rng).map { (op, $0) }
+        }
     }
 
     /// The op named `name`.
