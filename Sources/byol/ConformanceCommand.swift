@@ -10,7 +10,7 @@ struct ConformanceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conformance",
         abstract: "Export layer cases (inputs and the float64 reference's outputs) and check another implementation's results against them.",
-        subcommands: [Export.self, Run.self, Check.self, Trials.self, PluginWorker.self])
+        subcommands: [Export.self, Run.self, Check.self, Trials.self, Functions.self, PluginWorker.self])
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import Verification
 
 /// `byol conformance export | run | check` as a user's CI runs them.
 @Suite struct ConformanceCLI {
@@ -36,6 +37,23 @@ import Testing
     /// missing result printed one line per tensor. `--layers-only` exports no step or
     /// embed; a missing file is one MISSING row per tensor, one failure line, and the
     /// error line counts it apart from tensors out of bounds.
+    /// `conformance functions --json` lists every op of the table, in order, with its C
+    /// functions and no others (an op outside the ABI lists none).
+    @Test func functionsListTheOpTable() throws {
+        let r = try CLI.run(["conformance", "functions", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try r.stdout.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        #expect(rows.map { $0["function"] as? String } == Ops.all.map(\.name))
+        for (row, op) in zip(rows, Ops.all) {
+            #expect((row["c_functions"] as? [String])?.count == 2 * op.abi.count, "\(op.name)")
+            #expect((row["inputs"] as? [String]) == op.inputs && (row["outputs"] as? [String]) == op.outputs, "\(op.name)")
+        }
+        let text = try CLI.run(["conformance", "functions"])
+        #expect(text.status == 0 && text.stdout.contains("embed (network)\n") && text.stdout.contains("byol_conv2d_forward_f32/_f64"))
+    }
+
     @Test func layersOnlyExportAndMissingResults() throws {
         let d = TemporaryDirectory()
         let e = try CLI.run(["conformance", "export", "--out", d.file("cases"), "--preset", "tiny", "--size", "8", "--layers-only"])
