@@ -3,7 +3,8 @@
 
 Reads `byol conformance export` cases (docs/contract.md §3.8), computes every layer and
 update case with torch.nn.functional in float32 on the CPU (gradients by autograd against
-the case's upstream gradient), and writes RESULTS/ID.npz with the contract's output
+the case's upstream gradient; the updates through ci/torch_reference.py's optimizers,
+torch.optim for sgd and adam, on one float32 tensor), and writes RESULTS/ID.npz with the contract's output
 names. Whole steps and embeds are skipped by name, with a line saying so (PyTorch
 checks those through the goldens, ci/torch_reference.py): export the cases with
 `--layers-only` and the results check with no `--only`. The results of the tiny preset's
@@ -26,9 +27,14 @@ import argparse
 import json
 import os
 
+import sys
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_reference import BUFFERS, optimizer_step  # noqa: E402
 
 EPS = 1e-5  # BatchNorm eps (docs/contract.md §2.3)
 EMULATE = None  # set by --emulate
@@ -132,28 +138,15 @@ def compute(function, params, inp):
         loss = l(p1, z2) + l(p2, z1)
         dp1, dp2 = torch.autograd.grad(loss, [p1, p2])
         return {"loss": loss, "dp1": dp1, "dp2": dp2}
-    if function in ("sgd", "lars", "adam"):
-        p, g = t(inp["param"]), t(inp["grad"])
+    if function in BUFFERS:
+        # The optimizer of ci/torch_reference.py (torch.optim for sgd and adam) on one
+        # float32 tensor.
+        p = t(inp["param"])
+        p.grad = t(inp["grad"])
         h = {k: float(inp[k]) for k in ("lr", "momentum", "weight_decay", "eta", "beta1", "beta2", "eps") if k in inp}
-        if function == "adam":
-            m, v, step = t(inp["exp_avg"]), t(inp["exp_avg_sq"]), int(inp["step"]) + 1
-            d = g + h["weight_decay"] * p
-            m = torch.lerp(m, d, 1 - h["beta1"])
-            v = v * h["beta2"] + (1 - h["beta2"]) * d * d
-            denom = v.sqrt() / (1 - h["beta2"] ** step) ** 0.5 + h["eps"]
-            return {"param": p - h["lr"] / (1 - h["beta1"] ** step) * (m / denom), "exp_avg": m, "exp_avg_sq": v}
-        buf = t(inp["momentum_buffer"])
-        if function == "lars" and p.dim() > 1:
-            d = g + h["weight_decay"] * p
-            pn, dn = p.double().norm(), d.double().norm()
-            if pn > 0 and dn > 0:
-                d = d * float(h["eta"] * pn / dn)
-        elif function == "lars":
-            d = g
-        else:
-            d = g + h["weight_decay"] * p
-        buf = h["momentum"] * buf + d
-        return {"param": p - h["lr"] * buf, "momentum_buffer": buf}
+        steps_done = int(inp["step"]) if "step" in inp else 0
+        (bufs,) = optimizer_step(function, [p], [{b: inp[b] for b in BUFFERS[function]}], steps_done, h)
+        return {"param": p.detach(), **{b: torch.from_numpy(v) for b, v in bufs.items()}}
     if function == "ema":
         target, online, tau = t(inp["target"]), t(inp["online"]), float(inp["tau"])
         return {"target": target + (1 - tau) * (online - target)}

@@ -124,6 +124,55 @@ def byol_loss(p, z):
     return ((F.normalize(p, dim=1, eps=1e-12) - F.normalize(z, dim=1, eps=1e-12)) ** 2).sum(dim=1).mean()
 
 
+# The buffers each optimizer keeps per parameter (contract.md §2).
+BUFFERS = {"sgd": ["momentum_buffer"], "lars": ["momentum_buffer"], "adam": ["exp_avg", "exp_avg_sq"]}
+
+
+def optimizer_step(kind, params, incoming, steps_done, h):
+    """One update of the tensors `params` (each holding its .grad) by optimizer `kind`, in
+    the tensors' own dtype. `h`: the hyperparameters named as the kit's case inputs (lr,
+    momentum, weight_decay, eta, beta1, beta2, eps); `incoming`: per tensor, a dict of its
+    buffers (absent = zeros, as a fresh PyTorch optimizer has them). Returns the new
+    buffers, one dict of numpy arrays per tensor. sgd and adam are torch.optim as it is;
+    lars is spelled out after the BYOL paper's code. Also used by ci/conformance_torch.py."""
+    def buf(p_, a):
+        return torch.as_tensor(np.asarray(a), dtype=p_.dtype).clone()
+    if kind == "sgd":
+        o = torch.optim.SGD(params, lr=h["lr"], momentum=h["momentum"], weight_decay=h["weight_decay"], foreach=False)
+        for p_, bufs in zip(params, incoming):
+            if "momentum_buffer" in bufs:
+                o.state[p_]["momentum_buffer"] = buf(p_, bufs["momentum_buffer"])
+        o.step()
+        return [{"momentum_buffer": o.state[p_]["momentum_buffer"].detach().numpy().copy()} for p_ in params]
+    if kind == "adam":
+        o = torch.optim.Adam(params, lr=h["lr"], betas=(h["beta1"], h["beta2"]), eps=h["eps"], weight_decay=h["weight_decay"],
+                             foreach=False)
+        for p_, bufs in zip(params, incoming):
+            if steps_done > 0 or bufs:
+                o.state[p_]["step"] = torch.tensor(float(steps_done), dtype=torch.float64)
+                o.state[p_]["exp_avg"] = buf(p_, bufs.get("exp_avg", np.zeros(p_.shape)))
+                o.state[p_]["exp_avg_sq"] = buf(p_, bufs.get("exp_avg_sq", np.zeros(p_.shape)))
+        o.step()
+        return [{"exp_avg": o.state[p_]["exp_avg"].detach().numpy().copy(),
+                 "exp_avg_sq": o.state[p_]["exp_avg_sq"].detach().numpy().copy()} for p_ in params]
+    if kind == "lars":
+        out = []
+        with torch.no_grad():
+            for p_, bufs in zip(params, incoming):
+                g = p_.grad
+                if p_.ndim > 1:
+                    g = g + h["weight_decay"] * p_
+                    pn, gn = torch.linalg.vector_norm(p_), torch.linalg.vector_norm(g)
+                    if pn > 0 and gn > 0:
+                        g = g * (h["eta"] * pn / gn)
+                mu = buf(p_, bufs["momentum_buffer"]) if "momentum_buffer" in bufs else torch.zeros_like(p_)
+                mu = h["momentum"] * mu + g
+                p_ -= h["lr"] * mu
+                out.append({"momentum_buffer": mu.numpy().copy()})
+        return out
+    raise SystemExit("torch_reference.py: unknown optimizer %s" % kind)
+
+
 def step(state, v1, v2, opt):
     online = build(state, "online", True)
     target = build(state, "target", False)
@@ -149,45 +198,13 @@ def step(state, v1, v2, opt):
     named = [(n_, p_) for n_, p_ in online.named_parameters()]
     grads = {"grad.online." + n_: p_.grad.detach().numpy().copy() for n_, p_ in named}
     steps_done = int(state["step"])
-    out_buffers = {}
     kind = opt["optimizer"]
-    params = [p_ for _, p_ in named]
-    if kind == "sgd":
-        o = torch.optim.SGD(params, lr=opt["lr"], momentum=opt["momentum"], weight_decay=opt["weight_decay"], foreach=False)
-        for n_, p_ in named:
-            key = "optimizer.online.%s.momentum_buffer" % n_
-            if key in state:
-                o.state[p_]["momentum_buffer"] = torch.from_numpy(np.array(state[key], dtype=np.float64))
-        o.step()
-        for n_, p_ in named:
-            out_buffers["optimizer.online.%s.momentum_buffer" % n_] = o.state[p_]["momentum_buffer"].numpy().copy()
-    elif kind == "adam":
-        o = torch.optim.Adam(params, lr=opt["lr"], betas=(opt["adam_beta1"], opt["adam_beta2"]), eps=opt["adam_eps"],
-                             weight_decay=opt["weight_decay"], foreach=False)
-        for n_, p_ in named:
-            ka, ks = "optimizer.online.%s.exp_avg" % n_, "optimizer.online.%s.exp_avg_sq" % n_
-            if steps_done > 0 or ka in state or ks in state:
-                o.state[p_]["step"] = torch.tensor(float(steps_done), dtype=torch.float64)
-                o.state[p_]["exp_avg"] = torch.from_numpy(np.array(state.get(ka, np.zeros(p_.shape)), dtype=np.float64))
-                o.state[p_]["exp_avg_sq"] = torch.from_numpy(np.array(state.get(ks, np.zeros(p_.shape)), dtype=np.float64))
-        o.step()
-        for n_, p_ in named:
-            out_buffers["optimizer.online.%s.exp_avg" % n_] = o.state[p_]["exp_avg"].numpy().copy()
-            out_buffers["optimizer.online.%s.exp_avg_sq" % n_] = o.state[p_]["exp_avg_sq"].numpy().copy()
-    else:  # lars, as in the BYOL paper's code
-        with torch.no_grad():
-            for n_, p_ in named:
-                g = p_.grad
-                if p_.ndim > 1:
-                    g = g + opt["weight_decay"] * p_
-                    pn, gn = torch.linalg.vector_norm(p_), torch.linalg.vector_norm(g)
-                    if pn > 0 and gn > 0:
-                        g = g * (opt["lars_eta"] * pn / gn)
-                key = "optimizer.online.%s.momentum_buffer" % n_
-                mu = torch.from_numpy(np.array(state[key], dtype=np.float64)) if key in state else torch.zeros_like(p_)
-                mu = opt["momentum"] * mu + g
-                p_ -= opt["lr"] * mu
-                out_buffers[key] = mu.numpy().copy()
+    h = {"lr": opt["lr"], "momentum": opt["momentum"], "weight_decay": opt["weight_decay"], "eta": opt["lars_eta"],
+         "beta1": opt["adam_beta1"], "beta2": opt["adam_beta2"], "eps": opt["adam_eps"]}
+    incoming = [{b: state["optimizer.online.%s.%s" % (n_, b)] for b in BUFFERS[kind] if "optimizer.online.%s.%s" % (n_, b) in state}
+                for n_, _ in named]
+    new_buffers = optimizer_step(kind, [p_ for _, p_ in named], incoming, steps_done, h)
+    out_buffers = {"optimizer.online.%s.%s" % (n_, b): v for (n_, _), bufs in zip(named, new_buffers) for b, v in bufs.items()}
     tau = opt["tau"]
     with torch.no_grad():
         onl = dict(online.named_parameters())
