@@ -29,11 +29,13 @@ public enum KNNMonitor {
     /// both engines (256 and 64 images), so the pieces give the bytes of one pass.
     static let chunk = 1024
 
-    /// The accuracy of the loaded state's `network` backbone in eval mode.
-    public static func accuracy(_ engine: NetworkEngine, network: String = "online", data: DataSplits, k: Int, temperature: Double) -> Double {
+    /// The accuracy of the loaded state's `network` backbone (of `arch`) in eval mode.
+    public static func accuracy(
+        _ engine: NetworkEngine, arch: Architecture, network: String = "online", data: DataSplits, k: Int, temperature: Double
+    ) -> Double {
         guard
             let a = accuracy(
-                engine, network: network, data: data, k: k, temperature: temperature, comm: SingleProcess(),
+                engine, arch: arch, network: network, data: data, k: k, temperature: temperature, comm: SingleProcess(),
                 stopRequested: { false })
         else { preconditionFailure("a pass that is never stopped ended early") }
         return a
@@ -47,11 +49,11 @@ public enum KNNMonitor {
     /// features are those of one process), rank 0 gathers them and votes, and every rank
     /// returns its accuracy.
     public static func accuracy(
-        _ engine: NetworkEngine, network: String = "online", data: DataSplits, k: Int, temperature: Double,
+        _ engine: NetworkEngine, arch: Architecture, network: String = "online", data: DataSplits, k: Int, temperature: Double,
         comm: Collective, stopRequested: () -> Bool
     ) -> Double? {
         let dtype = engine.precision.dtype
-        let f = engine.exportState().arch.featureSize  // once per pass: a copy of the state, small beside the pass
+        let f = arch.featureSize
         func features(_ set: LabelledImages) -> NDArray? {
             let ranges = engine.embedRanges(count: set.count, parts: comm.size)
             let range = ranges[comm.rank]
@@ -61,8 +63,8 @@ public enum KNNMonitor {
             for p in 0..<max(pieces, 1) {
                 let lo = min(range.lowerBound + p * chunk, range.upperBound), hi = min(lo + chunk, range.upperBound)
                 if hi > lo {
-                    let f = engine.embed(testTransform(set, images: lo..<hi, dtype: dtype), network: network, ofSetOf: set.count)
-                    if dtype == .float32 { floats += f.floats } else { doubles += f.doubles }
+                    let chunkFeatures = engine.embed(testTransform(set, images: lo..<hi, dtype: dtype), network: network, ofSetOf: set.count)
+                    if dtype == .float32 { floats += chunkFeatures.floats } else { doubles += chunkFeatures.doubles }
                 }
                 if stopRequested() { return nil }
             }

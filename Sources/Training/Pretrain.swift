@@ -219,7 +219,7 @@ public enum Pretrain {
         /// The monitor's accuracy after `epoch` epochs, or nil when a stop signal came during
         /// the pass (checked after every chunk of images: issue #23 row 15).
         func knn(after epoch: Int) -> Double? {
-            KNNMonitor.accuracy(engine, data: data, k: c.knnK, temperature: c.knnTemperature, comm: comm) {
+            KNNMonitor.accuracy(engine, arch: arch, data: data, k: c.knnK, temperature: c.knnTemperature, comm: comm) {
                 c.duringKNN?(epoch)
                 return agreedSignal() != 0
             }

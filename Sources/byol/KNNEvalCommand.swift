@@ -43,7 +43,7 @@ struct KNNEvalCommand: ParsableCommand {
         let engine = try ProgramEngines.require(precision.rawValue, threads: threads)
         try KernelPolicy.process.require(KernelPolicy.monitorShapes(state.arch, train: d.train.count, test: d.test.count), for: engine)
         engine.load(state)
-        let acc = KNNMonitor.accuracy(engine, network: network, data: d, k: k, temperature: temperature)
+        let acc = KNNMonitor.accuracy(engine, arch: state.arch, network: network, data: d, k: k, temperature: temperature)
         print(
             String(
                 format: "%@: kNN accuracy %.2f%% (%@ backbone, k %d, T %g, %d train / %d test images of %@)",
