@@ -2,8 +2,9 @@ import BYOLModel
 import Foundation
 import NumPyIO
 
-/// The C calls of each op of the table that the ABI has (Op.plugin): what runs in the
-/// worker process for one case, in the precision of the library's functions.
+/// What the C calls of every op (Op.plugin, written beside each op in Ops/) run on: a
+/// case's inputs, the traced ABI functions and the outputs, in the worker process for one
+/// case, in the precision of the library's functions.
 extension ConformancePlugin {
     // The ABI's signatures with tensors as raw pointers: identical for _f32 and _f64
     // (a pointer is a pointer), so one set of types serves both precisions.

@@ -2,8 +2,9 @@ import BYOLModel
 import Foundation
 import NumPyIO
 
-/// Randomized float32 implementations of every layer and update function, for the
-/// conformance kit's trials (`byol conformance trials`, docs/conformance.md): each trial
+/// The machinery of the randomized float32 implementations of every layer and update
+/// function (each op's own is `Op.randomized`, in Ops/), for the conformance kit's
+/// trials (`byol conformance trials`, docs/conformance.md): each trial
 /// draws a legitimate way to compute each function (the order of every sum, sequential,
 /// pairwise or blocked with a random block size, FMA or not, one-pass or two-pass
 /// variance, the loss as 2 - 2 cos or through normalized differences, updates in either

@@ -6,11 +6,13 @@ import Reference
 /// cases are generated. The kit's function list, the C ABI functions the plugin route
 /// needs (and the ABI version that added them), the plugin's calls into a library, what
 /// an engine computes for a case (the reference engine's answer is the expected value),
-/// and each function's rounding-error model all come from here.
+/// each function's rounding-error model, the cross-check's layer rows, the layer
+/// finite-difference cases and the trials' implementations all come from here.
 ///
-/// Adding a layer function: an entry here (its inputs, outputs, ABI functions, C calls
-/// in PluginCalls.swift, engine call and error model), its cases in ConformanceCases,
-/// and the C header (tests fail until each knows it).
+/// Adding a function: a file in Ops/ declaring its Op (with its samples, randomized
+/// implementation, C calls and, outside the network, its export cases), one line in
+/// `Ops.all`, and the C header (tests fail until each knows it); docs/design.md, "How to
+/// add a layer", lists the rest.
 public struct Op: Sendable {
     /// The case function's name in the manifest ("conv2d").
     public let name: String
