@@ -56,20 +56,9 @@ public enum FastLayers {
         let pool = WorkerPool(workers: threads)
         let xc = toCNHW(x, n: n, c: c, plane: spatial)
         var dyc = toCNHW(dy, n: n, c: c, plane: spatial)  // mutable only because backward may mask it in place
-        var y = [Float](repeating: 0, count: x.count), dx = y
+        let (y, stats) = trainForward(xc, n: n, c: c, spatial: spatial, gamma: gamma, beta: beta, pool: pool)
+        var dx = [Float](repeating: 0, count: x.count)
         var dg = [Float](repeating: 0, count: c), db = dg
-        var stats = FastBN.Stats(channels: c, groups: 1)
-        xc.withUnsafeBufferPointer { X in
-            y.withUnsafeMutableBufferPointer { Y in
-                gamma.withUnsafeBufferPointer { G in
-                    beta.withUnsafeBufferPointer { B in
-                        FastBN.forwardTrain(
-                            X.baseAddress!, Y.baseAddress!, channels: c, hw: spatial, seg: Segments(images: n), gamma: G.baseAddress!,
-                            beta: B.baseAddress!, residual: nil, relu: false, stats: &stats, reduction: nil, pool: pool)
-                    }
-                }
-            }
-        }
         xc.withUnsafeBufferPointer { X in
             dyc.withUnsafeMutableBufferPointer { DY in
                 dx.withUnsafeMutableBufferPointer { DX in
@@ -89,6 +78,27 @@ public enum FastLayers {
         return (toNCHW(y, n: n, c: c, plane: spatial), toNCHW(dx, n: n, c: c, plane: spatial), dg, db)
     }
 
+    /// Train-mode BatchNorm's forward on xc [C, N * S] (the channel-major layout FastBN
+    /// works in): y in the same layout and the batch statistics.
+    static func trainForward(
+        _ xc: [Float], n: Int, c: Int, spatial: Int, gamma: [Float], beta: [Float], pool: WorkerPool
+    ) -> (y: [Float], stats: FastBN.Stats) {
+        var y = [Float](repeating: 0, count: xc.count)
+        var stats = FastBN.Stats(channels: c, groups: 1)
+        xc.withUnsafeBufferPointer { X in
+            y.withUnsafeMutableBufferPointer { Y in
+                gamma.withUnsafeBufferPointer { G in
+                    beta.withUnsafeBufferPointer { B in
+                        FastBN.forwardTrain(
+                            X.baseAddress!, Y.baseAddress!, channels: c, hw: spatial, seg: Segments(images: n), gamma: G.baseAddress!,
+                            beta: B.baseAddress!, residual: nil, relu: false, stats: &stats, reduction: nil, pool: pool)
+                    }
+                }
+            }
+        }
+        return (y, stats)
+    }
+
     /// The running statistics after one train-mode batch (the same statistics and update
     /// the network's BN runs).
     public static func batchNormRunning(
@@ -97,20 +107,8 @@ public enum FastLayers {
     ) -> (mean: [Float], variance: [Float], batches: Int64) {
         let pool = WorkerPool(workers: threads)
         let xc = toCNHW(x, n: n, c: c, plane: spatial)
-        var y = [Float](repeating: 0, count: x.count)
         let ones = [Float](repeating: 1, count: c), zeros = [Float](repeating: 0, count: c)
-        var stats = FastBN.Stats(channels: c, groups: 1)
-        xc.withUnsafeBufferPointer { X in
-            y.withUnsafeMutableBufferPointer { Y in
-                ones.withUnsafeBufferPointer { G in
-                    zeros.withUnsafeBufferPointer { B in
-                        FastBN.forwardTrain(
-                            X.baseAddress!, Y.baseAddress!, channels: c, hw: spatial, seg: Segments(images: n), gamma: G.baseAddress!,
-                            beta: B.baseAddress!, residual: nil, relu: false, stats: &stats, reduction: nil, pool: pool)
-                    }
-                }
-            }
-        }
+        let stats = trainForward(xc, n: n, c: c, spatial: spatial, gamma: ones, beta: zeros, pool: pool).stats
         var (rm, rv, count) = (runningMean, runningVar, batches)
         rm.withUnsafeMutableBufferPointer { M in
             rv.withUnsafeMutableBufferPointer { V in

@@ -238,13 +238,9 @@ extension Conformance {
         let param = try inputs.requireFloat("param"), grad = try inputs.requireFloat("grad")
         var buffers: [String: NDArray] = [:]
         for b in kind.bufferNames { buffers[b] = try inputs.requireFloat(b) }
-        let step =
-            inputs["step"].flatMap { a -> Int64? in
-                if case .int64(let v) = a.storage { return v.first }
-                return a.doubles.first.map(Int64.init)
-            } ?? 0
         return engine.optimizerUpdate(
-            param: param, grad: grad, buffers: buffers, step: step, config: OptimizerConfig(kind: kind) { inputs[$0]?.doubles.first })
+            param: param, grad: grad, buffers: buffers, step: OptimizerKind.stepCount(inputs["step"]),
+            config: OptimizerConfig(kind: kind) { inputs[$0]?.doubles.first })
     }
 
     /// Runs a case's function on `engine` (its op's `compute`): what an implementation

@@ -54,6 +54,14 @@ extension OptimizerKind {
         }
     }
 
+    /// An update case's count of finished steps, from its 0-d `step` (int64, or a float
+    /// holding an integer); 0 where the case has none.
+    static func stepCount(_ step: NDArray?) -> Int64 {
+        guard let a = step else { return 0 }
+        if case .int64(let v) = a.storage { return v.first ?? 0 }
+        return a.doubles.first.map(Int64.init) ?? 0
+    }
+
     /// The step count an update case records (Adam's bias correction then has t = 4).
     var updateCaseStep: Int64 { readsStep ? 3 : 0 }
 }
@@ -148,14 +156,9 @@ extension Ops {
                     old[b] = i[b]?.doubles
                     next[b] = e[b]?.doubles
                 }
-                let step =
-                    i["step"].flatMap { a -> Int64? in
-                        if case .int64(let s) = a.storage { return s.first }
-                        return nil
-                    } ?? 0
                 return UpdateErrors.update(
                     param: v.d(i, "param"), grad: v.d(i, "grad"), buffers: old, isMatrix: (i["param"]?.shape.count ?? 0) > 1,
-                    step: step, config: config, out: v.d(e, "param"), newBuffers: next)
+                    step: OptimizerKind.stepCount(i["step"]), config: config, out: v.d(e, "param"), newBuffers: next)
             },
             randomized: { k, c in try k.update(kind, c.inputs, c.shape("param")) })
     }
